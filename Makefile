@@ -1,0 +1,53 @@
+# OLA Portal — `make run` to try it, `make test` to check it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test install install-dev migrate seed lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUN_STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(RUN_STAMP)
+
+install: $(RUN_STAMP)
+install-dev: $(DEV_STAMP)
+
+# Zero-setup development run: SQLite and the filesystem Celery broker under var/,
+# the web server, a Celery worker and Celery beat started together by honcho.
+run: export DEBUG ?= true
+run: $(RUN_STAMP)
+	@mkdir -p var/celery/queue var/celery/processed
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+	@echo
+	@echo "  OLA Portal: http://127.0.0.1:8000/   (stop with Ctrl-C)"
+	@echo
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+# The whole suite. DATABASE_URL / CELERY_BROKER_URL choose PostgreSQL and Redis (CI);
+# browser tests need Debian's chromium (.ci/run installs it).
+test: $(DEV_STAMP)
+	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(DEV_STAMP)
+	$(BIN)/python bench/businesstime.py
+
+clean:
+	rm -rf var staticfiles .pytest_cache .hypothesis

@@ -1,0 +1,57 @@
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from rest_framework.authtoken.models import Token
+
+from . import services
+from .forms import ProfileForm
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+
+class SignOutView(auth_views.LogoutView):
+    pass
+
+
+def profile(request):
+    user = request.user
+    if request.method == "POST":
+        form = ProfileForm(request.POST, instance=user)
+        if form.is_valid():
+            services.user_update_profile(user=user, **form.cleaned_data)
+            messages.success(request, "Profile saved.")
+            return redirect("accounts:profile")
+        # The instance was mutated by validation; show what was typed, keep the stored row.
+        user.refresh_from_db()
+    else:
+        form = ProfileForm(instance=user)
+    token = Token.objects.filter(user=user).first()
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "form": form,
+            "token": token,
+            "now": timezone.now(),
+            "memberships": user.memberships.select_related("team").order_by("team__name"),
+        },
+    )
+
+
+@require_POST
+def token_regenerate(request):
+    services.user_regenerate_api_token(user=request.user)
+    messages.success(request, "A new API token was created; the previous one no longer works.")
+    return redirect("accounts:profile")
+
+
+@require_POST
+def token_revoke(request):
+    services.user_revoke_api_token(user=request.user)
+    messages.info(request, "Your API token was revoked.")
+    return redirect("accounts:profile")

@@ -1,0 +1,646 @@
+"""REST API of agreements and exception windows.
+
+Reads come from `visible_to(user)`; every write is an input serializer that checks types
+(so DRF reports missing fields and wrong types) followed by exactly one service call that
+checks the domain rules. Service errors become HTTP answers in `apps.core.api`:
+ValidationError → 400, PermissionDenied → 403, Conflict → 409.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from apps.calendars.models import BusinessCalendar
+from apps.teams.models import Team
+
+from . import services
+from .filters import AgreementFilter
+from .models import (
+    Agreement,
+    AgreementApproval,
+    AgreementSeries,
+    EscalationStep,
+    ExceptionWindow,
+    FieldKind,
+    Kind,
+    Metric,
+    Notify,
+    Party,
+    Priority,
+    PriorityTarget,
+    TriageField,
+)
+
+# Storage ranges of the columns: a larger number is a type error (and would overflow
+# PostgreSQL's integer columns), whereas "positive", "1-99 %" … are rules of the services.
+MAX_INT = 2_147_483_647
+MAX_SMALL_INT = 32_767
+MAX_PARTS = 50
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+class PriorityTargetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PriorityTarget
+        fields = list(services.TARGET_FIELDS)
+        read_only_fields = fields
+
+
+class TriageFieldSerializer(serializers.ModelSerializer):
+    choices = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = TriageField
+        fields = list(services.TRIAGE_FIELDS)
+        read_only_fields = fields
+
+
+class EscalationStepSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EscalationStep
+        fields = list(services.STEP_FIELDS)
+        read_only_fields = fields
+
+
+class AgreementApprovalSerializer(serializers.ModelSerializer):
+    team_slug = serializers.CharField(source="team.slug", read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = AgreementApproval
+        fields = ["team", "team_slug", "user", "username", "approved_at", "comment"]
+        read_only_fields = fields
+
+
+class AgreementSerializer(serializers.ModelSerializer):
+    """One version of an agreement with its tiers, triage template, ladder and approvals."""
+
+    provider_team = serializers.IntegerField(source="series.provider_team_id", read_only=True)
+    provider_team_slug = serializers.CharField(source="series.provider_team.slug", read_only=True)
+    provider_team_name = serializers.CharField(source="series.provider_team.name", read_only=True)
+    requesting_team = serializers.IntegerField(source="series.requesting_team_id", read_only=True)
+    requesting_team_slug = serializers.CharField(
+        source="series.requesting_team.slug", read_only=True
+    )
+    requesting_team_name = serializers.CharField(
+        source="series.requesting_team.name", read_only=True
+    )
+    targets = PriorityTargetSerializer(many=True, read_only=True)
+    triage_fields = TriageFieldSerializer(many=True, read_only=True)
+    escalation_steps = EscalationStepSerializer(many=True, read_only=True)
+    approvals = AgreementApprovalSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Agreement
+        fields = [
+            "id",
+            "series",
+            "version",
+            "status",
+            "kind",
+            "title",
+            "provider_team",
+            "provider_team_slug",
+            "provider_team_name",
+            "requesting_team",
+            "requesting_team_slug",
+            "requesting_team_name",
+            "service_description",
+            "scope_included",
+            "scope_excluded",
+            "customer_sla",
+            "calendar",
+            "warning_threshold",
+            # Responsibilities: who (side + role) carries each duty.
+            "initial_response_by",
+            "triage_by",
+            "updates_by",
+            "resolution_validated_by",
+            "review_cadence_months",
+            "next_review_date",
+            "playbook",
+            "waiting_auto_close_days",
+            "change_summary",
+            "created_by",
+            "submitted_at",
+            "activated_at",
+            "ended_at",
+            "targets",
+            "triage_fields",
+            "escalation_steps",
+            "approvals",
+        ]
+        read_only_fields = fields
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+# --- input ---------------------------------------------------------------------------------
+
+
+class IndexedErrorsListSerializer(serializers.ListSerializer):
+    """A list of parts whose errors are keyed by item index, `{"2": {"percent": […]}}`: the
+    shape the services' dotted keys (`steps.2.percent`) take, so a client reads one shape
+    whichever layer found the problem."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            if isinstance(detail, list):
+                raise serializers.ValidationError(
+                    {str(index): errors for index, errors in enumerate(detail) if errors}
+                ) from None
+            if isinstance(detail, dict) and set(detail) == {api_settings.NON_FIELD_ERRORS_KEY}:
+                # "Expected a list", "no more than 50 elements": about the list itself.
+                raise serializers.ValidationError(
+                    detail[api_settings.NON_FIELD_ERRORS_KEY]
+                ) from None
+            raise
+
+
+class _VisibleRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary key chosen among what the requesting user may see (STYLE rule 3)."""
+
+    def __init__(self, *, visible, **kwargs):
+        self.visible = visible
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None:  # schema generation: only the model matters
+            return super().get_queryset().none()
+        return self.visible(super().get_queryset(), request.user)
+
+
+def _visible_series(queryset, user):
+    return queryset.filter(pk__in=Agreement.objects.visible_to(user).values("series_id"))
+
+
+class TargetInput(serializers.Serializer):
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    impact = serializers.CharField(required=False, allow_blank=True)
+    acknowledge_seconds = serializers.IntegerField(
+        required=False, allow_null=True, max_value=MAX_INT, min_value=-MAX_INT
+    )
+    action_plan_seconds = serializers.IntegerField(
+        required=False, allow_null=True, max_value=MAX_INT, min_value=-MAX_INT
+    )
+    resolve_seconds = serializers.IntegerField(
+        required=False, allow_null=True, max_value=MAX_INT, min_value=-MAX_INT
+    )
+    around_the_clock = serializers.BooleanField(required=False)
+    pause_acknowledge = serializers.BooleanField(required=False)
+    pause_action_plan = serializers.BooleanField(required=False)
+    pause_resolve = serializers.BooleanField(required=False)
+
+    class Meta:
+        list_serializer_class = IndexedErrorsListSerializer
+
+
+class TriageFieldInput(serializers.Serializer):
+    key = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    label = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    help_text = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=FieldKind.choices, required=False, default="text")
+    choices = serializers.ListField(
+        child=serializers.CharField(max_length=200, allow_blank=True),
+        required=False,
+        max_length=MAX_PARTS,
+    )
+    required = serializers.BooleanField(required=False)
+    pattern = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    order = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_SMALL_INT
+    )
+
+    class Meta:
+        list_serializer_class = IndexedErrorsListSerializer
+
+
+class StepInput(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=Metric.choices, required=False)
+    percent = serializers.IntegerField(
+        required=False, allow_null=True, min_value=-MAX_SMALL_INT, max_value=MAX_SMALL_INT
+    )
+    notify = serializers.ChoiceField(choices=Notify.choices, required=False)
+    user = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        help_text="Only when notify is `user`.",
+    )
+    raise_priority = serializers.BooleanField(required=False)
+
+    class Meta:
+        list_serializer_class = IndexedErrorsListSerializer
+
+
+class VersionInput(serializers.Serializer):
+    """The editable fields of a version and its parts (targets, triage template, ladder)."""
+
+    title = serializers.CharField(max_length=200, allow_blank=True)
+    kind = serializers.ChoiceField(choices=Kind.choices, required=False)
+    service_description = serializers.CharField(required=False, allow_blank=True)
+    scope_included = serializers.CharField(required=False, allow_blank=True)
+    scope_excluded = serializers.CharField(required=False, allow_blank=True)
+    customer_sla = serializers.CharField(required=False, allow_blank=True)
+    calendar = _VisibleRelatedField(
+        queryset=BusinessCalendar.objects.all(),
+        visible=lambda qs, user: qs.visible_to(user),
+        required=False,
+        help_text="Defaults to the provider team's calendar on a new draft.",
+    )
+    warning_threshold = serializers.IntegerField(
+        required=False, min_value=-MAX_SMALL_INT, max_value=MAX_SMALL_INT
+    )
+    initial_response_by = serializers.ChoiceField(choices=Party.choices, required=False)
+    triage_by = serializers.ChoiceField(choices=Party.choices, required=False)
+    updates_by = serializers.ChoiceField(choices=Party.choices, required=False)
+    resolution_validated_by = serializers.ChoiceField(choices=Party.choices, required=False)
+    review_cadence_months = serializers.IntegerField(
+        required=False, min_value=-MAX_SMALL_INT, max_value=MAX_SMALL_INT
+    )
+    next_review_date = serializers.DateField(required=False, allow_null=True)
+    playbook = serializers.CharField(required=False, allow_blank=True)
+    waiting_auto_close_days = serializers.IntegerField(
+        required=False, min_value=-MAX_SMALL_INT, max_value=MAX_SMALL_INT
+    )
+    change_summary = serializers.CharField(required=False, allow_blank=True)
+    targets = TargetInput(many=True, required=False, max_length=MAX_PARTS)
+    triage_fields = TriageFieldInput(many=True, required=False, max_length=MAX_PARTS)
+    steps = StepInput(
+        many=True,
+        required=False,
+        max_length=MAX_PARTS,
+        help_text="The escalation ladder (shown as `escalation_steps` on output).",
+    )
+
+
+class AgreementCreateInput(VersionInput):
+    """A new agreement between two teams, as version 1 in draft. Omitted fields take their
+    defaults (the calendar: the provider team's)."""
+
+    provider_team = _VisibleRelatedField(
+        queryset=Team.objects.all(), visible=lambda qs, user: qs.visible_to(user)
+    )
+    requesting_team = _VisibleRelatedField(
+        queryset=Team.objects.all(), visible=lambda qs, user: qs.visible_to(user)
+    )
+
+
+class AgreementUpdateInput(VersionInput):
+    """A draft's new values. PUT requires the title, PATCH nothing; either way omitted
+    fields and parts are kept, and a list given replaces every stored part of its kind."""
+
+    def __init__(self, *args, patch: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Not DRF's `partial`: it would also relax the items of the nested lists, and a
+        # list given is a complete new set of parts, validated in full.
+        if patch:
+            for field in self.fields.values():
+                field.required = False
+
+
+class CommentInput(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AgreementSubmitInput(serializers.Serializer):
+    """No fields: submitting asks both teams' leads to approve."""
+
+
+class AgreementApproveInput(CommentInput):
+    pass
+
+
+class AgreementRequestChangesInput(CommentInput):
+    pass
+
+
+class AgreementAmendInput(serializers.Serializer):
+    """No fields: the new draft copies the active version."""
+
+
+class AgreementRetireInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+# --- agreements ----------------------------------------------------------------------------
+
+ERRORS = {
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description="Field-keyed messages; nested parts by index: "
+        '`{"targets": {"0": {"resolve_seconds": ["…"]}}}`.',
+    ),
+    403: OpenApiResponse(ErrorDetailSerializer, description="Not a lead of either team."),
+    404: OpenApiResponse(ErrorDetailSerializer, description="Not visible to you."),
+    409: OpenApiResponse(
+        ErrorDetailSerializer, description="The version's status does not allow this."
+    ),
+}
+
+
+def _action_schema(request, summary, *, created=False):
+    code = 201 if created else 200
+    return extend_schema(
+        summary=summary, request=request, responses={code: AgreementSerializer, **ERRORS}
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Agreement versions you may see"),
+    retrieve=extend_schema(summary="One agreement version", responses={200: AgreementSerializer}),
+    create=extend_schema(
+        summary="Draft a new agreement (version 1)",
+        request=AgreementCreateInput,
+        responses={201: AgreementSerializer, **{k: ERRORS[k] for k in (400, 403)}},
+    ),
+    update=extend_schema(
+        summary="Replace a draft's fields and the parts given",
+        request=AgreementUpdateInput,
+        responses={200: AgreementSerializer, **ERRORS},
+    ),
+    partial_update=extend_schema(
+        summary="Change some of a draft's fields; omitted parts are kept",
+        request=AgreementUpdateInput,
+        responses={200: AgreementSerializer, **ERRORS},
+    ),
+)
+class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Agreement versions. Drafts are written here; every other change is an action.
+    Nothing is deleted: a version is retired."""
+
+    serializer_class = AgreementSerializer
+    filterset_class = AgreementFilter
+    # Nested lists of parts only make sense as JSON.
+    parser_classes = [JSONParser]
+
+    def get_queryset(self):
+        visible = Agreement.objects.visible_to(self.request.user)
+        if self.action not in ("list", "retrieve"):
+            return visible  # a write: the service re-reads the row under a lock
+        return self._with_parts(visible)
+
+    @staticmethod
+    def _with_parts(queryset):
+        return (
+            queryset.for_list()
+            .select_related("created_by")
+            .prefetch_related(
+                "triage_fields",
+                "escalation_steps",
+                Prefetch(
+                    "approvals", queryset=AgreementApproval.objects.select_related("team", "user")
+                ),
+            )
+            .order_by("title", "-version", "pk")
+        )
+
+    def _respond(self, agreement: Agreement, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self._with_parts(Agreement.objects.visible_to(self.request.user)).get(
+            pk=agreement.pk
+        )
+        return Response(
+            AgreementSerializer(fresh, context=self.get_serializer_context()).data, code
+        )
+
+    def _input(self, serializer_class, **kwargs):
+        serializer = serializer_class(
+            data=self.request.data, context=self.get_serializer_context(), **kwargs
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def create(self, request, *args, **kwargs):
+        data = dict(self._input(AgreementCreateInput))
+        agreement = services.agreement_create_draft(actor=request.user, **data)
+        return self._respond(agreement, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        agreement = self.get_object()
+        data = self._input(AgreementUpdateInput, patch=kwargs.get("partial", False))
+        agreement = services.agreement_update_draft(agreement=agreement, actor=request.user, **data)
+        return self._respond(agreement)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    @_action_schema(AgreementSubmitInput, "Submit a draft for both leads' approval")
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        agreement = self.get_object()
+        self._input(AgreementSubmitInput)
+        return self._respond(services.agreement_submit(agreement=agreement, actor=request.user))
+
+    @_action_schema(AgreementApproveInput, "Approve a version in review for the sides you lead")
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        agreement = self.get_object()
+        data = self._input(AgreementApproveInput)
+        return self._respond(
+            services.agreement_approve(
+                agreement=agreement, actor=request.user, comment=data["comment"]
+            )
+        )
+
+    @_action_schema(AgreementRequestChangesInput, "Send a version in review back to draft")
+    @action(detail=True, methods=["post"], url_path="request-changes")
+    def request_changes(self, request, pk=None):
+        agreement = self.get_object()
+        data = self._input(AgreementRequestChangesInput)
+        return self._respond(
+            services.agreement_request_changes(
+                agreement=agreement, actor=request.user, comment=data["comment"]
+            )
+        )
+
+    @_action_schema(
+        AgreementAmendInput,
+        "Open the next version as a draft (returns the new draft)",
+        created=True,
+    )
+    @action(detail=True, methods=["post"])
+    def amend(self, request, pk=None):
+        agreement = self.get_object()
+        self._input(AgreementAmendInput)
+        draft = services.agreement_amend(agreement=agreement, actor=request.user)
+        return self._respond(draft, status.HTTP_201_CREATED)
+
+    @_action_schema(AgreementRetireInput, "Retire a version (or withdraw a draft)")
+    @action(detail=True, methods=["post"])
+    def retire(self, request, pk=None):
+        agreement = self.get_object()
+        data = self._input(AgreementRetireInput)
+        return self._respond(
+            services.agreement_retire(
+                agreement=agreement, actor=request.user, reason=data["reason"]
+            )
+        )
+
+
+# --- exception windows ---------------------------------------------------------------------
+
+
+class ExceptionWindowFilter(django_filters.FilterSet):
+    # Only the API lists windows today; move this to filters.py once a page lists them too.
+    provider_team = django_filters.ModelChoiceFilter(
+        queryset=Team.objects.all(), to_field_name="slug"
+    )
+    status = django_filters.MultipleChoiceFilter(choices=ExceptionWindow.Status.choices)
+
+    class Meta:
+        model = ExceptionWindow
+        fields = ["provider_team", "status"]
+
+
+class ExceptionWindowSerializer(serializers.ModelSerializer):
+    provider_team_slug = serializers.CharField(source="provider_team.slug", read_only=True)
+    requested_by_username = serializers.CharField(source="requested_by.username", read_only=True)
+    decided_by_username = serializers.CharField(
+        source="decided_by.username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = ExceptionWindow
+        fields = [
+            "id",
+            "provider_team",
+            "provider_team_slug",
+            "series",
+            "start",
+            "end",
+            "reason",
+            "status",
+            "requested_by",
+            "requested_by_username",
+            "decided_by",
+            "decided_by_username",
+            "decided_at",
+            "decision_note",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ExceptionWindowInput(serializers.Serializer):
+    provider_team = _VisibleRelatedField(
+        queryset=Team.objects.all(), visible=lambda qs, user: qs.visible_to(user)
+    )
+    series = _VisibleRelatedField(
+        queryset=AgreementSeries.objects.all(),
+        visible=_visible_series,
+        required=False,
+        allow_null=True,
+        help_text="The agreement series (an agreement's `series`); empty: every agreement "
+        "the provider team keeps.",
+    )
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    reason = serializers.CharField(allow_blank=True)
+
+
+class WindowDecisionInput(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ExceptionWindowApproveInput(WindowDecisionInput):
+    pass
+
+
+class ExceptionWindowRejectInput(WindowDecisionInput):
+    pass
+
+
+WINDOW_ERRORS = {
+    **ERRORS,
+    403: OpenApiResponse(ErrorDetailSerializer, description="Not a lead of the provider team."),
+    409: OpenApiResponse(ErrorDetailSerializer, description="Already decided."),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Exception windows"),
+    retrieve=extend_schema(summary="One exception window"),
+    create=extend_schema(
+        summary="Request an exception window (a provider-team member)",
+        request=ExceptionWindowInput,
+        responses={
+            201: ExceptionWindowSerializer,
+            400: ERRORS[400],
+            403: OpenApiResponse(
+                ErrorDetailSerializer, description="Not a member of the provider team."
+            ),
+        },
+    ),
+)
+class ExceptionWindowViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Exception windows: relaxations during which clocks do not count. Requested by a
+    member of the provider team, approved or rejected by one of its leads."""
+
+    serializer_class = ExceptionWindowSerializer
+    filterset_class = ExceptionWindowFilter
+
+    def get_queryset(self):
+        return (
+            ExceptionWindow.objects.visible_to(self.request.user)
+            .select_related("provider_team", "requested_by", "decided_by")
+            .order_by("-start", "-pk")
+        )
+
+    def _input(self, serializer_class):
+        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _respond(self, window: ExceptionWindow, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().get(pk=window.pk)
+        return Response(self.get_serializer(fresh).data, code)
+
+    def create(self, request, *args, **kwargs):
+        data = self._input(ExceptionWindowInput)
+        window = services.exception_window_request(actor=request.user, **data)
+        return self._respond(window, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Approve a requested window",
+        request=ExceptionWindowApproveInput,
+        responses={200: ExceptionWindowSerializer, **WINDOW_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        window = self.get_object()
+        data = self._input(ExceptionWindowApproveInput)
+        return self._respond(
+            services.exception_window_approve(window=window, actor=request.user, note=data["note"])
+        )
+
+    @extend_schema(
+        summary="Reject a requested window",
+        request=ExceptionWindowRejectInput,
+        responses={200: ExceptionWindowSerializer, **WINDOW_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        window = self.get_object()
+        data = self._input(ExceptionWindowRejectInput)
+        return self._respond(
+            services.exception_window_reject(window=window, actor=request.user, note=data["note"])
+        )

@@ -1,0 +1,482 @@
+"""Forms of the agreement pages: the draft editor (a main form and three formsets), the
+small action forms, exception windows, and the triage form built from a template.
+
+The editor forms only parse what people type (durations, one choice per line); every
+domain rule lives in `services.validate_version`, whose dotted error keys
+(`targets.2.resolve_seconds`) the view maps back onto the form that was sent at that
+position.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, Subquery
+
+from apps.accounts.models import User
+from apps.calendars.models import BusinessCalendar
+from apps.teams.models import Team
+
+from .durations import duration_input, parse_duration
+from .models import (
+    DEFAULT_IMPACT,
+    Agreement,
+    AgreementSeries,
+    FieldKind,
+    Metric,
+    Notify,
+    Priority,
+)
+from .services import AGREEMENT_FIELDS
+
+# --- the triage form a requester fills in ------------------------------------------------
+
+
+def _get(field, name: str, default=None):
+    """Read an attribute of a TriageField row or a key of the same thing as a dict."""
+    if isinstance(field, dict):
+        return field.get(name, default)
+    return getattr(field, name, default)
+
+
+class FullMatchValidator:
+    """The answer must match the whole pattern, as an HTML `pattern` attribute does."""
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        self.regex = re.compile(pattern)
+
+    def __call__(self, value) -> None:
+        if value in (None, ""):
+            return
+        if not self.regex.fullmatch(str(value)):
+            raise ValidationError(
+                "Does not match the expected format (%(pattern)s).",
+                code="pattern",
+                params={"pattern": self.pattern},
+            )
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, FullMatchValidator) and other.pattern == self.pattern
+
+
+def _triage_form_field(field) -> forms.Field:
+    kind = _get(field, "kind") or FieldKind.TEXT
+    options = {
+        "label": _get(field, "label") or _get(field, "key"),
+        "help_text": _get(field, "help_text") or "",
+        "required": bool(_get(field, "required", True)),
+    }
+    if kind == FieldKind.LONG_TEXT:
+        form_field = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **options)
+    elif kind == FieldKind.URL:
+        form_field = forms.URLField(assume_scheme="https", **options)
+    elif kind == FieldKind.EMAIL:
+        form_field = forms.EmailField(**options)
+    elif kind == FieldKind.NUMBER:
+        form_field = forms.DecimalField(min_value=Decimal(0), **options)
+    elif kind == FieldKind.CHOICE:
+        choices = [(c, c) for c in (_get(field, "choices") or [])]
+        form_field = forms.ChoiceField(choices=[("", "—"), *choices], **options)
+    else:
+        form_field = forms.CharField(max_length=500, **options)
+    pattern = _get(field, "pattern") or ""
+    if pattern and kind != FieldKind.CHOICE:
+        # The service refuses bad patterns; a stored one must still not break the form.
+        with contextlib.suppress(re.error):
+            form_field.validators.append(FullMatchValidator(pattern))
+    return form_field
+
+
+def triage_form_class(fields: Iterable, *, disabled: bool = False) -> type[forms.Form]:
+    """A Form class with one field per triage field (model rows or dicts), in order.
+
+    The agreement page previews it disabled; the create-handoff form uses it as is.
+    """
+    rows = sorted(fields, key=lambda f: _get(f, "order") or 0)
+    declared = {}
+    for row in rows:
+        form_field = _triage_form_field(row)
+        form_field.disabled = disabled
+        declared[_get(row, "key")] = form_field
+    return type("TriageForm", (forms.Form,), declared)
+
+
+# --- the draft editor ------------------------------------------------------------------
+
+
+def _textarea(rows: int = 3) -> forms.Textarea:
+    return forms.Textarea(attrs={"rows": rows})
+
+
+class TeamPairForm(forms.Form):
+    """Who promises what to whom: chosen once, when the agreement is first drafted."""
+
+    requesting_team = forms.ModelChoiceField(
+        queryset=Team.objects.none(),
+        help_text="The team that hands work over.",
+    )
+    provider_team = forms.ModelChoiceField(
+        queryset=Team.objects.none(),
+        help_text="The team that does the work and keeps the clocks.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        teams = Team.objects.visible_to(user).order_by("name")
+        led = list(Team.objects.led_by(user).order_by("name"))
+        led_ids = {t.pk for t in led}
+        others = [t for t in teams if t.pk not in led_ids]
+        # Teams the user leads first: one of the two sides must be one of them.
+        grouped = [("", "—")]
+        if led:
+            grouped.append(("Teams you lead", [(t.pk, t.name) for t in led]))
+        if others:
+            grouped.append(("Other teams", [(t.pk, t.name) for t in others]))
+        for name in ("requesting_team", "provider_team"):
+            self.fields[name].queryset = teams
+            self.fields[name].choices = grouped
+        if led and not self.is_bound:
+            self.initial.setdefault("requesting_team", led[0].pk)
+
+    def clean(self):
+        cleaned = super().clean()
+        provider, requesting = cleaned.get("provider_team"), cleaned.get("requesting_team")
+        if provider and requesting and provider == requesting:
+            self.add_error("provider_team", "A team cannot make an agreement with itself.")
+        return cleaned
+
+
+class AgreementForm(forms.ModelForm):
+    """The plain fields of a version. Domain rules are checked by the service."""
+
+    class Meta:
+        model = Agreement
+        fields = AGREEMENT_FIELDS
+        widgets = {
+            "service_description": _textarea(3),
+            "scope_included": _textarea(3),
+            "scope_excluded": _textarea(3),
+            "customer_sla": _textarea(2),
+            "playbook": _textarea(6),
+            "change_summary": _textarea(2),
+            "next_review_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        }
+
+    def __init__(self, *args, creating: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        calendar = self.fields["calendar"]
+        calendar.queryset = BusinessCalendar.objects.order_by("name")
+        if creating:
+            # Left empty, the service takes the provider team's own calendar.
+            calendar.required = False
+            calendar.empty_label = "The provider team's calendar"
+
+    def service_fields(self) -> dict:
+        return {name: self.cleaned_data.get(name) for name in AGREEMENT_FIELDS}
+
+
+class DurationField(forms.CharField):
+    """A target typed as "30m", "2h", "1h30m"; blank is best effort. Cleans to seconds."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        # No max_length: its validator would run on the cleaned value, an int.
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(attrs={"placeholder": "best effort", "size": 8, "maxlength": 20}),
+        )
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, int):
+            return duration_input(value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        try:
+            return parse_duration(text)
+        except ValueError as exc:
+            raise ValidationError(str(exc), code="duration") from exc
+
+    def has_changed(self, initial, data) -> bool:
+        return (self.prepare_value(initial) or "") != (data or "").strip()
+
+
+class TargetForm(forms.Form):
+    priority = forms.ChoiceField(choices=[("", "—"), *Priority.choices])
+    impact = forms.CharField(label="Impact definition", required=False, widget=_textarea(2))
+    acknowledge_seconds = DurationField(label="Acknowledge")
+    action_plan_seconds = DurationField(label="Action plan")
+    resolve_seconds = DurationField(label="Resolve")
+    around_the_clock = forms.BooleanField(
+        label="24×7", required=False, help_text="Ignore the calendar."
+    )
+    pause_acknowledge = forms.BooleanField(label="Acknowledge", required=False)
+    pause_action_plan = forms.BooleanField(label="Action plan", required=False, initial=True)
+    pause_resolve = forms.BooleanField(label="Resolve", required=False, initial=True)
+
+    @classmethod
+    def initial_for(cls, target) -> dict:
+        return {name: getattr(target, name) for name in cls.base_fields}
+
+
+class TriageFieldForm(forms.Form):
+    key = forms.CharField(
+        max_length=50, help_text="Lowercase letters, digits and _.", required=False
+    )
+    label = forms.CharField(max_length=120, required=False)
+    help_text = forms.CharField(max_length=300, required=False)
+    kind = forms.ChoiceField(choices=FieldKind.choices, initial=FieldKind.TEXT)
+    choices = forms.CharField(
+        required=False,
+        widget=_textarea(2),
+        help_text="Choice fields: one option per line.",
+    )
+    required = forms.BooleanField(required=False, initial=True)
+    pattern = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="Optional regular expression the whole answer must match.",
+    )
+    order = forms.IntegerField(min_value=0, max_value=32767, required=False)
+
+    def clean_choices(self) -> list[str]:
+        text = self.cleaned_data.get("choices") or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    @classmethod
+    def initial_for(cls, field) -> dict:
+        initial = {name: _get(field, name) for name in cls.base_fields}
+        initial["choices"] = "\n".join(_get(field, "choices") or [])
+        return initial
+
+
+class EscalationStepForm(forms.Form):
+    metric = forms.ChoiceField(choices=[("", "—"), *Metric.choices])
+    percent = forms.IntegerField(
+        min_value=1, max_value=1000, help_text="Of the target, e.g. 75, 100, 150."
+    )
+    notify = forms.ChoiceField(choices=Notify.choices, initial=Notify.ASSIGNEE)
+    user = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        label="Named person",
+        help_text="Only when notifying a named person.",
+    )
+    raise_priority = forms.BooleanField(required=False, help_text="One level up.")
+
+    def __init__(self, *args, users=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = (
+            users if users is not None else User.objects.filter(is_active=True)
+        )
+
+    @classmethod
+    def initial_for(cls, step) -> dict:
+        return {
+            "metric": step.metric,
+            "percent": step.percent,
+            "notify": step.notify,
+            "user": step.user_id,
+            "raise_priority": step.raise_priority,
+        }
+
+
+class BasePartFormSet(forms.BaseFormSet):
+    """A formset of parts (targets, triage fields, steps) sent to the service as dicts."""
+
+    def sent_forms(self) -> list[forms.Form]:
+        """The forms whose data goes to the service, in order: not deleted, and not an
+        untouched blank extra form. Position N here is index N of a service error key."""
+        sent = []
+        for index, form in enumerate(self.forms):
+            if self.can_delete and self._should_delete_form(form):
+                continue
+            if index >= self.initial_form_count() and not form.has_changed():
+                continue
+            sent.append(form)
+        return sent
+
+    def service_data(self) -> list[dict]:
+        return [
+            {name: value for name, value in form.cleaned_data.items() if name != "DELETE"}
+            for form in self.sent_forms()
+        ]
+
+    def add_non_form_error(self, message) -> None:
+        self.non_form_errors()  # builds the error list on first access
+        self._non_form_errors.extend(message if isinstance(message, list) else [message])
+
+
+def part_formset(form_class, *, extra: int):
+    return forms.formset_factory(
+        form_class, formset=BasePartFormSet, extra=extra, can_delete=True, max_num=50
+    )
+
+
+# Prefixes double as the service's names for the parts (`targets.2.…`).
+TARGETS, TRIAGE, STEPS = "targets", "triage_fields", "steps"
+
+
+def default_targets() -> list[dict]:
+    return [
+        {
+            "priority": p.value,
+            "impact": DEFAULT_IMPACT[p],
+            "around_the_clock": p == Priority.P1,
+            "pause_action_plan": True,
+            "pause_resolve": True,
+        }
+        for p in Priority
+    ]
+
+
+# The escalation triage template of the domain reading.
+DEFAULT_TRIAGE_FIELDS = [
+    {
+        "key": "steps_to_reproduce",
+        "label": "Steps to reproduce",
+        "kind": FieldKind.LONG_TEXT,
+        "help_text": "What the customer did, step by step.",
+        "required": True,
+    },
+    {
+        "key": "expected_vs_actual",
+        "label": "Expected vs actual",
+        "kind": FieldKind.LONG_TEXT,
+        "help_text": "What should have happened, and what happened instead.",
+        "required": True,
+    },
+    {
+        "key": "environment",
+        "label": "Environment",
+        "kind": FieldKind.CHOICE,
+        "choices": ["production", "staging", "development"],
+        "required": True,
+    },
+    {
+        "key": "logs",
+        "label": "Logs / links",
+        "kind": FieldKind.LONG_TEXT,
+        "help_text": "Log excerpts, screenshots, links to traces or tickets.",
+        "required": False,
+    },
+    {
+        "key": "impacted_customers",
+        "label": "Impacted customers",
+        "kind": FieldKind.TEXT,
+        "help_text": "Which accounts, and how many.",
+        "required": True,
+    },
+]
+
+DEFAULT_STEPS = [
+    {"metric": Metric.ACKNOWLEDGE, "percent": 100, "notify": Notify.PROVIDER_TEAM},
+    {"metric": Metric.RESOLVE, "percent": 75, "notify": Notify.ASSIGNEE},
+    {"metric": Metric.RESOLVE, "percent": 100, "notify": Notify.PROVIDER_LEAD},
+    {"metric": Metric.RESOLVE, "percent": 150, "notify": Notify.BOTH_LEADS, "raise_priority": True},
+]
+
+
+def editor_formsets(data=None, *, agreement: Agreement | None = None, users=None) -> dict:
+    """The three formsets of the editor, prefilled from a version or with the defaults.
+
+    Bound to posted data they take no initial values: the management form says how many
+    forms were prefilled, and a blank extra form must compare as unchanged against the
+    fields' own defaults, not against whatever default row happened to share its index."""
+    if data is not None:
+        targets = triage = steps = None
+    elif agreement is not None:
+        targets = [TargetForm.initial_for(t) for t in agreement.targets.all()]
+        triage = [TriageFieldForm.initial_for(f) for f in agreement.triage_fields.all()]
+        steps = [EscalationStepForm.initial_for(s) for s in agreement.escalation_steps.all()]
+    else:
+        targets = default_targets()
+        triage = [TriageFieldForm.initial_for(f) for f in DEFAULT_TRIAGE_FIELDS]
+        steps = [{**s, "raise_priority": s.get("raise_priority", False)} for s in DEFAULT_STEPS]
+    kwargs = {} if data is None else {"data": data}
+    return {
+        TARGETS: part_formset(TargetForm, extra=max(0, len(Priority) - len(targets or [])))(
+            prefix=TARGETS, initial=targets, **kwargs
+        ),
+        TRIAGE: part_formset(TriageFieldForm, extra=2)(prefix=TRIAGE, initial=triage, **kwargs),
+        STEPS: part_formset(EscalationStepForm, extra=2)(
+            prefix=STEPS, initial=steps, form_kwargs={"users": users}, **kwargs
+        ),
+    }
+
+
+# --- actions -----------------------------------------------------------------------------
+
+
+class CommentForm(forms.Form):
+    comment = forms.CharField(required=False, widget=_textarea(2), max_length=2000)
+
+
+class RetireForm(forms.Form):
+    reason = forms.CharField(required=False, widget=_textarea(2), max_length=2000)
+
+
+class DecisionForm(forms.Form):
+    note = forms.CharField(required=False, max_length=2000)
+
+
+# --- exception windows -------------------------------------------------------------------
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
+
+
+class ExceptionWindowForm(forms.Form):
+    """Start and end are wall-clock times in the user's zone (the active time zone)."""
+
+    provider_team = forms.ModelChoiceField(
+        queryset=Team.objects.none(), label="Provider team", empty_label=None
+    )
+    series = forms.ModelChoiceField(
+        queryset=AgreementSeries.objects.none(),
+        required=False,
+        label="Agreement",
+        empty_label="All of the team's agreements",
+    )
+    start = forms.DateTimeField(widget=LocalDateTimeInput())
+    end = forms.DateTimeField(widget=LocalDateTimeInput())
+    reason = forms.CharField(
+        widget=_textarea(3), help_text="Outage, launch, force majeure… and what it affects."
+    )
+
+    def __init__(self, *args, user, team: Team | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        teams = Team.objects.all() if user.is_staff else Team.objects.of_member(user)
+        self.fields["provider_team"].queryset = teams.order_by("name")
+        latest_title = (
+            Agreement.objects.filter(series=OuterRef("pk")).order_by("-version").values("title")
+        )
+        series = AgreementSeries.objects.filter(provider_team__in=teams.values("pk"))
+        if team is not None:
+            series = series.filter(provider_team=team)
+            self.initial.setdefault("provider_team", team.pk)
+        self.fields["series"].queryset = series.select_related(
+            "provider_team", "requesting_team"
+        ).annotate(latest_title=Subquery(latest_title[:1]))
+        self.fields["series"].label_from_instance = lambda s: (
+            f"{s.latest_title} ({s.requesting_team} → {s.provider_team})"
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        team, series = cleaned.get("provider_team"), cleaned.get("series")
+        if team and series and series.provider_team_id != team.pk:
+            self.add_error("series", f"That agreement is not one {team} provides.")
+        return cleaned

@@ -1,0 +1,560 @@
+"""Every state change of agreements. Views, the API, the admin and seed_demo call these.
+
+Nested parts (targets, triage fields, escalation steps) travel as lists of dicts; errors
+on them use dotted keys, `targets.2.resolve_seconds`, so a formset or a serializer can put
+each message on the field it concerns.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from dateutil.relativedelta import relativedelta
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from apps.core.exceptions import Conflict
+from apps.teams.models import Role, Team
+
+from .models import (
+    SLUG_RE,
+    Agreement,
+    AgreementApproval,
+    AgreementSeries,
+    EscalationStep,
+    ExceptionWindow,
+    FieldKind,
+    Kind,
+    Metric,
+    Notify,
+    Priority,
+    PriorityTarget,
+    Status,
+    TriageField,
+)
+
+# The plain fields of a version that a draft editor may set.
+AGREEMENT_FIELDS = (
+    "title",
+    "kind",
+    "service_description",
+    "scope_included",
+    "scope_excluded",
+    "customer_sla",
+    "calendar",
+    "warning_threshold",
+    "initial_response_by",
+    "triage_by",
+    "updates_by",
+    "resolution_validated_by",
+    "review_cadence_months",
+    "next_review_date",
+    "playbook",
+    "waiting_auto_close_days",
+    "change_summary",
+)
+TARGET_FIELDS = (
+    "priority",
+    "impact",
+    "acknowledge_seconds",
+    "action_plan_seconds",
+    "resolve_seconds",
+    "around_the_clock",
+    "pause_acknowledge",
+    "pause_action_plan",
+    "pause_resolve",
+)
+TRIAGE_FIELDS = ("key", "label", "help_text", "kind", "choices", "required", "pattern", "order")
+STEP_FIELDS = ("metric", "percent", "notify", "user", "raise_priority")
+METRIC_ORDER = ("acknowledge_seconds", "action_plan_seconds", "resolve_seconds")
+
+
+# --- permissions ---------------------------------------------------------------------
+
+
+def _leads(user, team: Team) -> bool:
+    return user.is_authenticated and team.memberships.filter(user=user, role=Role.LEAD).exists()
+
+
+def can_edit(user, agreement: Agreement) -> bool:
+    """Leads of either team edit, submit and withdraw versions (staff too)."""
+    return user.is_staff or any(
+        _leads(user, team) for team in (agreement.provider_team, agreement.requesting_team)
+    )
+
+
+def sides_to_approve(user, agreement: Agreement) -> list[Team]:
+    """The sides this user may still approve: each team they lead that has not approved."""
+    approved = {a.team_id for a in agreement.approvals.all()}
+    return [
+        team
+        for team in (agreement.provider_team, agreement.requesting_team)
+        if team.pk not in approved and _leads(user, team)
+    ]
+
+
+def can_decide_window(user, window: ExceptionWindow) -> bool:
+    return user.is_staff or _leads(user, window.provider_team)
+
+
+# --- validation ----------------------------------------------------------------------
+
+
+def _check_target(index: int, target: dict, errors: dict) -> None:
+    prefix = f"targets.{index}"
+    values = {f: target.get(f) for f in METRIC_ORDER}
+    for field, value in values.items():
+        if value is not None and value <= 0:
+            errors.setdefault(f"{prefix}.{field}", []).append("A target must be positive.")
+    if all(v is None for v in values.values()):
+        errors.setdefault(f"{prefix}.acknowledge_seconds", []).append(
+            "Give this priority at least one target (acknowledge, action plan or resolve)."
+        )
+    # Where set, acknowledge ≤ action plan ≤ resolve: a later milestone cannot be due first.
+    set_values = [(f, v) for f, v in values.items() if v is not None and v > 0]
+    for (earlier, a), (later, b) in itertools.pairwise(set_values):
+        if b < a:
+            errors.setdefault(f"{prefix}.{later}", []).append(
+                f"Must not be shorter than the {earlier.removesuffix('_seconds').replace('_', ' ')}"
+                " target."
+            )
+    if target.get("priority") not in Priority.values:
+        errors.setdefault(f"{prefix}.priority", []).append("Choose P1, P2, P3 or P4.")
+
+
+def _check_triage_field(index: int, field: dict, errors: dict) -> None:
+    prefix = f"triage_fields.{index}"
+    key = field.get("key") or ""
+    if not SLUG_RE.match(key):
+        errors.setdefault(f"{prefix}.key", []).append(
+            "Use lowercase letters, digits and underscores, starting with a letter."
+        )
+    if not (field.get("label") or "").strip():
+        errors.setdefault(f"{prefix}.label", []).append("Give the field a label.")
+    kind = field.get("kind")
+    if kind not in FieldKind.values:
+        errors.setdefault(f"{prefix}.kind", []).append("Choose a kind of field.")
+    choices = field.get("choices") or []
+    if not isinstance(choices, list | tuple):
+        errors.setdefault(f"{prefix}.choices", []).append("Choices must be a list of options.")
+        choices = []
+    if kind == FieldKind.CHOICE and not [c for c in choices if str(c).strip()]:
+        errors.setdefault(f"{prefix}.choices", []).append("A choice field needs choices.")
+    if len({str(c).strip() for c in choices}) != len(choices):
+        errors.setdefault(f"{prefix}.choices", []).append("Choices must differ.")
+    if field.get("pattern"):
+        try:
+            re.compile(field["pattern"])
+        except re.error as exc:
+            errors.setdefault(f"{prefix}.pattern", []).append(
+                f"Not a valid regular expression: {exc}."
+            )
+
+
+def _check_step(index: int, step: dict, errors: dict) -> None:
+    prefix = f"steps.{index}"
+    percent = step.get("percent")
+    if percent is None or percent <= 0:
+        errors.setdefault(f"{prefix}.percent", []).append("The percent must be above 0.")
+    if step.get("metric") not in Metric.values:
+        errors.setdefault(f"{prefix}.metric", []).append("Choose a metric.")
+    if step.get("notify") not in Notify.values:
+        errors.setdefault(f"{prefix}.notify", []).append("Choose who is notified.")
+    if step.get("notify") == Notify.USER and not step.get("user"):
+        errors.setdefault(f"{prefix}.user", []).append("Name the person to notify.")
+
+
+def validate_version(
+    *,
+    fields: dict,
+    targets: list[dict],
+    triage_fields: list[dict],
+    steps: list[dict],
+) -> None:
+    """Every rule a version must keep, with one message per offending field."""
+    errors: dict[str, list[str]] = {}
+    if not (fields.get("title") or "").strip():
+        errors["title"] = ["Give the agreement a title."]
+    if fields.get("kind") not in Kind.values:
+        errors["kind"] = ["Choose escalation, handoff or request."]
+    threshold = fields.get("warning_threshold")
+    if threshold is None or not 1 <= threshold <= 99:
+        errors["warning_threshold"] = ["The warning threshold is a percentage from 1 to 99."]
+    if fields.get("calendar") is None:
+        errors["calendar"] = ["Choose the business calendar the clocks run on."]
+
+    seen: dict[str, int] = {}
+    for index, target in enumerate(targets):
+        _check_target(index, target, errors)
+        priority = target.get("priority")
+        if priority in seen:
+            errors.setdefault(f"targets.{index}.priority", []).append(
+                f"{priority} is already defined above."
+            )
+        seen.setdefault(priority, index)
+
+    keys: set[str] = set()
+    for index, field in enumerate(triage_fields):
+        _check_triage_field(index, field, errors)
+        if field.get("key") in keys:
+            errors.setdefault(f"triage_fields.{index}.key", []).append(
+                f"Another field already uses the key “{field.get('key')}”."
+            )
+        keys.add(field.get("key"))
+
+    percents: set[tuple[str, int]] = set()
+    for index, step in enumerate(steps):
+        _check_step(index, step, errors)
+        marker = (step.get("metric"), step.get("percent"))
+        if marker in percents:
+            errors.setdefault(f"steps.{index}.percent", []).append(
+                f"There is already a step at {step.get('percent')} % of this metric."
+            )
+        percents.add(marker)
+    if errors:
+        raise ValidationError(errors)
+
+
+
+
+# --- writing a version -----------------------------------------------------------------
+
+
+def _clean_target(data: dict) -> dict:
+    target = {f: data.get(f) for f in TARGET_FIELDS}
+    for flag, default in (
+        ("around_the_clock", False),
+        ("pause_acknowledge", False),
+        ("pause_action_plan", True),
+        ("pause_resolve", True),
+    ):
+        if target[flag] is None:
+            target[flag] = default
+    target["impact"] = target["impact"] or ""
+    return target
+
+
+def _clean_triage_field(data: dict, order: int) -> dict:
+    field = {f: data.get(f) for f in TRIAGE_FIELDS}
+    field["choices"] = [str(c).strip() for c in (field["choices"] or []) if str(c).strip()]
+    field["help_text"] = field["help_text"] or ""
+    field["pattern"] = field["pattern"] or ""
+    field["required"] = True if field["required"] is None else field["required"]
+    field["order"] = order if field["order"] is None else field["order"]
+    return field
+
+
+def _clean_step(data: dict) -> dict:
+    step = {f: data.get(f) for f in STEP_FIELDS}
+    step["raise_priority"] = bool(step["raise_priority"])
+    step["notify"] = step["notify"] or Notify.ASSIGNEE
+    if step["notify"] != Notify.USER:
+        step["user"] = None
+    return step
+
+
+def _write_parts(
+    agreement: Agreement, targets: list[dict], triage_fields: list[dict], steps: list[dict]
+) -> None:
+    agreement.targets.all().delete()
+    agreement.triage_fields.all().delete()
+    agreement.escalation_steps.all().delete()
+    PriorityTarget.objects.bulk_create(
+        PriorityTarget(agreement=agreement, **t)
+        for t in sorted(targets, key=lambda t: t["priority"])
+    )
+    TriageField.objects.bulk_create(TriageField(agreement=agreement, **f) for f in triage_fields)
+    EscalationStep.objects.bulk_create(EscalationStep(agreement=agreement, **s) for s in steps)
+
+
+def _snapshot(agreement: Agreement) -> tuple[dict, list[dict], list[dict], list[dict]]:
+    fields = {f: getattr(agreement, f) for f in AGREEMENT_FIELDS}
+    targets = [{f: getattr(t, f) for f in TARGET_FIELDS} for t in agreement.targets.all()]
+    triage = [{f: getattr(t, f) for f in TRIAGE_FIELDS} for t in agreement.triage_fields.all()]
+    steps = [{f: getattr(s, f) for f in STEP_FIELDS} for s in agreement.escalation_steps.all()]
+    return fields, targets, triage, steps
+
+
+@transaction.atomic
+def agreement_create_draft(
+    *,
+    actor,
+    provider_team: Team,
+    requesting_team: Team,
+    targets: Iterable[dict] = (),
+    triage_fields: Iterable[dict] = (),
+    steps: Iterable[dict] = (),
+    **fields,
+) -> Agreement:
+    """Start a new agreement between two teams as version 1, a draft."""
+    if not (actor.is_staff or _leads(actor, provider_team) or _leads(actor, requesting_team)):
+        raise PermissionDenied("Only a lead of the provider or requesting team may draft it.")
+    unknown = set(fields) - set(AGREEMENT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown agreement fields: {sorted(unknown)}")
+    fields.setdefault("kind", Kind.ESCALATION)
+    fields.setdefault("warning_threshold", 75)
+    if fields.get("calendar") is None:
+        fields["calendar"] = provider_team.calendar
+    targets = [_clean_target(t) for t in targets]
+    triage = [_clean_triage_field(f, i) for i, f in enumerate(triage_fields)]
+    steps = [_clean_step(s) for s in steps]
+    if provider_team.pk == requesting_team.pk:
+        raise ValidationError(
+            {"requesting_team": ["The requesting team must differ from the provider team."]}
+        )
+    validate_version(fields=fields, targets=targets, triage_fields=triage, steps=steps)
+    series = AgreementSeries.objects.create(
+        provider_team=provider_team, requesting_team=requesting_team
+    )
+    agreement = Agreement(series=series, version=1, created_by=actor, **fields)
+    agreement.full_clean(exclude=["series", "created_by", "calendar"])
+    agreement.save()
+    _write_parts(agreement, targets, triage, steps)
+    return agreement
+
+
+def _lock(agreement: Agreement) -> Agreement:
+    """Re-read the version under a row lock: concurrent transitions serialise here."""
+    return (
+        Agreement.objects.select_for_update()
+        .select_related("series__provider_team", "series__requesting_team")
+        .get(pk=agreement.pk)
+    )
+
+
+@transaction.atomic
+def agreement_update_draft(
+    *,
+    agreement: Agreement,
+    actor,
+    targets: Iterable[dict] | None = None,
+    triage_fields: Iterable[dict] | None = None,
+    steps: Iterable[dict] | None = None,
+    **fields,
+) -> Agreement:
+    """Change a draft; parts given replace the stored ones, parts omitted are kept."""
+    agreement = _lock(agreement)
+    if not can_edit(actor, agreement):
+        raise PermissionDenied("Only a lead of the provider or requesting team may edit it.")
+    if agreement.status != Status.DRAFT:
+        raise Conflict(
+            f"Version {agreement.version} is {agreement.get_status_display().lower()}; "
+            "only a draft can be edited."
+        )
+    unknown = set(fields) - set(AGREEMENT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown agreement fields: {sorted(unknown)}")
+    current_fields, current_targets, current_triage, current_steps = _snapshot(agreement)
+    merged = {**current_fields, **fields}
+    targets = current_targets if targets is None else [_clean_target(t) for t in targets]
+    triage = (
+        current_triage
+        if triage_fields is None
+        else [_clean_triage_field(f, i) for i, f in enumerate(triage_fields)]
+    )
+    steps = current_steps if steps is None else [_clean_step(s) for s in steps]
+    validate_version(fields=merged, targets=targets, triage_fields=triage, steps=steps)
+    for name, value in merged.items():
+        setattr(agreement, name, value)
+    agreement.full_clean(exclude=["series", "created_by", "calendar"])
+    agreement.save()
+    _write_parts(agreement, targets, triage, steps)
+    return agreement
+
+
+@transaction.atomic
+def agreement_submit(*, agreement: Agreement, actor) -> Agreement:
+    """Ask both teams' leads to approve a draft; earlier approvals are cleared."""
+    agreement = _lock(agreement)
+    if not can_edit(actor, agreement):
+        raise PermissionDenied("Only a lead of the provider or requesting team may submit it.")
+    if agreement.status != Status.DRAFT:
+        raise Conflict(f"Only a draft can be submitted; this version is {agreement.status}.")
+    if not agreement.targets.exists():
+        raise ValidationError({"targets": ["Define at least one priority tier before submitting."]})
+    agreement.approvals.all().delete()
+    agreement.status = Status.IN_REVIEW
+    agreement.submitted_at = timezone.now()
+    agreement.save(update_fields=["status", "submitted_at", "updated_at"])
+    return agreement
+
+
+@transaction.atomic
+def agreement_approve(*, agreement: Agreement, actor, comment: str = "") -> Agreement:
+    """Record the actor's approval for each side they lead; with both sides approved the
+    version becomes active and the previous active version superseded, together."""
+    agreement = _lock(agreement)
+    is_lead = any(_leads(actor, t) for t in (agreement.provider_team, agreement.requesting_team))
+    if not is_lead:
+        raise PermissionDenied("Only a lead of the provider or requesting team may approve.")
+    if agreement.status != Status.IN_REVIEW:
+        raise Conflict(f"Only a version in review can be approved; this one is {agreement.status}.")
+    sides = sides_to_approve(actor, agreement)
+    if not sides:
+        raise Conflict("You have already approved this version for every team you lead.")
+    now = timezone.now()
+    AgreementApproval.objects.bulk_create(
+        AgreementApproval(
+            agreement=agreement, team=team, user=actor, approved_at=now, comment=comment
+        )
+        for team in sides
+    )
+    approved = set(agreement.approvals.values_list("team_id", flat=True))
+    if {agreement.series.provider_team_id, agreement.series.requesting_team_id} <= approved:
+        _activate(agreement, now)
+    return agreement
+
+
+def _activate(agreement: Agreement, now: datetime) -> None:
+    # Supersede first: the partial unique index allows one active version per series.
+    for previous in Agreement.objects.select_for_update().filter(
+        series_id=agreement.series_id, status=Status.ACTIVE
+    ):
+        previous.status = Status.SUPERSEDED
+        previous.ended_at = now
+        previous.save(update_fields=["status", "ended_at", "updated_at"])
+    agreement.status = Status.ACTIVE
+    agreement.activated_at = now
+    if agreement.next_review_date is None or agreement.next_review_date <= now.date():
+        agreement.next_review_date = next_review_date(agreement, now.date())
+    agreement.save(update_fields=["status", "activated_at", "next_review_date", "updated_at"])
+
+
+def next_review_date(agreement: Agreement, today: date) -> date:
+    return today + relativedelta(months=agreement.review_cadence_months)
+
+
+@transaction.atomic
+def agreement_request_changes(*, agreement: Agreement, actor, comment: str = "") -> Agreement:
+    """Send a version in review back to draft (approvals so far are dropped)."""
+    agreement = _lock(agreement)
+    if not can_edit(actor, agreement):
+        raise PermissionDenied("Only a lead of the provider or requesting team may do that.")
+    if agreement.status != Status.IN_REVIEW:
+        raise Conflict("Only a version in review can be sent back to draft.")
+    agreement.approvals.all().delete()
+    agreement.status = Status.DRAFT
+    agreement.submitted_at = None
+    if comment:
+        agreement.change_summary = (
+            agreement.change_summary + "\n\nChanges requested: " + comment
+        ).strip()
+    agreement.save(update_fields=["status", "submitted_at", "change_summary", "updated_at"])
+    return agreement
+
+
+@transaction.atomic
+def agreement_amend(*, agreement: Agreement, actor) -> Agreement:
+    """Open the next version as a draft copying everything from the active one; the active
+    version keeps governing work until the new one is approved."""
+    agreement = _lock(agreement)
+    if not can_edit(actor, agreement):
+        raise PermissionDenied("Only a lead of the provider or requesting team may amend it.")
+    if agreement.status != Status.ACTIVE:
+        raise Conflict("Only the active version can be amended.")
+    AgreementSeries.objects.select_for_update().get(pk=agreement.series_id)
+    open_draft = Agreement.objects.filter(
+        series_id=agreement.series_id, status__in=[Status.DRAFT, Status.IN_REVIEW]
+    ).first()
+    if open_draft:
+        raise Conflict(
+            f"Version {open_draft.version} is already being prepared "
+            f"({open_draft.get_status_display().lower()}); continue that one."
+        )
+    fields, targets, triage, steps = _snapshot(agreement)
+    fields["change_summary"] = ""
+    latest = Agreement.objects.filter(series_id=agreement.series_id).aggregate(v=Max("version"))
+    draft = Agreement(
+        series_id=agreement.series_id, version=latest["v"] + 1, created_by=actor, **fields
+    )
+    draft.save()
+    _write_parts(draft, targets, triage, steps)
+    return draft
+
+
+@transaction.atomic
+def agreement_retire(*, agreement: Agreement, actor, reason: str = "") -> Agreement:
+    """End a version: an active one stops governing new work (handoffs already bound keep
+    it); a draft or a version in review is withdrawn. Nothing is deleted."""
+    agreement = _lock(agreement)
+    if not can_edit(actor, agreement):
+        raise PermissionDenied("Only a lead of the provider or requesting team may retire it.")
+    if agreement.status in (Status.SUPERSEDED, Status.RETIRED):
+        raise Conflict(f"This version is already {agreement.status}.")
+    agreement.status = Status.RETIRED
+    agreement.ended_at = timezone.now()
+    if reason:
+        agreement.change_summary = (agreement.change_summary + "\n\nRetired: " + reason).strip()
+    agreement.save(update_fields=["status", "ended_at", "change_summary", "updated_at"])
+    return agreement
+
+
+# --- exception windows -------------------------------------------------------------------
+
+
+@transaction.atomic
+def exception_window_request(
+    *,
+    actor,
+    provider_team: Team,
+    start: datetime,
+    end: datetime,
+    reason: str,
+    series: AgreementSeries | None = None,
+) -> ExceptionWindow:
+    """A provider-team member asks for clocks to stop counting during [start, end)."""
+    if not (actor.is_staff or provider_team.memberships.filter(user=actor).exists()):
+        raise PermissionDenied("Only a member of the provider team may request a window.")
+    errors: dict[str, list[str]] = {}
+    if start is None:
+        errors["start"] = ["Give the start."]
+    if end is None:
+        errors["end"] = ["Give the end."]
+    if start and end and end <= start:
+        errors["end"] = ["The window must end after it starts."]
+    if not (reason or "").strip():
+        errors["reason"] = ["Say why (outage, launch, force majeure…)."]
+    if series is not None and series.provider_team_id != provider_team.pk:
+        errors["series"] = ["That agreement is not one the team provides."]
+    if errors:
+        raise ValidationError(errors)
+    return ExceptionWindow.objects.create(
+        provider_team=provider_team,
+        series=series,
+        start=start,
+        end=end,
+        reason=reason.strip(),
+        requested_by=actor,
+    )
+
+
+def _decide(window: ExceptionWindow, actor, status: str, note: str) -> ExceptionWindow:
+    window = ExceptionWindow.objects.select_for_update().get(pk=window.pk)
+    if not can_decide_window(actor, window):
+        raise PermissionDenied("Only a lead of the provider team or staff may decide.")
+    if window.status != ExceptionWindow.Status.REQUESTED:
+        raise Conflict(f"This window was already {window.status}.")
+    window.status = status
+    window.decided_by = actor
+    window.decided_at = timezone.now()
+    window.decision_note = note
+    window.save(update_fields=["status", "decided_by", "decided_at", "decision_note", "updated_at"])
+    return window
+
+
+@transaction.atomic
+def exception_window_approve(*, window: ExceptionWindow, actor, note: str = "") -> ExceptionWindow:
+    """Approve a requested window: from now on its time counts on no clock it covers."""
+    return _decide(window, actor, ExceptionWindow.Status.APPROVED, note)
+
+
+@transaction.atomic
+def exception_window_reject(*, window: ExceptionWindow, actor, note: str = "") -> ExceptionWindow:
+    """Refuse a requested window."""
+    return _decide(window, actor, ExceptionWindow.Status.REJECTED, note)

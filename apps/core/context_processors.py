@@ -1,0 +1,23 @@
+"""Template context shared by every page: the navigation."""
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+
+def navigation(request: HttpRequest) -> dict:
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    path = request.path
+    items = [
+        ("Dashboard", reverse("dashboard"), "speedometer2"),
+        ("Queues", reverse("queues:index"), "inboxes"),
+        ("Agreements", reverse("agreements:list"), "file-earmark-text"),
+        ("Reviews", reverse("core:reviews"), "clipboard-check"),
+        ("Reports", reverse("core:reports"), "graph-up"),
+        ("Teams", reverse("teams:list"), "people"),
+    ]
+    nav = []
+    for label, url, icon in items:
+        active = path == url if url == "/" else path.startswith(url)
+        nav.append({"label": label, "url": url, "icon": icon, "active": active})
+    return {"nav_items": nav}

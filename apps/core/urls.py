@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "core"
+
+urlpatterns = [
+    path("reviews/", views.not_built_yet, {"section": "reviews"}, name="reviews"),
+    path("reports/", views.not_built_yet, {"section": "reports"}, name="reports"),
+]

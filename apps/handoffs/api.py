@@ -1,0 +1,507 @@
+"""REST API of handoffs: the queue as JSON, filing a handoff, and one action per transition.
+
+Reads start from `Handoff.objects.visible_to(user)` (STYLE rule 3), so a handoff another
+team may not see answers 404. A handoff changes only through its actions (STYLE rule 13):
+each checks the types of its body with its own small input serializer, then calls exactly
+one service, which checks the domain rules. Service errors become HTTP answers in
+`apps.core.api`: ValidationError → 400, PermissionDenied → 403, Conflict → 409.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import F
+from django.db.models.expressions import OrderBy
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import filters, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apps.agreements.models import Agreement, Priority
+from apps.core.api import SafeJSONParser
+
+from . import selectors, services
+from .filters import HandoffFilter
+from .models import Clock, Handoff, HandoffEvent, Segment
+
+# The storage range of an integer column: a larger number is a type error (and would
+# overflow PostgreSQL's integer), whereas "not negative" is a rule the service words.
+MAX_INT = 2_147_483_647
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+class HandoffClockSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Clock
+        fields = [
+            "metric",
+            "status",
+            "target_seconds",
+            "consumed_seconds",
+            "due_at",
+            "met_at",
+            "breached_at",
+        ]
+        read_only_fields = fields
+
+
+class HandoffSerializer(serializers.ModelSerializer):
+    """A handoff with its clocks. `consumed_seconds` is the business time stored at the
+    clock's last transition (a running clock has consumed more by now)."""
+
+    provider_team_slug = serializers.CharField(source="provider_team.slug", read_only=True)
+    requesting_team_slug = serializers.CharField(source="requesting_team.slug", read_only=True)
+    assignee_name = serializers.CharField(
+        source="assignee.display_name", read_only=True, allow_null=True, default=None
+    )
+    clocks = HandoffClockSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Handoff
+        fields = [
+            "id",
+            "agreement",
+            "status",
+            "priority",
+            "title",
+            "description",
+            "triage",
+            "provider_team",
+            "provider_team_slug",
+            "requesting_team",
+            "requesting_team_slug",
+            "customer_segment",
+            "impacted_customers",
+            "assignee",
+            "assignee_name",
+            "created_by",
+            "reopen_count",
+            "due_at",
+            "acknowledged_at",
+            "resolved_at",
+            "closed_at",
+            "waiting_since",
+            "created_at",
+            "updated_at",
+            "clocks",
+        ]
+        read_only_fields = fields
+
+
+class HandoffEventSerializer(serializers.ModelSerializer):
+    actor_name = serializers.CharField(
+        source="actor.display_name",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="Empty for the system (sweeps, reminders).",
+    )
+
+    class Meta:
+        model = HandoffEvent
+        fields = ["id", "kind", "actor", "actor_name", "created_at", "comment", "before", "after"]
+        read_only_fields = fields
+
+
+class HandoffErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+# --- input -----------------------------------------------------------------------------------
+
+
+class _IdField(serializers.IntegerField):
+    """A primary key as the client types it: an integer within the column's range."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_INT, **kwargs)
+
+
+class VisibleAgreementField(serializers.PrimaryKeyRelatedField):
+    """An agreement version the requesting user may see; any other id is "does not exist"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Agreement.objects.all(), pk_field=_IdField(), **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None:  # schema generation: only the model matters
+            return Agreement.objects.none()
+        return Agreement.objects.visible_to(request.user)
+
+
+def _no_null_characters(value, path=""):
+    """Where in a JSON value a string holds a NUL (PostgreSQL's jsonb refuses it)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return path or str(key)
+        found = _no_null_characters(item, path or str(key))
+        if found is not None:
+            return found
+    return None
+
+
+class HandoffCreateInput(serializers.Serializer):
+    """A new handoff under an active agreement you may see. The triage answers are checked
+    against that version's triage template, each problem under its field's key:
+    `{"triage": {"steps": ["Steps to reproduce is required."]}}`."""
+
+    agreement = VisibleAgreementField(help_text="The id of an active agreement version.")
+    title = serializers.CharField(max_length=200, allow_blank=True)
+    priority = serializers.ChoiceField(choices=Priority.choices)
+    triage = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="Answers to the agreement's triage fields, keyed by field key.",
+    )
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    customer_segment = serializers.ChoiceField(
+        choices=Segment.choices, required=False, default=Segment.BUSINESS
+    )
+    impacted_customers = serializers.IntegerField(
+        required=False, default=0, min_value=-MAX_INT, max_value=MAX_INT
+    )
+
+    def validate_triage(self, value):
+        where = _no_null_characters(value)
+        if where is not None:
+            raise serializers.ValidationError({where: ["Null characters are not allowed."]})
+        return value
+
+
+class HandoffAcknowledgeInput(serializers.Serializer):
+    """No fields: the acknowledge clock stops; an unassigned handoff goes to you."""
+
+
+class HandoffStartInput(serializers.Serializer):
+    """No fields: work starts (acknowledging a new handoff first)."""
+
+
+class HandoffWaitInput(serializers.Serializer):
+    question = serializers.CharField(allow_blank=True, help_text="What you need from them.")
+
+
+class HandoffResumeInput(serializers.Serializer):
+    reply = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class HandoffActionPlanInput(serializers.Serializer):
+    plan = serializers.CharField(allow_blank=True, help_text="What will be done, by when.")
+
+
+class HandoffResolveInput(serializers.Serializer):
+    resolution = serializers.CharField(allow_blank=True)
+
+
+class HandoffReopenInput(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True)
+
+
+class HandoffCloseInput(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class HandoffCancelInput(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True)
+
+
+class HandoffAssignInput(serializers.Serializer):
+    """Either `assignee` (a provider-team member's user id, or null to unassign) or
+    `"claim": true` to take an unassigned handoff yourself (first come, first served)."""
+
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        pk_field=_IdField(),
+        required=False,
+        allow_null=True,
+    )
+    claim = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        if attrs["claim"] and "assignee" in attrs:
+            raise serializers.ValidationError(
+                {"claim": ["Either claim the handoff or name an assignee, not both."]}
+            )
+        if not attrs["claim"] and "assignee" not in attrs:
+            raise serializers.ValidationError(
+                {"assignee": ["Name an assignee (null to unassign), or send claim: true."]}
+            )
+        return attrs
+
+
+class HandoffCommentInput(serializers.Serializer):
+    comment = serializers.CharField(allow_blank=True)
+
+
+class HandoffPriorityInput(serializers.Serializer):
+    priority = serializers.ChoiceField(choices=Priority.choices)
+    reason = serializers.CharField(allow_blank=True)
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+# --- ordering --------------------------------------------------------------------------------
+
+
+class HandoffOrdering(filters.OrderingFilter):
+    """`?ordering=due_at|-due_at|created_at|-created_at`; soonest due first by default.
+    Handoffs with no running deadline sort last either way, and ties keep a stable order
+    so that pages never repeat or skip a row."""
+
+    ORDERINGS = {
+        "due_at": [F("due_at").asc(nulls_last=True), "created_at", "pk"],
+        "-due_at": [F("due_at").desc(nulls_last=True), "-created_at", "-pk"],
+        "created_at": ["created_at", "pk"],
+        "-created_at": ["-created_at", "-pk"],
+    }
+
+    def filter_queryset(self, request, queryset, view):
+        term = request.query_params.get(self.ordering_param, "").strip()
+        ordering: list[str | OrderBy] = self.ORDERINGS.get(term, self.ORDERINGS["due_at"])
+        return queryset.order_by(*ordering)
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": "Sort order; soonest due first by default.",
+                "schema": {"type": "string", "enum": list(self.ORDERINGS)},
+            }
+        ]
+
+
+# --- the viewset -----------------------------------------------------------------------------
+
+ERRORS = {
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description='Field-keyed messages, e.g. `{"triage": {"steps": ["…"]}}`.',
+    ),
+    403: OpenApiResponse(
+        HandoffErrorSerializer, description="Your team may not do this on this handoff."
+    ),
+    404: OpenApiResponse(HandoffErrorSerializer, description="Not visible to you."),
+    409: OpenApiResponse(
+        HandoffErrorSerializer,
+        description="The handoff's status does not allow this (or someone got there first).",
+    ),
+}
+
+
+def _action_schema(request, summary, *, response=HandoffSerializer, code=200):
+    return extend_schema(summary=summary, request=request, responses={code: response, **ERRORS})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Handoffs you may see, soonest due first"),
+    retrieve=extend_schema(
+        summary="One handoff with its clocks",
+        responses={200: HandoffSerializer, 404: ERRORS[404]},
+    ),
+    create=extend_schema(
+        summary="File a handoff under an active agreement (requesting-team members)",
+        request=HandoffCreateInput,
+        responses={201: HandoffSerializer, 400: ERRORS[400], 403: ERRORS[403]},
+    ),
+)
+class HandoffViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Handoffs between teams. Filed with POST; every later change is an action (there is
+    no PUT, PATCH or DELETE), and each action goes through the same service as the page."""
+
+    serializer_class = HandoffSerializer
+    filterset_class = HandoffFilter
+    filter_backends = [DjangoFilterBackend, HandoffOrdering]
+    # Triage answers are a JSON object: form encodings cannot carry it.
+    parser_classes = [SafeJSONParser]
+
+    def get_queryset(self):
+        visible = Handoff.objects.visible_to(self.request.user)
+        if self.action not in ("list", "retrieve"):
+            return visible  # an action: the service re-reads the row under a lock
+        return self._shaped(visible)
+
+    def filter_queryset(self, queryset):
+        # The query string filters and orders the list only: a detail URL or an action
+        # finds its handoff whatever `?status=…` says.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+    @staticmethod
+    def _shaped(queryset):
+        return queryset.for_api()
+
+    def _input(self, serializer_class):
+        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _respond(self, handoff: Handoff, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self._shaped(Handoff.objects.visible_to(self.request.user)).get(pk=handoff.pk)
+        return Response(HandoffSerializer(fresh, context=self.get_serializer_context()).data, code)
+
+    def create(self, request, *args, **kwargs):
+        data = self._input(HandoffCreateInput)
+        handoff = services.handoff_create(actor=request.user, **data)
+        return self._respond(handoff, status.HTTP_201_CREATED)
+
+    @_action_schema(HandoffAcknowledgeInput, "Acknowledge a new handoff (provider team)")
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        handoff = self.get_object()
+        self._input(HandoffAcknowledgeInput)
+        return self._respond(services.handoff_acknowledge(handoff=handoff, actor=request.user))
+
+    @_action_schema(HandoffStartInput, "Start work (provider team)")
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        handoff = self.get_object()
+        self._input(HandoffStartInput)
+        return self._respond(services.handoff_start(handoff=handoff, actor=request.user))
+
+    @_action_schema(HandoffWaitInput, "Ask the requester something; pausable clocks pause")
+    @action(detail=True, methods=["post"])
+    def wait(self, request, pk=None):
+        handoff = self.get_object()
+        data = self._input(HandoffWaitInput)
+        return self._respond(
+            services.handoff_wait_on_requester(
+                handoff=handoff, actor=request.user, question=data["question"]
+            )
+        )
+
+    @_action_schema(HandoffResumeInput, "Reply to a question (or resume); paused clocks run")
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        handoff = self.get_object()
+        data = self._input(HandoffResumeInput)
+        return self._respond(
+            services.handoff_resume(handoff=handoff, actor=request.user, reply=data["reply"])
+        )
+
+    @_action_schema(HandoffActionPlanInput, "Post the action plan (provider team)")
+    @action(detail=True, methods=["post"], url_path="action-plan")
+    def action_plan(self, request, pk=None):
+        handoff = self.get_object()
+        data = self._input(HandoffActionPlanInput)
+        return self._respond(
+            services.handoff_post_action_plan(
+                handoff=handoff, actor=request.user, plan=data["plan"]
+            )
+        )
+
+    @_action_schema(HandoffResolveInput, "Resolve with a resolution note (provider team)")
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        handoff = self.get_object()
+        data = self._input(HandoffResolveInput)
+        return self._respond(
+            services.handoff_resolve(
+                handoff=handoff, actor=request.user, resolution=data["resolution"]
+            )
+        )
+
+    @_action_schema(HandoffReopenInput, "Reopen a resolved handoff (requesting team)")
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        handoff = self.get_object()
+        data = self._input(HandoffReopenInput)
+        return self._respond(
+            services.handoff_reopen(handoff=handoff, actor=request.user, reason=data["reason"])
+        )
+
+    @_action_schema(HandoffCloseInput, "Confirm a resolution and close")
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        handoff = self.get_object()
+        data = self._input(HandoffCloseInput)
+        return self._respond(
+            services.handoff_close(handoff=handoff, actor=request.user, comment=data["comment"])
+        )
+
+    @_action_schema(HandoffCancelInput, "Withdraw an open handoff")
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        handoff = self.get_object()
+        data = self._input(HandoffCancelInput)
+        return self._respond(
+            services.handoff_cancel(handoff=handoff, actor=request.user, reason=data["reason"])
+        )
+
+    @_action_schema(HandoffAssignInput, "Assign, unassign or claim (provider team)")
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        handoff = self.get_object()
+        data = self._input(HandoffAssignInput)
+        if data["claim"]:
+            handoff = services.handoff_claim(handoff=handoff, actor=request.user)
+        else:
+            handoff = services.handoff_assign(
+                handoff=handoff, actor=request.user, assignee=data["assignee"]
+            )
+        return self._respond(handoff)
+
+    @_action_schema(
+        HandoffCommentInput,
+        "Add a comment to the timeline (returns the event)",
+        response=HandoffEventSerializer,
+        code=201,
+    )
+    @action(detail=True, methods=["post"])
+    def comment(self, request, pk=None):
+        handoff = self.get_object()
+        data = self._input(HandoffCommentInput)
+        event = services.handoff_comment(
+            handoff=handoff, actor=request.user, comment=data["comment"]
+        )
+        event = HandoffEvent.objects.select_related("actor").get(pk=event.pk)
+        return Response(
+            HandoffEventSerializer(event, context=self.get_serializer_context()).data,
+            status.HTTP_201_CREATED,
+        )
+
+    @_action_schema(HandoffPriorityInput, "Change the priority, with a reason")
+    @action(detail=True, methods=["post"])
+    def priority(self, request, pk=None):
+        handoff = self.get_object()
+        data = self._input(HandoffPriorityInput)
+        return self._respond(
+            services.handoff_change_priority(
+                handoff=handoff,
+                actor=request.user,
+                priority=data["priority"],
+                reason=data["reason"],
+            )
+        )
+
+    @extend_schema(
+        summary="The timeline, oldest first",
+        request=None,
+        responses={200: HandoffEventSerializer(many=True), 404: ERRORS[404]},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def events(self, request, pk=None):
+        handoff = self.get_object()
+        page = self.paginate_queryset(selectors.timeline(handoff=handoff))
+        data = HandoffEventSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)

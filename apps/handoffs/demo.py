@@ -1,0 +1,331 @@
+"""Demo handoffs: two quarters of history and a dozen open ones.
+
+Everything goes through the services with `now` set to the simulated moment, so clocks,
+pauses, breaches and the timeline are exactly what real use would have produced. The
+random generator is seeded: every `seed_demo` on an empty database builds the same story.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from apps.agreements.models import Agreement, Metric
+from apps.core.exceptions import Conflict
+
+from . import clocks as clockwork
+from . import services
+from .models import Handoff
+
+HISTORY_DAYS = 182
+HISTORY_COUNT = {"escalation": 260, "onboarding": 60}
+PRIORITY_MIX = {"P1": 0.05, "P2": 0.2, "P3": 0.5, "P4": 0.25}
+
+ESCALATION_TITLES = [
+    "Checkout fails with 502 for EU customers",
+    "CSV export drops rows over 10k",
+    "SSO login loops for Okta tenants",
+    "Invoice PDF shows wrong VAT",
+    "Webhook retries flood customer endpoint",
+    "Search returns stale results after reindex",
+    "Mobile app crashes on Android 14 upload",
+    "Dashboard timezone off by one hour",
+    "API rate limit too strict for enterprise plan",
+    "Password reset emails delayed",
+    "Bulk import hangs at 99 %",
+    "Report totals differ from export",
+]
+ONBOARDING_CUSTOMERS = [
+    "Acme Logistics",
+    "Globex",
+    "Initech",
+    "Umbrella Health",
+    "Stark Retail",
+    "Wayne Foods",
+    "Hooli",
+    "Vehement Capital",
+    "Soylent",
+    "Tyrell Robotics",
+]
+
+
+def _pick_priority(rng: random.Random, agreement: Agreement) -> str:
+    defined = [t.priority for t in agreement.targets.all()]
+    weights = [PRIORITY_MIX[p] for p in defined]
+    return rng.choices(defined, weights=weights)[0]
+
+
+def _triage(rng: random.Random, agreement: Agreement, index: int) -> dict:
+    answers = {}
+    for field in agreement.triage_fields.all():
+        if field.kind == "choice":
+            answers[field.key] = rng.choice(field.choices)
+        elif field.kind == "number":
+            answers[field.key] = rng.choice([1, 1, 2, 3, 5, 8, 20, 120])
+        elif field.kind == "url":
+            answers[field.key] = f"https://logs.example.com/trace/{index:05d}"
+        elif field.kind == "email":
+            answers[field.key] = f"contact{index}@customer.example"
+        elif field.pattern:
+            answers[field.key] = "2026-12-01"
+        else:
+            answers[field.key] = f"Demo answer {index}: {field.label.lower()}."
+    return answers
+
+
+class Simulator:
+    """Walks one handoff through its life at plausible moments."""
+
+    def __init__(self, rng, agreement, requesters, providers):
+        self.rng = rng
+        self.agreement = agreement
+        self.requesters = requesters
+        self.providers = providers
+        self.hours = {
+            flag: clockwork.business_hours(agreement, around_the_clock=flag)
+            for flag in (False, True)
+        }
+
+    def later(self, handoff: Handoff, start: datetime, metric: str, share: float) -> datetime:
+        """`share` of the metric's target later, in the clock's own business time."""
+        target = self.agreement.target_for(handoff.priority)
+        seconds = target.seconds_for(metric) or target.seconds_for(Metric.ACKNOWLEDGE)
+        hours = self.hours[target.around_the_clock]
+        return hours.add(start, max(60, int(seconds * share)))
+
+    def share(self, breach_rate: float) -> float:
+        """A fraction of a target: mostly well within, sometimes late."""
+        if self.rng.random() < breach_rate:
+            return self.rng.uniform(1.05, 2.2)
+        return self.rng.uniform(0.05, 0.9)
+
+    def file(self, at: datetime, index: int, title: str) -> Handoff:
+        return services.handoff_create(
+            actor=self.rng.choice(self.requesters),
+            agreement=self.agreement,
+            title=title,
+            priority=_pick_priority(self.rng, self.agreement),
+            triage=_triage(self.rng, self.agreement, index),
+            description="Seeded demo handoff.",
+            customer_segment=self.rng.choice(["enterprise", "business", "business", "self_serve"]),
+            impacted_customers=self.rng.choice([1, 1, 2, 4, 10, 35]),
+            now=at,
+        )
+
+    def live(self, handoff: Handoff, until: datetime, *, stop_at: str = "closed") -> None:
+        """Play the handoff forward, stopping before `until` or at stage `stop_at`."""
+        rng = self.rng
+        engineer = rng.choice(self.providers)
+        requester = handoff.created_by
+        at = handoff.created_at
+        steps = []
+        at = self.later(handoff, at, Metric.ACKNOWLEDGE, self.share(0.1))
+        steps.append(
+            (
+                "acknowledged",
+                at,
+                lambda t: services.handoff_acknowledge(handoff=handoff, actor=engineer, now=t),
+            )
+        )
+        at = at + timedelta(minutes=rng.randint(5, 90))
+        steps.append(
+            (
+                "in_progress",
+                at,
+                lambda t: services.handoff_start(handoff=handoff, actor=engineer, now=t),
+            )
+        )
+        at = self.later(handoff, handoff.created_at, Metric.ACTION_PLAN, self.share(0.12))
+        steps.append(
+            (
+                "planned",
+                at,
+                lambda t: services.handoff_post_action_plan(
+                    handoff=handoff,
+                    actor=engineer,
+                    plan="Reproduced; fix and test plan posted.",
+                    now=t,
+                ),
+            )
+        )
+        if stop_at == "waiting" or rng.random() < 0.3:
+            at = at + timedelta(hours=rng.randint(1, 6))
+            steps.append(
+                (
+                    "waiting",
+                    at,
+                    lambda t: services.handoff_wait_on_requester(
+                        handoff=handoff,
+                        actor=engineer,
+                        question="Can you share the customer's account id and a HAR file?",
+                        now=t,
+                    ),
+                )
+            )
+            at = at + timedelta(hours=rng.randint(2, 40))
+            steps.append(
+                (
+                    "replied",
+                    at,
+                    lambda t: services.handoff_resume(
+                        handoff=handoff, actor=requester, reply="Attached.", now=t
+                    ),
+                )
+            )
+        at = max(at, self.later(handoff, handoff.created_at, Metric.RESOLVE, self.share(0.15)))
+        steps.append(
+            (
+                "resolved",
+                at,
+                lambda t: services.handoff_resolve(
+                    handoff=handoff, actor=engineer, resolution="Fix deployed and verified.", now=t
+                ),
+            )
+        )
+        if rng.random() < 0.08:
+            at = at + timedelta(hours=rng.randint(2, 30))
+            steps.append(
+                (
+                    "reopened",
+                    at,
+                    lambda t: services.handoff_reopen(
+                        handoff=handoff, actor=requester, reason="Customer still sees it.", now=t
+                    ),
+                )
+            )
+            at = at + timedelta(hours=rng.randint(2, 30))
+            steps.append(
+                (
+                    "resolved",
+                    at,
+                    lambda t: services.handoff_resolve(
+                        handoff=handoff,
+                        actor=engineer,
+                        resolution="Second fix for the edge case.",
+                        now=t,
+                    ),
+                )
+            )
+        at = at + timedelta(hours=rng.randint(1, 60))
+        steps.append(
+            (
+                "closed",
+                at,
+                lambda t: services.handoff_close(handoff=handoff, actor=requester, now=t),
+            )
+        )
+        previous = handoff.created_at
+        if stop_at != "closed":
+            # Open demo work: squeeze the stages up to `stop_at` into the time it has had.
+            count = next(i for i, (stage, _, _) in enumerate(steps) if stage == stop_at) + 1
+            span = until - handoff.created_at
+            steps = [
+                (stage, handoff.created_at + span * (i + 1) / (count + 1), act)
+                for i, (stage, _, act) in enumerate(steps[:count])
+            ]
+        for stage, moment, act in steps:
+            # Events happen in order: a stage never precedes the one before it.
+            moment = max(moment, previous + timedelta(minutes=1))
+            previous = moment
+            if moment >= until:
+                return
+            try:
+                act(moment)
+            except Conflict:  # a step made moot by an earlier one (e.g. plan after resolve)
+                continue
+            if stage == stop_at:
+                return
+
+
+def seed(*, context: dict, stdout) -> None:
+    agreements = context.get("agreements") or {}
+    escalation = agreements.get("escalation") or _active("Support → Engineering escalations")
+    onboarding = agreements.get("onboarding") or _active(
+        "Sales → Customer Success onboarding handoff"
+    )
+    if escalation is None or onboarding is None:
+        return
+    if Handoff.objects.filter(
+        agreement__series__in=[escalation.series, onboarding.series]
+    ).exists():
+        return
+    users = context["users"]
+    rng = random.Random(20261122)
+    now = timezone.now()
+    plans = [
+        (
+            escalation,
+            HISTORY_COUNT["escalation"],
+            ["sasha", "sam", "skye"],
+            ["erin", "eli", "emma"],
+            lambda i: ESCALATION_TITLES[i % len(ESCALATION_TITLES)],
+        ),
+        (
+            onboarding,
+            HISTORY_COUNT["onboarding"],
+            ["sal", "sid"],
+            ["cora", "cal"],
+            lambda i: f"Onboard {ONBOARDING_CUSTOMERS[i % len(ONBOARDING_CUSTOMERS)]}",
+        ),
+    ]
+    created = 0
+    for agreement, count, requesters, providers, title in plans:
+        agreement = Agreement.objects.prefetch_related("targets", "triage_fields").get(
+            pk=agreement.pk
+        )
+        sim = Simulator(
+            rng, agreement, [users[u] for u in requesters], [users[u] for u in providers]
+        )
+        start = now - timedelta(days=HISTORY_DAYS)
+        moments = sorted(
+            start + timedelta(seconds=rng.randint(0, (HISTORY_DAYS - 5) * 86400))
+            for _ in range(count)
+        )
+        for index, at in enumerate(moments):
+            handoff = sim.file(at, index, title(index))
+            if rng.random() < 0.04:
+                services.handoff_cancel(
+                    handoff=handoff,
+                    actor=handoff.created_by,
+                    reason="Duplicate of another handoff.",
+                    now=at + timedelta(minutes=30),
+                )
+            else:
+                sim.live(handoff, until=now)
+            created += 1
+        # A dozen open ones at every stage, filed over the last working days.
+        for index, stage in enumerate(
+            ["new", "new", "new", "acknowledged", "in_progress", "planned", "waiting", "resolved"][
+                : 8 if agreement == escalation else 4
+            ]
+        ):
+            at = now - timedelta(hours=rng.randint(1, 30))
+            handoff = sim.file(at, 1000 + index, title(index + 3))
+            if stage != "new":
+                sim.live(handoff, until=now, stop_at=stage)
+            created += 1
+    # One P1 filed 28.5 minutes before the seed ends: its acknowledge warning (75 % of 30 min)
+    # is already due and its breach 90 s away, so a fresh `make run` shows the sweep
+    # putting a warning and then a breach in Engineering's inboxes within two minutes.
+    escalation = Agreement.objects.prefetch_related("targets", "triage_fields").get(
+        pk=escalation.pk
+    )
+    services.handoff_create(
+        actor=users["sam"],
+        agreement=escalation,
+        title="Checkout down for EU customers (demo: about to breach)",
+        priority="P1",
+        triage=_triage(rng, escalation, 9999),
+        description="Filed by seed_demo so that the clock sweep has something to do.",
+        customer_segment="enterprise",
+        impacted_customers=120,
+        now=timezone.now() - timedelta(minutes=28, seconds=30),
+    )
+    created += 1
+    stdout.write(f"  {created} demo handoffs with their clocks and timelines")
+
+
+def _active(title: str) -> Agreement | None:
+    return Agreement.objects.filter(title=title, status="active").first()

@@ -1,0 +1,124 @@
+"""One FilterSet for the queue pages and the API list."""
+
+import django_filters
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from apps.agreements.models import Priority
+from apps.teams.models import Team
+
+from .models import OPEN_STATUSES, Clock, ClockStatus, Handoff, Status
+
+MAX_ID = 2_147_483_647
+
+
+def _breached_clock():
+    return Clock.objects.filter(handoff=OuterRef("pk")).filter(
+        Q(breached_at__isnull=False)
+        | Q(status=ClockStatus.BREACHED)
+        | Q(status=ClockStatus.RUNNING, due_at__lte=timezone.now())
+    )
+
+
+def _at_risk_clock():
+    now = timezone.now()
+    return Clock.objects.filter(
+        handoff=OuterRef("pk"),
+        status=ClockStatus.RUNNING,
+        warning_at__lte=now,
+        due_at__gt=now,
+        breached_at__isnull=True,
+    )
+
+
+class HandoffFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    open = django_filters.BooleanFilter(method="filter_open", label="Open only")
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
+    agreement = django_filters.NumberFilter(
+        field_name="agreement_id", min_value=1, max_value=MAX_ID
+    )
+    provider_team = django_filters.ModelChoiceFilter(
+        queryset=Team.objects.all(), to_field_name="slug"
+    )
+    requesting_team = django_filters.ModelChoiceFilter(
+        queryset=Team.objects.all(), to_field_name="slug"
+    )
+    assignee = django_filters.CharFilter(
+        method="filter_assignee", label="Assignee (user id, “me” or “none”)"
+    )
+    breached = django_filters.BooleanFilter(method="filter_breached")
+    at_risk = django_filters.BooleanFilter(method="filter_at_risk", label="At risk")
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
+    q = django_filters.CharFilter(method="filter_q", label="Search")
+
+    class Meta:
+        model = Handoff
+        fields = [
+            "status",
+            "open",
+            "priority",
+            "agreement",
+            "provider_team",
+            "requesting_team",
+            "assignee",
+            "breached",
+            "at_risk",
+            "due_before",
+            "q",
+        ]
+
+    def filter_open(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return (
+            queryset.filter(status__in=OPEN_STATUSES)
+            if value
+            else queryset.exclude(status__in=OPEN_STATUSES)
+        )
+
+    def filter_assignee(self, queryset, name, value):
+        value = (value or "").strip().lower()
+        if not value:
+            return queryset
+        if value == "me":
+            user = getattr(self.request, "user", None)
+            return queryset.filter(assignee=user) if user else queryset.none()
+        if value == "none":
+            return queryset.filter(assignee__isnull=True)
+        if value.isdigit():
+            # Out of the id range: no such user (and no integer overflow in the database).
+            if int(value) > MAX_ID:
+                return queryset.none()
+            return queryset.filter(assignee_id=int(value))
+        return queryset.none()
+
+    def filter_breached(self, queryset, name, value):
+        if value is None:
+            return queryset
+        condition = Exists(_breached_clock())
+        return queryset.filter(condition) if value else queryset.exclude(condition)
+
+    def filter_at_risk(self, queryset, name, value):
+        if value is None:
+            return queryset
+        condition = Exists(_at_risk_clock())
+        return queryset.filter(condition) if value else queryset.exclude(condition)
+
+    def filter_q(self, queryset, name, value):
+        if not value:
+            return queryset
+        if value.lstrip("#").isdigit():
+            return queryset.filter(Q(pk=int(value.lstrip("#"))) | Q(title__icontains=value))
+        return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))
+
+
+# Queue tabs are presets of the same filters (Jira's queues, Zendesk's views).
+QUEUE_TABS = {
+    "open": ("All open", {"open": "true"}),
+    "mine": ("Mine", {"open": "true", "assignee": "me"}),
+    "unassigned": ("Unassigned", {"open": "true", "assignee": "none"}),
+    "waiting": ("Waiting on requester", {"status": [Status.WAITING]}),
+    "at_risk": ("At risk", {"open": "true", "at_risk": "true"}),
+    "breached": ("Breached", {"open": "true", "breached": "true"}),
+}

@@ -1,0 +1,231 @@
+"""Forms of the handoff pages: filing a handoff (a main form plus the agreement's triage
+form) and the tiny forms of the actions on the detail page and in the queue.
+
+The forms only parse what people type. Domain rules (a resolution needs a note, a plan
+needs text, only provider members are assignable) live in the services, whose
+ValidationError keys are these forms' field names; the views put them back on the field.
+Text fields are therefore optional here, so that the service's message is the one shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+
+from apps.accounts.models import User
+from apps.agreements.durations import format_duration
+from apps.agreements.forms import triage_form_class
+from apps.agreements.models import DEFAULT_IMPACT, Agreement, Metric, Priority, PriorityTarget
+
+from .models import Segment
+
+TEXT_LIMIT = 10_000
+PRIORITY_ORDER = {value: index for index, value in enumerate(Priority.values)}
+
+
+def _textarea(rows: int = 3, **attrs) -> forms.Textarea:
+    return forms.Textarea(attrs={"rows": rows, **attrs})
+
+
+# --- filing a handoff --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A priority choice as the requester reads it: what it means and what it promises."""
+
+    priority: str
+    label: str
+    impact: str
+    promise: str
+
+
+def tier_of(target: PriorityTarget) -> Tier:
+    business = not target.around_the_clock
+    parts = []
+    for metric in Metric:
+        seconds = target.seconds_for(metric)
+        if seconds is None:
+            parts.append(f"{metric.label.lower()}: best effort")
+        else:
+            parts.append(
+                f"{metric.label.lower()} within {format_duration(seconds, business=business)}"
+            )
+    promise = "; ".join(parts)
+    if target.around_the_clock:
+        promise += " (24×7)"
+    return Tier(
+        priority=target.priority,
+        label=target.get_priority_display(),
+        impact=target.impact or DEFAULT_IMPACT.get(target.priority, ""),
+        promise=promise[:1].upper() + promise[1:],
+    )
+
+
+class HandoffForm(forms.Form):
+    title = forms.CharField(
+        max_length=200,
+        error_messages={"required": "Give the handoff a title."},
+        help_text="One line someone scanning the queue understands.",
+    )
+    priority = forms.ChoiceField(
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        error_messages={"required": "Choose a priority: it sets the targets the clocks run to."},
+    )
+    customer_segment = forms.ChoiceField(
+        choices=Segment.choices, initial=Segment.BUSINESS, label="Customer segment"
+    )
+    impacted_customers = forms.IntegerField(
+        min_value=0,
+        max_value=10_000_000,
+        initial=0,
+        label="Impacted customers",
+        help_text="How many customers are affected, as far as you know.",
+        error_messages={"required": "Give the number of impacted customers (0 if none)."},
+    )
+    description = forms.CharField(
+        required=False,
+        max_length=TEXT_LIMIT,
+        widget=_textarea(5),
+        help_text="Anything the triage questions do not cover.",
+    )
+
+    def __init__(self, *args, agreement: Agreement, **kwargs):
+        super().__init__(*args, **kwargs)
+        targets = sorted(agreement.targets.all(), key=lambda t: PRIORITY_ORDER[t.priority])
+        self.tiers = [tier_of(t) for t in targets]
+        self.fields["priority"].choices = [(t.priority, t.label) for t in self.tiers]
+
+    def priority_options(self) -> list[tuple[forms.BoundField, Tier]]:
+        """Each radio button with the tier it stands for (same order as the choices)."""
+        return list(zip(self["priority"], self.tiers, strict=True))
+
+
+def triage_form(agreement: Agreement, data=None) -> forms.Form:
+    """The agreement's triage template as a form, its required messages worded as the
+    service (and the API) word them."""
+    form = triage_form_class(agreement.triage_fields.all())(data, prefix="triage")
+    for field in form.fields.values():
+        field.error_messages["required"] = f"{field.label} is required."
+    return form
+
+
+# --- actions -----------------------------------------------------------------------------
+
+
+class ActionForm(forms.Form):
+    """Base of the action forms: built for one handoff and viewer; `service_kwargs()` is
+    what the action's service takes besides `handoff` and `actor`."""
+
+    def __init__(self, data=None, *, handoff, user, action: str, **kwargs):
+        # Several action forms share field names (reason, comment) on one page: unique ids,
+        # plain names.
+        kwargs.setdefault("auto_id", f"id_{action}_%s")
+        super().__init__(data, **kwargs)
+        self.handoff = handoff
+        self.user = user
+        self.action = action
+
+    def service_kwargs(self) -> dict:
+        return dict(self.cleaned_data)
+
+
+class NoInputForm(ActionForm):
+    pass
+
+
+class PlanForm(ActionForm):
+    plan = forms.CharField(
+        required=False,
+        max_length=TEXT_LIMIT,
+        widget=_textarea(4),
+        label="Action plan",
+        help_text="What will be done, by whom, by when.",
+    )
+
+
+class QuestionForm(ActionForm):
+    question = forms.CharField(
+        required=False,
+        max_length=TEXT_LIMIT,
+        widget=_textarea(3),
+        label="Question for the requester",
+        help_text="The clocks the agreement marks pausable stop until they reply.",
+    )
+
+
+class ReplyForm(ActionForm):
+    reply = forms.CharField(
+        required=False,
+        max_length=TEXT_LIMIT,
+        widget=_textarea(3),
+        label="Reply",
+        help_text="Answer the question; the paused clocks run again.",
+    )
+
+
+class ResolutionForm(ActionForm):
+    resolution = forms.CharField(
+        required=False,
+        max_length=TEXT_LIMIT,
+        widget=_textarea(3),
+        label="Resolution",
+        help_text="What was done, so that the requester can confirm it.",
+    )
+
+
+class CloseForm(ActionForm):
+    comment = forms.CharField(
+        required=False, max_length=TEXT_LIMIT, widget=_textarea(2), label="Comment (optional)"
+    )
+
+
+class ReasonForm(ActionForm):
+    reason = forms.CharField(
+        required=False, max_length=TEXT_LIMIT, widget=_textarea(2), label="Reason"
+    )
+
+
+class CommentForm(ActionForm):
+    comment = forms.CharField(
+        required=False, max_length=TEXT_LIMIT, widget=_textarea(3), label="Comment"
+    )
+
+
+class AssignForm(ActionForm):
+    assignee = forms.ModelChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="— nobody —"
+    )
+    # The "Take it" button posts take=1: assign to oneself whatever the select says.
+    take = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = User.objects.filter(
+            memberships__team_id=self.handoff.provider_team_id, is_active=True
+        ).order_by("first_name", "last_name", "username")
+        self.fields["assignee"].label_from_instance = lambda user: user.display_name
+        if not self.is_bound:
+            self.initial.setdefault("assignee", self.handoff.assignee_id)
+
+    def service_kwargs(self) -> dict:
+        if self.cleaned_data.get("take"):
+            return {"assignee": self.user}
+        return {"assignee": self.cleaned_data.get("assignee")}
+
+
+class PriorityForm(ActionForm):
+    priority = forms.ChoiceField(label="New priority")
+    reason = forms.CharField(
+        required=False, max_length=TEXT_LIMIT, widget=_textarea(2), label="Reason"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        targets = sorted(
+            self.handoff.agreement.targets.all(), key=lambda t: PRIORITY_ORDER[t.priority]
+        )
+        self.fields["priority"].choices = [(t.priority, t.get_priority_display()) for t in targets]
+        if not self.is_bound:
+            self.initial.setdefault("priority", self.handoff.priority)

@@ -1,0 +1,308 @@
+"""Handoffs: the unit of work in a queue, its timeline, and its SLA clocks."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from apps.agreements.models import Metric, Priority
+from apps.core.models import TimeStampedModel
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    IN_PROGRESS = "in_progress", "In progress"
+    WAITING = "waiting_on_requester", "Waiting on requester"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+OPEN_STATUSES = (
+    Status.NEW,
+    Status.ACKNOWLEDGED,
+    Status.IN_PROGRESS,
+    Status.WAITING,
+)
+
+
+class Segment(models.TextChoices):
+    ENTERPRISE = "enterprise", "Enterprise"
+    BUSINESS = "business", "Business"
+    SELF_SERVE = "self_serve", "Self-serve"
+    INTERNAL = "internal", "Internal"
+
+
+class HandoffQuerySet(models.QuerySet):
+    def visible_to(self, user) -> HandoffQuerySet:
+        """Members of the requesting or providing team (and staff); nobody else."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        from apps.teams.models import Team
+
+        mine = Team.objects.filter(memberships__user=user).values("pk")
+        return self.filter(Q(provider_team__in=mine) | Q(requesting_team__in=mine))
+
+    def open(self) -> HandoffQuerySet:
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def for_queue(self) -> HandoffQuerySet:
+        """What a queue row shows: teams, assignee, clocks and the calendar to read them."""
+        return (
+            self.select_related(
+                "requesting_team",
+                "provider_team",
+                "assignee",
+                "agreement__calendar",
+            )
+            .prefetch_related(
+                "clocks",
+                "agreement__targets",
+                "agreement__calendar__intervals",
+                "agreement__calendar__holidays",
+            )
+            .order_by(models.F("due_at").asc(nulls_last=True), "created_at")
+        )
+
+    def for_api(self) -> HandoffQuerySet:
+        """What the API's JSON shows, in three queries a page: count, rows, clocks."""
+        return self.select_related("provider_team", "requesting_team", "assignee").prefetch_related(
+            "clocks"
+        )
+
+    def for_detail(self) -> HandoffQuerySet:
+        return self.select_related(
+            "requesting_team",
+            "provider_team",
+            "assignee",
+            "created_by",
+            "agreement__series",
+            "agreement__calendar",
+        ).prefetch_related(
+            "clocks",
+            "agreement__targets",
+            "agreement__triage_fields",
+            "agreement__calendar__intervals",
+            "agreement__calendar__holidays",
+        )
+
+
+class Handoff(TimeStampedModel):
+    agreement = models.ForeignKey(
+        "agreements.Agreement",
+        on_delete=models.PROTECT,
+        related_name="handoffs",
+        help_text="The agreement version in force when the handoff was created.",
+    )
+    # Copied from the agreement's series so that queue queries need no join.
+    provider_team = models.ForeignKey(
+        "teams.Team", on_delete=models.PROTECT, related_name="inbound_handoffs"
+    )
+    requesting_team = models.ForeignKey(
+        "teams.Team", on_delete=models.PROTECT, related_name="outbound_handoffs"
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    priority = models.CharField(max_length=2, choices=Priority.choices)
+    customer_segment = models.CharField(
+        max_length=12, choices=Segment.choices, default=Segment.BUSINESS
+    )
+    impacted_customers = models.PositiveIntegerField(default=0)
+    triage = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.NEW)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_handoffs",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="created_handoffs"
+    )
+    reopen_count = models.PositiveSmallIntegerField(default=0)
+    # The soonest due moment among running clocks: the queue's sort key, kept by services.
+    due_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+
+    objects = HandoffQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The queues: a team's open work, soonest due first. Partial, so the page reads
+            # its 50 rows in order from the index however much closed work piles up.
+            models.Index(
+                fields=["provider_team", "due_at", "created_at"],
+                name="handoff_open_queue_idx",
+                condition=Q(status__in=OPEN_STATUSES),
+            ),
+            models.Index(
+                fields=["requesting_team", "due_at", "created_at"],
+                name="handoff_open_outgoing_idx",
+                condition=Q(status__in=OPEN_STATUSES),
+            ),
+            models.Index(fields=["provider_team", "status", "due_at"], name="handoff_queue_idx"),
+            models.Index(fields=["requesting_team", "status"], name="handoff_outgoing_idx"),
+            models.Index(fields=["assignee", "status"], name="handoff_assignee_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(provider_team=models.F("requesting_team")),
+                name="handoff_teams_differ",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("handoffs:detail", kwargs={"pk": self.pk})
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def clock(self, metric: str) -> Clock | None:
+        return next((c for c in self.clocks.all() if c.metric == metric), None)
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    STARTED = "started", "Started"
+    ACTION_PLAN = "action_plan", "Action plan posted"
+    WAITING = "waiting", "Waiting on requester"
+    REPLIED = "replied", "Requester replied"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+    REOPENED = "reopened", "Reopened"
+    CANCELLED = "cancelled", "Cancelled"
+    ASSIGNED = "assigned", "Assigned"
+    COMMENTED = "commented", "Comment"
+    PRIORITY = "priority", "Priority changed"
+    CLOCK_MET = "clock_met", "Target met"
+    CLOCK_BREACHED = "clock_breached", "Target breached"
+    ESCALATED = "escalated", "Escalated"
+    WARNED = "warned", "Warning"
+
+
+class HandoffEvent(models.Model):
+    """One line of the timeline: who did what, when, with the values before and after."""
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for the system (sweeps, reminders).",
+    )
+    created_at = models.DateTimeField(db_index=True)
+    comment = models.TextField(blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["handoff", "created_at", "id"]
+        indexes = [models.Index(fields=["handoff", "created_at"], name="event_timeline_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.handoff_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ClockStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    MET = "met", "Met"
+    BREACHED = "breached", "Breached"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Clock(models.Model):
+    """One metric's clock on one handoff.
+
+    Consumed business time is kept as `consumed_seconds` up to `segment_started_at`, the
+    start of the current running segment; while running, consumed-now is that plus the
+    business time since. `due_at` and `next_step_at` are materialised on every transition
+    so that sweeps select only what is due (partial index on running clocks).
+    """
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="clocks")
+    metric = models.CharField(max_length=12, choices=Metric.choices)
+    target_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: best effort (measured, never breached)."
+    )
+    around_the_clock = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=10, choices=ClockStatus.choices, default=ClockStatus.RUNNING
+    )
+    started_at = models.DateTimeField()
+    segment_started_at = models.DateTimeField(null=True, blank=True)
+    consumed_seconds = models.PositiveIntegerField(default=0)
+    paused_seconds = models.PositiveIntegerField(
+        default=0, help_text="Wall-clock seconds spent paused (time in the requester's court)."
+    )
+    pauses = models.JSONField(default=list, blank=True, help_text="[[start, end|null], …] UTC")
+    due_at = models.DateTimeField(null=True, blank=True)
+    # When the agreement's warning threshold is reached: "at risk" from then until due.
+    warning_at = models.DateTimeField(null=True, blank=True)
+    next_step_at = models.DateTimeField(null=True, blank=True)
+    # The highest escalation percent already fired (warning, 100 % breach, later steps).
+    fired_percent = models.PositiveSmallIntegerField(default=0)
+    met_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["handoff", "metric"]
+        constraints = [
+            models.UniqueConstraint(fields=["handoff", "metric"], name="clock_unique_metric"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_step_at"],
+                name="clock_next_step_running_idx",
+                condition=Q(status="running"),
+            ),
+            models.Index(
+                fields=["due_at"], name="clock_due_running_idx", condition=Q(status="running")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.handoff_id} {self.metric} {self.status}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == ClockStatus.RUNNING
+
+
+class SweepRun(models.Model):
+    """One clock sweep: when, how long, what it did. A stalled beat shows as a stale row."""
+
+    started_at = models.DateTimeField(db_index=True)
+    duration_ms = models.PositiveIntegerField()
+    clocks = models.PositiveIntegerField(default=0)
+    warnings = models.PositiveIntegerField(default=0)
+    breaches = models.PositiveIntegerField(default=0)
+    escalations = models.PositiveIntegerField(default=0)
+    raised = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+        get_latest_by = "started_at"
+
+    def __str__(self) -> str:
+        return f"sweep {self.started_at:%Y-%m-%d %H:%M:%S} ({self.clocks} clocks)"

@@ -1,0 +1,50 @@
+"""Periodic handoff work: thin wrappers around services."""
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from .sweep import sweep_due_clocks, sweep_record
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(soft_time_limit=50, time_limit=55, ignore_result=True)
+def sweep_clocks() -> dict:
+    """Every minute: fire the warnings, breaches and escalation steps that are due."""
+    started = timezone.now()
+    result = sweep_due_clocks(now=started)
+    sweep_record(started_at=started, result=result)
+    logger.info(
+        "clock sweep: %d clocks, %d warnings, %d breaches, %d escalations in %.0f ms",
+        result.clocks,
+        result.warnings,
+        result.breaches,
+        result.escalations,
+        result.duration_ms,
+    )
+    return {
+        "clocks": result.clocks,
+        "warnings": result.warnings,
+        "breaches": result.breaches,
+        "escalations": result.escalations,
+        "duration_ms": round(result.duration_ms, 1),
+    }
+
+
+@shared_task(soft_time_limit=300, time_limit=330, ignore_result=True)
+def remind_waiting_requesters() -> dict:
+    """Hourly: remind requesters after 24 h and 48 h; auto-close after the agreement's days."""
+    from .reminders import remind_waiting
+
+    result = remind_waiting(now=timezone.now())
+    return {"reminded": result.reminded, "closed": result.closed}
+
+
+@shared_task(soft_time_limit=300, time_limit=330, ignore_result=True)
+def send_team_digests() -> int:
+    """Daily: each team's at-risk and breached work."""
+    from .reminders import send_digests
+
+    return send_digests(now=timezone.now())

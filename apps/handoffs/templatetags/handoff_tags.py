@@ -1,0 +1,168 @@
+"""Presentation of handoffs: badges, clock readings in words, and timeline changes.
+
+Everything here reads what the views prefetched; no tag runs a query.
+"""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.html import format_html
+
+from apps.agreements.durations import format_duration
+from apps.agreements.models import Metric, Priority
+
+from ..models import ClockStatus, Status
+
+register = template.Library()
+
+STATUS_COLOURS = {
+    Status.NEW: "text-bg-primary",
+    Status.ACKNOWLEDGED: "text-bg-info",
+    Status.IN_PROGRESS: "text-bg-secondary",
+    Status.WAITING: "text-bg-warning",
+    Status.RESOLVED: "text-bg-success",
+    Status.CLOSED: "text-bg-dark",
+    Status.CANCELLED: "text-bg-light border",
+}
+PRIORITY_COLOURS = {
+    Priority.P1: "text-bg-danger",
+    Priority.P2: "text-bg-warning",
+    Priority.P3: "text-bg-primary",
+    Priority.P4: "text-bg-secondary",
+}
+CLOCK_COLOURS = {
+    ClockStatus.RUNNING: "text-bg-primary",
+    ClockStatus.PAUSED: "text-bg-warning",
+    ClockStatus.MET: "text-bg-success",
+    ClockStatus.BREACHED: "text-bg-danger",
+    ClockStatus.CANCELLED: "text-bg-light border",
+}
+RAG_COLOURS = {"green": "success", "amber": "warning", "red": "danger", "grey": "secondary"}
+RAG_WORDS = {"green": "on track", "amber": "at risk", "red": "breached", "grey": "no target"}
+
+
+@register.simple_tag
+def status_badge(handoff) -> str:
+    return format_html(
+        '<span class="badge {}" data-testid="handoff-status">{}</span>',
+        STATUS_COLOURS.get(handoff.status, "text-bg-secondary"),
+        handoff.get_status_display(),
+    )
+
+
+@register.simple_tag
+def priority_badge(priority: str) -> str:
+    label = Priority(priority).label if priority in Priority.values else priority
+    return format_html(
+        '<span class="badge {}" title="{}" data-testid="priority">{}</span>',
+        PRIORITY_COLOURS.get(priority, "text-bg-secondary"),
+        label,
+        priority,
+    )
+
+
+@register.simple_tag
+def clock_badge(clock) -> str:
+    return format_html(
+        '<span class="badge {}" data-testid="clock-status">{}</span>',
+        CLOCK_COLOURS.get(clock.status, "text-bg-secondary"),
+        clock.get_status_display().lower(),
+    )
+
+
+def in_words(seconds: int, *, business: bool) -> str:
+    """Business seconds as a person says them; under a minute is not '0 min'."""
+    if seconds < 60:
+        return "less than a minute"
+    return format_duration(seconds, business=business)
+
+
+@register.filter
+def clock_duration(seconds, clock) -> str:
+    """Seconds of a clock in readable units: business time unless the clock runs 24×7."""
+    if seconds is None:
+        return "best effort"
+    return in_words(int(seconds), business=not clock.around_the_clock)
+
+
+@register.filter
+def time_left(reading) -> str:
+    """'2 business h 15 min left', 'overdue by 40 min', 'paused', 'best effort'."""
+    if reading is None:
+        return "no clock running"
+    clock = reading.clock
+    if clock.status == ClockStatus.PAUSED:
+        return "paused"
+    if reading.remaining is None:
+        return "best effort"
+    business = not clock.around_the_clock
+    if reading.remaining < 0:
+        return f"overdue by {in_words(-reading.remaining, business=business)}"
+    return f"{in_words(reading.remaining, business=business)} left"
+
+
+@register.filter
+def rag_colour(reading) -> str:
+    return RAG_COLOURS.get(getattr(reading, "rag", "grey"), "secondary")
+
+
+@register.filter
+def rag_words(reading) -> str:
+    return RAG_WORDS.get(getattr(reading, "rag", "grey"), "")
+
+
+@register.filter
+def metric_label(value: str) -> str:
+    return Metric(value).label if value in Metric.values else value
+
+
+# --- the timeline ------------------------------------------------------------------------
+
+CHANGE_LABELS = {
+    "status": "status",
+    "priority": "priority",
+    "assignee": "assignee",
+    "reopen_count": "reopened",
+    "metric": "clock",
+    "consumed_seconds": "used",
+    "target_seconds": "target",
+}
+
+
+def _value(key: str, value, *, clock, people: dict) -> str:
+    if key in ("consumed_seconds", "target_seconds"):
+        if value is None:
+            return "best effort"
+        return in_words(int(value), business=not (clock and clock.around_the_clock))
+    if value is None or value == "":
+        return "nobody" if key == "assignee" else "—"
+    if key == "status":
+        return Status(value).label if value in Status.values else str(value)
+    if key == "assignee":
+        person = people.get(value)
+        return person.display_name if person else f"user {value}"
+    if key == "reopen_count":
+        return f"{value}×"
+    return str(value)
+
+
+@register.simple_tag
+def event_changes(event, handoff, people: dict) -> list[dict]:
+    """What an event changed, as [{label, before, after}] in words ('before' is empty for
+    a value set for the first time). `people` maps user ids to users (one query)."""
+    before, after = event.before or {}, event.after or {}
+    metric = after.get("metric") or before.get("metric")
+    clock = handoff.clock(metric) if metric else None
+    changes = []
+    for key in [*after, *(k for k in before if k not in after)]:
+        if key == "metric":
+            continue
+        old = _value(key, before[key], clock=clock, people=people) if key in before else ""
+        new = _value(key, after[key], clock=clock, people=people) if key in after else ""
+        if old == new:
+            continue
+        label = CHANGE_LABELS.get(key, key.replace("_", " "))
+        if metric and key in ("consumed_seconds", "target_seconds"):
+            label = f"{metric_label(metric)} {label}"
+        changes.append({"label": label, "before": old, "after": new})
+    return changes

@@ -1,0 +1,74 @@
+"""Validate triage answers against an agreement version's triage template.
+
+The single source of the rules, used by the create form and the API alike: each answer
+is checked and normalised, and every problem is reported on its field's key.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+
+from apps.agreements.models import FieldKind, TriageField
+
+
+def clean_answer(field: TriageField, raw) -> tuple[object, str | None]:
+    """(normalised value, error message or None) for one answer."""
+    value = "" if raw is None else raw
+    if isinstance(value, str):
+        value = value.strip()
+    if value in ("", [], {}):
+        if field.required:
+            return None, f"{field.label} is required."
+        return None, None
+    if field.kind == FieldKind.NUMBER:
+        if isinstance(value, bool):
+            return None, f"{field.label} must be a number."
+        try:
+            number = Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            return None, f"{field.label} must be a number."
+        if not number.is_finite():
+            return None, f"{field.label} must be a number."
+        value = int(number) if number == number.to_integral_value() else float(number)
+    elif not isinstance(value, str):
+        return None, f"{field.label} must be text."
+    if field.kind == FieldKind.CHOICE and value not in field.choices:
+        return None, f"Choose one of: {', '.join(field.choices)}."
+    if field.kind == FieldKind.URL:
+        try:
+            URLValidator(schemes=["http", "https"])(value)
+        except ValidationError:
+            return None, f"{field.label} must be a link starting with http:// or https://."
+    if field.kind == FieldKind.EMAIL:
+        try:
+            EmailValidator()(value)
+        except ValidationError:
+            return None, f"{field.label} must be an email address."
+    if field.pattern and not re.fullmatch(field.pattern, str(value)):
+        return None, f"{field.label} does not have the expected format."
+    return value, None
+
+
+def validate_triage(fields: list[TriageField], answers: dict | None) -> dict:
+    """Cleaned answers keyed by field key; raises ValidationError keyed `triage.<key>`."""
+    if answers is not None and not isinstance(answers, dict):
+        raise ValidationError({"triage": ["Triage answers must be an object of key: value."]})
+    answers = answers or {}
+    cleaned: dict = {}
+    errors: dict[str, list[str]] = {}
+    for field in fields:
+        value, error = clean_answer(field, answers.get(field.key))
+        if error:
+            errors[f"triage.{field.key}"] = [error]
+        elif value is not None:
+            cleaned[field.key] = value
+    unknown = sorted(set(answers) - {f.key for f in fields})
+    if unknown:
+        errors["triage"] = [f"Unknown triage fields: {', '.join(map(str, unknown))}."]
+    if errors:
+        raise ValidationError(errors)
+    return cleaned

@@ -1,0 +1,19 @@
+from django import forms
+
+from .models import PERSONAL_CHANNELS, Kind
+
+
+class PreferencesForm(forms.Form):
+    """The kind × channel grid: one checkbox per personal channel and kind, named
+    `<kind>:<channel>`; an unchecked box is a channel switched off."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for channel in PERSONAL_CHANNELS:
+            for kind in Kind:
+                self.fields[f"{kind.value}:{channel.value}"] = forms.BooleanField(
+                    required=False, label=f"{kind.label} by {channel.label.lower()}"
+                )
+
+    def enabled(self) -> set[tuple[str, str]]:
+        return {tuple(name.split(":", 1)) for name, value in self.cleaned_data.items() if value}

@@ -1,0 +1,176 @@
+"""Notifications: one row per recipient and channel, each at most once (unique dedup key).
+
+The row is the record of a delivery: in-app rows are the inbox; email and webhook rows
+carry their outcome (status, attempts, last error, sent at) so that nothing undeliverable
+is lost silently. Notifications depend only on accounts and teams: the subject of a
+notification is a (type, id) pair, never a foreign key into the calling app.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Kind(models.TextChoices):
+    WARNING = "warning", "Warning"
+    BREACH = "breach", "Breach"
+    ESCALATION = "escalation", "Escalation"
+    REMINDER = "reminder", "Reminder"
+    REVIEW_DUE = "review_due", "Review due"
+    DIGEST = "digest", "Digest"
+    OTHER = "other", "Other"
+
+
+class Channel(models.TextChoices):
+    IN_APP = "in_app", "In-app"
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Team webhook"
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+# Which channels a person gets for each kind unless they chose otherwise. In-app is always
+# on: the inbox is the one place where everything that concerned someone can be found.
+EMAIL_BY_DEFAULT = frozenset(
+    {Kind.BREACH, Kind.ESCALATION, Kind.REVIEW_DUE, Kind.REMINDER, Kind.DIGEST}
+)
+# Channels a person may switch on and off (the team webhook belongs to the team).
+PERSONAL_CHANNELS = (Channel.EMAIL,)
+
+
+def default_enabled(kind: str, channel: str) -> bool:
+    if channel == Channel.IN_APP:
+        return True
+    if channel == Channel.EMAIL:
+        return kind in EMAIL_BY_DEFAULT
+    return False
+
+
+class NotificationQuerySet(models.QuerySet):
+    def visible_to(self, user) -> NotificationQuerySet:
+        """A person sees their own notifications only (staff use the admin)."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(recipient=user)
+
+    def inbox(self) -> NotificationQuerySet:
+        return self.filter(channel=Channel.IN_APP).order_by("-created_at", "-id")
+
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at=None)
+
+
+class Notification(models.Model):
+    # CASCADE: notifications are derived from the history kept elsewhere (handoff events,
+    # reviews); they must not stop a user or team from being removed.
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        null=True,
+        blank=True,
+    )
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        null=True,
+        blank=True,
+        help_text="Set for a team webhook notification (no single recipient).",
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    subject_type = models.CharField(max_length=40, blank=True, help_text="e.g. handoff")
+    subject_id = models.BigIntegerField(null=True, blank=True)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True, help_text="Absolute or site path.")
+    dedup_key = models.CharField(max_length=255, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    deliver_after = models.DateTimeField(
+        null=True, blank=True, help_text="Non-urgent: held until the team's open hours."
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "channel", "read_at"], name="notif_inbox_idx"),
+            models.Index(fields=["status", "claimed_at"], name="notif_claimed_idx"),
+            models.Index(fields=["status", "deliver_after"], name="notif_scheduled_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=Kind.values), name="notification_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=Channel.values), name="notification_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="notification_status_valid"
+            ),
+            # A person's channels need the person; only a team webhook may go without one.
+            models.CheckConstraint(
+                condition=Q(recipient__isnull=False)
+                | Q(channel=Channel.WEBHOOK, team__isnull=False),
+                name="notification_has_a_recipient",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=Status.SCHEDULED) | Q(deliver_after__isnull=False),
+                name="notification_scheduled_has_a_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.recipient or self.team} ({self.channel})"
+
+    @property
+    def absolute_url(self) -> str:
+        if not self.url or self.url.startswith(("http://", "https://")):
+            return self.url
+        return f"{settings.SITE_URL}/{self.url.lstrip('/')}"
+
+
+class NotificationPreference(models.Model):
+    """A person's choice for one kind on one channel; no row means the default."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preferences",
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    enabled = models.BooleanField()
+
+    class Meta:
+        ordering = ["user", "kind", "channel"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "kind", "channel"], name="notification_preference_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=[c.value for c in PERSONAL_CHANNELS]),
+                name="notification_preference_personal_channel",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"{self.user}: {self.kind} by {self.channel} {state}"

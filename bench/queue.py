@@ -1,0 +1,227 @@
+"""Queue page and API list speed with 10,000 open handoffs in one team's queue and
+100,000 closed ones, beside a bare Django view rendering 50 rows from memory.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/olaportal .venv/bin/python bench/queue.py
+
+Builds a throw-away database (`<name>_bench`), fills it with bulk inserts (rows shaped as
+the services would leave them), then times each page with Django's test client: median
+and p95 server time and the SQL query count. Prints figures; asserts nothing.
+
+BENCH_OPEN / BENCH_CLOSED / BENCH_RUNS change the sizes; BENCH_PROFILE=1 (queue) or 2
+(API) prints a cProfile of that page and its SQL instead; BENCH_KEEP=1 keeps the database
+for EXPLAIN.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# This file is named like the standard library's `queue`: take its own folder off the
+# import path before anything imports `queue` (concurrent.futures does).
+sys.path[:] = [p for p in sys.path if not p.endswith("bench")]
+
+import os
+import random
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "olaportal.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789abcdef")
+os.environ.setdefault("STATIC_MANIFEST", "false")
+
+import django
+
+django.setup()
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpResponse
+from django.template import engines
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+OPEN = int(os.environ.get("BENCH_OPEN", 10_000))
+CLOSED = int(os.environ.get("BENCH_CLOSED", 100_000))
+RUNS = int(os.environ.get("BENCH_RUNS", 30))
+
+
+def build() -> dict:
+    from apps.agreements.models import Metric
+    from apps.handoffs.models import Clock, ClockStatus, Handoff, Status
+    from apps.teams.models import Role
+    from tests.factories import AgreementFactory, MembershipFactory, TeamFactory, UserFactory
+
+    rng = random.Random(7)
+    provider = TeamFactory(name="Engineering", slug="engineering")
+    requester = TeamFactory(name="Support", slug="support")
+    engineer = UserFactory(username="bench-engineer")
+    MembershipFactory(team=provider, user=engineer, role=Role.LEAD)
+    agent = UserFactory(username="bench-agent")
+    MembershipFactory(team=requester, user=agent)
+    agreement = AgreementFactory(series__provider_team=provider, series__requesting_team=requester)
+    targets = {t.priority: t for t in agreement.targets.all()}
+    now = datetime.now(UTC)
+
+    def rows(count: int, open_: bool):
+        for n in range(count):
+            priority = rng.choice(["P1", "P2", "P3", "P3", "P4"])
+            created = now - timedelta(minutes=rng.randint(10, 60 * 24 * (7 if open_ else 180)))
+            yield Handoff(
+                agreement=agreement,
+                provider_team=provider,
+                requesting_team=requester,
+                title=f"Bench handoff {n}",
+                priority=priority,
+                triage={"steps": "x", "environment": "production"},
+                status=rng.choice([Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS])
+                if open_
+                else Status.CLOSED,
+                assignee=engineer if open_ and rng.random() < 0.5 else None,
+                created_by=agent,
+                due_at=created + timedelta(hours=rng.randint(1, 80)) if open_ else None,
+                created_at=created,
+            )
+
+    def clocks_for(handoffs, open_: bool):
+        for h in handoffs:
+            target = targets[h.priority]
+            for metric in Metric.values:
+                seconds = target.seconds_for(metric)
+                yield Clock(
+                    handoff=h,
+                    metric=metric,
+                    target_seconds=seconds,
+                    around_the_clock=target.around_the_clock,
+                    status=ClockStatus.RUNNING if open_ else ClockStatus.MET,
+                    started_at=h.created_at,
+                    segment_started_at=h.created_at if open_ else None,
+                    consumed_seconds=0 if open_ else (seconds or 3600) // 2,
+                    due_at=h.due_at if open_ and seconds else None,
+                )
+
+    started = time.perf_counter()
+    for open_, count in ((True, OPEN), (False, CLOSED)):
+        batch = 5_000
+        for offset in range(0, count, batch):
+            handoffs = Handoff.objects.bulk_create(rows(min(batch, count - offset), open_))
+            Clock.objects.bulk_create(clocks_for(handoffs, open_), batch_size=5_000)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE")
+    print(
+        f"built {OPEN:,} open + {CLOSED:,} closed handoffs ({3 * (OPEN + CLOSED):,} clocks) "
+        f"in {time.perf_counter() - started:.1f} s on {connection.vendor}"
+    )
+    return {"engineer": engineer}
+
+
+def measure(label: str, request) -> tuple[float, float, int]:
+    timings = []
+    queries = 0
+    for run in range(RUNS + 3):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = request()
+            elapsed = time.perf_counter() - started
+        assert response.status_code == 200, (label, response.status_code)
+        if run >= 3:  # warm-up runs excluded
+            timings.append(elapsed * 1000)
+            queries = len(captured.captured_queries)
+    timings.sort()
+    p50 = statistics.median(timings)
+    p95 = timings[int(len(timings) * 0.95) - 1]
+    return p50, p95, queries
+
+
+CEILING_TEMPLATE = engines["django"].from_string(
+    """{% extends "base.html" %}{% block content %}<table class="table">
+{% for row in rows %}<tr><td>#{{ row.id }}</td><td>{{ row.priority }}</td>
+<td><a href="/handoffs/{{ row.id }}/">{{ row.title }}</a></td><td>{{ row.team }}</td>
+<td>{{ row.status }}</td><td>{{ row.assignee }}</td><td>{{ row.left }}</td></tr>
+{% endfor %}</table>{% endblock %}"""
+)
+CEILING_ROWS = [
+    {
+        "id": n,
+        "priority": "P3",
+        "title": f"Bench handoff {n}",
+        "team": "Support",
+        "status": "In progress",
+        "assignee": "Bench Engineer",
+        "left": "3 business h 20 min left",
+    }
+    for n in range(50)
+]
+
+
+def ceiling_view(request):
+    return HttpResponse(CEILING_TEMPLATE.render({"rows": CEILING_ROWS}, request))
+
+
+def main() -> None:
+    if connection.vendor != "postgresql":
+        print("note: DATABASE_URL is not PostgreSQL; figures are for", connection.vendor)
+    # No setup_test_environment(): its template instrumentation would slow every page.
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    connection.settings_dict["TEST"]["NAME"] = f"{connection.settings_dict['NAME']}_bench"
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        people = build()
+        client = Client()
+        client.force_login(people["engineer"])
+        from django.test import RequestFactory
+
+        factory = RequestFactory()
+
+        def ceiling():
+            request = factory.get("/")
+            request.user = people["engineer"]
+            return ceiling_view(request)
+
+        rows = [
+            ("bare view, 50 rows from memory (ceiling)", ceiling),
+            (
+                "queue page /queues/engineering/ (50 rows)",
+                lambda: client.get("/queues/engineering/"),
+            ),
+            (
+                "API /api/handoffs/?provider_team=engineering&open=true",
+                lambda: client.get(
+                    "/api/handoffs/?provider_team=engineering&open=true",
+                    HTTP_ACCEPT="application/json",
+                ),
+            ),
+        ]
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+            import pstats
+
+            index = int(os.environ["BENCH_PROFILE"])
+            rows[index][1]()
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(5):
+                rows[index][1]()
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            with CaptureQueriesContext(connection) as captured:
+                rows[index][1]()
+            for query in captured.captured_queries:
+                print(query["time"], query["sql"][:300])
+            return
+        results = [(label, *measure(label, call)) for label, call in rows]
+        base = results[0][1]
+        print(f"\n{RUNS} timed runs each (3 warm-up runs excluded); server time in the process")
+        print(f"{'page':<58} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'% of ceiling':>13}")
+        for label, p50, p95, queries in results:
+            print(f"{label:<58} {p50:8.1f} {p95:8.1f} {queries:8d} {100 * base / p50:12.0f}%")
+    finally:
+        if not os.environ.get("BENCH_KEEP"):
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+"""The REST API router: every app registers its viewsets here."""
+
+from rest_framework.routers import DefaultRouter
+
+from apps.agreements.api import AgreementViewSet, ExceptionWindowViewSet
+from apps.calendars.api import BusinessCalendarViewSet
+from apps.handoffs.api import HandoffViewSet
+from apps.notifications.api import NotificationViewSet
+from apps.teams.api import TeamViewSet
+
+router = DefaultRouter()
+router.register("teams", TeamViewSet, basename="team")
+router.register("calendars", BusinessCalendarViewSet, basename="calendar")
+router.register("agreements", AgreementViewSet, basename="agreement")
+router.register("exception-windows", ExceptionWindowViewSet, basename="exception-window")
+router.register("handoffs", HandoffViewSet, basename="handoff")
+router.register("notifications", NotificationViewSet, basename="notification")

@@ -1,0 +1,76 @@
+"""No input makes the agreements API answer 500: random JSON in every field and part."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+
+from apps.agreements import services
+from tests.factories import AgreementFactory
+
+pytestmark = pytest.mark.django_db
+
+junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+    st.sampled_from(["P1", "P9", "resolve", "user", "choice", "2030-01-01", "", "x" * 300]),
+    st.lists(st.one_of(st.integers(), st.text(max_size=5)), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+
+
+def part(names):
+    return st.one_of(junk, st.dictionaries(st.sampled_from(names), junk, max_size=len(names)))
+
+
+parts = {
+    "targets": services.TARGET_FIELDS,
+    "triage_fields": services.TRIAGE_FIELDS,
+    "steps": services.STEP_FIELDS,
+}
+body = st.fixed_dictionaries(
+    {},
+    optional={
+        **dict.fromkeys(services.AGREEMENT_FIELDS, junk),
+        "provider_team": junk,
+        "requesting_team": junk,
+        **{
+            name: st.one_of(junk, st.lists(part(fields), max_size=4))
+            for name, fields in parts.items()
+        },
+    },
+)
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@pytest.fixture
+def lead(requester_lead):
+    client = APIClient()
+    client.force_authenticate(requester_lead)
+    return client
+
+
+@FUZZ
+@given(payload=body)
+def test_creating_never_answers_500(lead, provider_team, requesting_team, payload):
+    payload.setdefault("provider_team", provider_team.pk)
+    payload.setdefault("requesting_team", requesting_team.pk)
+    response = lead.post("/api/agreements/", payload, format="json")
+    assert response.status_code in (201, 400, 403), response.content[:300]
+
+
+@FUZZ
+@given(payload=body)
+def test_updating_a_draft_never_answers_500(lead, provider_team, requesting_team, payload):
+    draft = AgreementFactory(
+        series__provider_team=provider_team, series__requesting_team=requesting_team, status="draft"
+    )
+    response = lead.patch(f"/api/agreements/{draft.pk}/", payload, format="json")
+    assert response.status_code in (200, 400), response.content[:300]

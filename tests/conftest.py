@@ -1,0 +1,118 @@
+"""Shared fixtures: personas (provider lead and member, requester, outsider, staff),
+the browser launch settings, and test hygiene."""
+
+import os
+
+import pytest
+from django.core.cache import cache
+
+from apps.teams.models import Role
+from tests.factories import PASSWORD, MembershipFactory, TeamFactory, UserFactory
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM refuses
+# to run inside one unless told this is deliberate. Tests only, never in settings.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Throttling counters live in the cache: one test's sign-ins must not throttle another's.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 at production strength costs most of a second per user on a small machine.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def provider_team(db):
+    return TeamFactory(name="Engineering", slug="engineering")
+
+
+@pytest.fixture
+def requesting_team(db):
+    return TeamFactory(name="Support", slug="support")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(name="Finance", slug="finance")
+
+
+@pytest.fixture
+def provider_lead(provider_team):
+    return MembershipFactory(
+        team=provider_team, user=UserFactory(username="lena"), role=Role.LEAD
+    ).user
+
+
+@pytest.fixture
+def provider_member(provider_team):
+    return MembershipFactory(team=provider_team, user=UserFactory(username="max")).user
+
+
+@pytest.fixture
+def requester(requesting_team):
+    return MembershipFactory(team=requesting_team, user=UserFactory(username="rita")).user
+
+
+@pytest.fixture
+def requester_lead(requesting_team):
+    return MembershipFactory(
+        team=requesting_team, user=UserFactory(username="rob"), role=Role.LEAD
+    ).user
+
+
+@pytest.fixture
+def outsider(other_team):
+    return MembershipFactory(team=other_team, user=UserFactory(username="otto")).user
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="stella", is_staff=True, is_superuser=True)
+
+
+# --- browser tests ----------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests need Debian's chromium. Locally they skip without it; in CI a missing
+    browser is a failure, never a silent skip."""
+    if os.path.exists(CHROMIUM) or os.environ.get("CI"):
+        return
+    skip = pytest.mark.skip(reason=f"{CHROMIUM} not installed (apt-get install chromium)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: CI installs Debian's chromium (.ci/run)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }

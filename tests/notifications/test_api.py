@@ -1,0 +1,40 @@
+import pytest
+from rest_framework.test import APIClient
+
+from apps.notifications.models import Notification
+from tests.notifications.conftest import send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def test_the_api_lists_only_my_in_app_notifications(api, alice, bob):
+    send("a", recipients=[alice])
+    send("b", recipients=[bob])
+    api.force_authenticate(alice)
+    body = api.get("/api/notifications/").json()
+    assert body["count"] == 1
+    assert body["results"][0]["url"] == "https://ola.example.com/handoffs/7/"
+
+
+def test_the_api_marks_one_and_all_read(api, alice):
+    (first, *_) = send("a", recipients=[alice])
+    send("b", recipients=[alice])
+    api.force_authenticate(alice)
+
+    response = api.post(f"/api/notifications/{first.pk}/read/")
+    assert response.status_code == 200 and response.json()["read_at"]
+    assert api.get("/api/notifications/?unread=true").json()["count"] == 1
+
+    assert api.post("/api/notifications/read-all/").json() == {"marked": 1}
+    assert not Notification.objects.filter(recipient=alice, channel="in_app", read_at=None)
+
+
+def test_someone_elses_notification_is_a_404(api, alice, bob):
+    (row, *_) = send(recipients=[bob])
+    api.force_authenticate(alice)
+    assert api.post(f"/api/notifications/{row.pk}/read/").status_code == 404
