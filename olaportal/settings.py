@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "apps.agreements",
     "apps.handoffs",
     "apps.notifications",
+    "apps.reviews",
+    "apps.reports",
 ]
 
 MIDDLEWARE = [
