@@ -131,6 +131,9 @@ class Handoff(TimeStampedModel):
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     waiting_since = models.DateTimeField(null=True, blank=True)
+    # Wall-clock seconds spent waiting on the requester, added up when each wait ends
+    # (the time in the requester's court, for reviews and reports).
+    waiting_seconds = models.PositiveIntegerField(default=0)
 
     objects = HandoffQuerySet.as_manager()
 

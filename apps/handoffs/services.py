@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.agreements.models import Agreement, ExceptionWindow, Metric, Priority
@@ -279,7 +280,20 @@ def _claim(handoff: Handoff, action: str, actor, now: datetime, **updates) -> Ha
     if target is not None:
         updates["status"] = target
     updates["updated_at"] = now
-    claimed = Handoff.objects.filter(pk=handoff.pk, status__in=sources).update(**updates)
+    guard = {}
+    if "waiting_since" in updates and updates["waiting_since"] is None:
+        # A wait ends: add it to the time in the requester's court. The UPDATE is
+        # guarded by the wait it measured, so a concurrent change makes it lose.
+        since = (
+            Handoff.objects.filter(pk=handoff.pk, status__in=sources)
+            .values_list("waiting_since", flat=True)
+            .first()
+        )
+        if since is not None:
+            guard["waiting_since"] = since
+            waited = max(0, int((now - since).total_seconds()))
+            updates["waiting_seconds"] = F("waiting_seconds") + waited
+    claimed = Handoff.objects.filter(pk=handoff.pk, status__in=sources, **guard).update(**updates)
     fresh = Handoff.objects.select_for_update().get(pk=handoff.pk)
     if not claimed:
         raise Conflict(_conflict_message(fresh, action))

@@ -236,3 +236,31 @@ def test_clocks_store_aware_utc(file_handoff):
     ack = clocks(handoff)["acknowledge"]
     assert ack.due_at.utcoffset() == timedelta(0)
     assert ack.due_at == datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+
+
+def test_time_in_the_requesters_court_adds_up_every_wait(file_handoff, provider_member, requester):
+    handoff = file_handoff("P3")
+    services.handoff_start(handoff=handoff, actor=provider_member, now=berlin(2026, 3, 2, 11))
+    # First wait: Monday 13:00 → Wednesday 09:00 (44 wall-clock hours, resumed by a reply).
+    services.handoff_wait_on_requester(
+        handoff=handoff,
+        actor=provider_member,
+        question="Which browser?",
+        now=berlin(2026, 3, 2, 13, 0),
+    )
+    services.handoff_resume(
+        handoff=handoff, actor=requester, reply="Firefox", now=berlin(2026, 3, 4, 9, 0)
+    )
+    # Second wait: Wednesday 10:00 → 10:30, ended by resolving.
+    services.handoff_wait_on_requester(
+        handoff=handoff, actor=provider_member, question="Logs?", now=berlin(2026, 3, 4, 10, 0)
+    )
+    services.handoff_resolve(
+        handoff=handoff,
+        actor=provider_member,
+        resolution="Fixed in 4.2",
+        now=berlin(2026, 3, 4, 10, 30),
+    )
+    handoff.refresh_from_db()
+    assert handoff.waiting_seconds == 44 * HOUR + 30 * 60
+    assert handoff.waiting_since is None
