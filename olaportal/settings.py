@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "simple_history",
+    "csp",
     "apps.core",
     "apps.accounts",
     "apps.calendars",
@@ -65,6 +67,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.middleware.PermissionsPolicyMiddleware",
+    "apps.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -109,6 +113,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker, beat) share the file: wait rather than fail on a lock.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
+# Shared by every process: DRF's request throttles count here. The default is per process
+# (fine for `make run`); production sets CACHE_URL=redis://… (README).
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -123,6 +131,23 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# Sign-in throttling (apps.accounts): after this many failed sign-ins for one username
+# (any letter case), or from one client address, within the window, further attempts are
+# refused without checking the password until the oldest failure leaves the window.
+SIGN_IN_USERNAME_FAILURES = env.int("SIGN_IN_USERNAME_FAILURES", default=5)
+SIGN_IN_IP_FAILURES = env.int("SIGN_IN_IP_FAILURES", default=20)
+SIGN_IN_WINDOW_MINUTES = env.int("SIGN_IN_WINDOW_MINUTES", default=15)
+# Reverse proxies in front of gunicorn that append to X-Forwarded-For: the client address
+# (sign-in throttling, DRF throttles) is the one the outermost of them saw. With 0, it is
+# REMOTE_ADDR and X-Forwarded-For, which anyone can send, is ignored.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+if min(SIGN_IN_USERNAME_FAILURES, SIGN_IN_IP_FAILURES, SIGN_IN_WINDOW_MINUTES) < 1:
+    raise ImproperlyConfigured(
+        "SIGN_IN_USERNAME_FAILURES, SIGN_IN_IP_FAILURES and SIGN_IN_WINDOW_MINUTES must be "
+        "at least 1."
+    )
+if NUM_PROXIES < 0:
+    raise ImproperlyConfigured("NUM_PROXIES must be 0 or more.")
 
 # --- Internationalisation and time -----------------------------------------------------
 
@@ -166,8 +191,42 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Browser features no page of the portal uses, switched off for every page and frame
+# (apps.core.middleware.PermissionsPolicyMiddleware). Only features Chromium knows: an
+# unknown one is an error in the console.
+PERMISSIONS_POLICY = {
+    "accelerometer": [],
+    "camera": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "magnetometer": [],
+    "microphone": [],
+    "midi": [],
+    "payment": [],
+    "usb": [],
+}
+# Content-Security-Policy (django-csp): scripts, styles, fonts and fetches only from our
+# own origin, nothing inline, no eval, never framed. Templates keep to it: behaviour lives
+# in static/js/, looks in static/css/, htmx's injected indicator style is off (base.html).
+# Third-party pages that cannot are given a narrow exception, on their URL only
+# (apps.core.middleware.ContentSecurityPolicyMiddleware).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    },
+}
 
 # --- Email --------------------------------------------------------------------------------
 
@@ -237,6 +296,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(days=1),
         "options": {"expires": 60 * 60 * 12},
     },
+    "reviews-daily": {
+        "task": "apps.reviews.tasks.reviews_daily",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 60 * 60 * 12},
+    },
     "calendars-extend-holidays": {
         "task": "apps.calendars.tasks.extend_country_holidays",
         "schedule": timedelta(days=1),
@@ -263,6 +327,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -283,7 +348,20 @@ SPECTACULAR_SETTINGS = {
         "AgreementKindEnum": "apps.agreements.models.Kind",
         "TriageFieldKindEnum": "apps.agreements.models.FieldKind",
         "PartyEnum": "apps.agreements.models.Party",
+        # Several models have a `status`: each choice set gets its own name.
+        "AgreementStatusEnum": "apps.agreements.models.Status",
+        "ExceptionWindowStatusEnum": "apps.agreements.models.ExceptionWindow.Status",
+        "HandoffStatusEnum": "apps.handoffs.models.Status",
+        "ClockStatusEnum": "apps.handoffs.models.ClockStatus",
+        "NotificationStatusEnum": "apps.notifications.models.Status",
+        "ReviewStatusEnum": "apps.reviews.models.ReviewStatus",
     },
+    # Every operation lists the 400/401/403/404/409/429 it can answer, in the shapes
+    # apps.core.api.exception_handler produces (apps/core/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.schema.document_error_responses",
+    ],
 }
 
 # --- Forms ---------------------------------------------------------------------------------
@@ -312,3 +390,5 @@ HOLIDAY_YEARS_AHEAD = env.int("HOLIDAY_YEARS_AHEAD", default=2)
 NOTIFICATION_WEBHOOK_TIMEOUT = env.float("NOTIFICATION_WEBHOOK_TIMEOUT", default=5.0)
 NOTIFICATION_RETRY_BACKOFF = env.float("NOTIFICATION_RETRY_BACKOFF", default=10.0)
 NOTIFICATION_CLAIM_TIMEOUT = env.int("NOTIFICATION_CLAIM_TIMEOUT", default=300)
+# Quarterly reviews recommend the period's 80th percentile plus this buffer (percent).
+REVIEW_BUFFER_PERCENT = env.int("REVIEW_BUFFER_PERCENT", default=10)

@@ -16,6 +16,27 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = "/usr/bin/chromium"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_filesystem_broker(tmp_path_factory):
+    """On the zero-setup filesystem broker, give this test run its own folders: a
+    developer's `make run` worker (or another test run) must not take our messages."""
+    from olaportal.celery import app, ensure_filesystem_broker_folders
+
+    if not str(app.conf.broker_url).startswith("filesystem://"):
+        return
+    root = tmp_path_factory.mktemp("celery")
+    options = dict(app.conf.broker_transport_options)
+    for key, folder in (
+        ("data_folder_in", "queue"),
+        ("data_folder_out", "queue"),
+        ("processed_folder", "processed"),
+        ("control_folder", "control"),
+    ):
+        options[key] = str(root / folder)
+    app.conf.broker_transport_options = options
+    ensure_filesystem_broker_folders()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     # Throttling counters live in the cache: one test's sign-ins must not throttle another's.

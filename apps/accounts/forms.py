@@ -1,5 +1,10 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 
+from . import selectors, services
 from .models import User
 from .timezones import timezone_choices
 
@@ -13,3 +18,42 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["first_name", "last_name", "email", "time_zone"]
+
+
+class ThrottledSignInMixin:
+    """Sign-in throttling for Django's authentication forms.
+
+    While the username or the client's address is locked out the password is not checked
+    at all; otherwise a refused password is recorded and a good one clears the username's
+    count. It lives in the form, not a view, because two views sign people in with these
+    forms (ours and the admin's) and both must count the same way.
+    """
+
+    lockout: selectors.Lockout | None = None
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if not username or not password:
+            return super().clean()
+        now = timezone.now()
+        ip_address = selectors.client_ip(self.request)
+        self.lockout = selectors.sign_in_lockout(username=username, ip_address=ip_address, now=now)
+        if self.lockout is not None:
+            raise ValidationError(self.lockout.message, code="locked_out")
+        try:
+            cleaned = super().clean()
+        except ValidationError as error:
+            if error.code == "invalid_login":
+                services.sign_in_failure_record(username=username, ip_address=ip_address, now=now)
+            raise
+        services.sign_in_failures_clear(username=username, now=now)
+        return cleaned
+
+
+class SignInForm(ThrottledSignInMixin, AuthenticationForm):
+    pass
+
+
+class StaffSignInForm(ThrottledSignInMixin, AdminAuthenticationForm):
+    """The admin's sign-in form: the same lockout as the portal's sign-in page."""

@@ -1,9 +1,13 @@
-"""State changes of accounts: profile and API token."""
+"""State changes of accounts: profile, API token, and failed sign-ins."""
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from .models import User
+from .models import FailedSignIn, User
+from .selectors import sign_in_key
 
 
 @transaction.atomic
@@ -31,3 +35,23 @@ def user_regenerate_api_token(*, user: User) -> Token:
 def user_revoke_api_token(*, user: User) -> None:
     """Remove the user's API token."""
     Token.objects.filter(user=user).delete()
+
+
+@transaction.atomic
+def sign_in_failure_record(*, username: str, ip_address: str | None, now: datetime) -> FailedSignIn:
+    """Count a refused password against its username and address; failures that have
+    left the window are forgotten."""
+    window = timedelta(minutes=settings.SIGN_IN_WINDOW_MINUTES)
+    FailedSignIn.objects.filter(attempted_at__lte=now - window).delete()
+    return FailedSignIn.objects.create(
+        username=sign_in_key(username), ip_address=ip_address, attempted_at=now
+    )
+
+
+@transaction.atomic
+def sign_in_failures_clear(*, username: str, now: datetime) -> int:
+    """A successful sign-in: the username starts again from no failures. They still count
+    against the address they came from, or one good password would reset its count."""
+    return FailedSignIn.objects.filter(
+        username=sign_in_key(username), username_cleared_at=None
+    ).update(username_cleared_at=now)

@@ -6,12 +6,21 @@ from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
 from . import services
-from .forms import ProfileForm
+from .forms import ProfileForm, SignInForm
 
 
 class SignInView(auth_views.LoginView):
     template_name = "accounts/login.html"
+    authentication_form = SignInForm
     redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.lockout is not None:
+            # Refused without checking the password: the form says why and for how long.
+            response.status_code = 429
+            response["Retry-After"] = str(form.lockout.retry_after_seconds)
+        return response
 
 
 class SignOutView(auth_views.LogoutView):

@@ -34,6 +34,10 @@ class NotificationAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # A notification is history: what was said to whom, and whether it arrived.
+        return False
+
     @admin.display(description="Last error")
     def short_error(self, obj: Notification) -> str:
         return obj.last_error[:80]
