@@ -6,6 +6,7 @@ from apps.agreements.api import AgreementViewSet, ExceptionWindowViewSet
 from apps.calendars.api import BusinessCalendarViewSet
 from apps.handoffs.api import HandoffViewSet
 from apps.notifications.api import NotificationViewSet
+from apps.reviews.api import ActionItemViewSet, BreachReviewViewSet, QuarterlyReviewViewSet
 from apps.teams.api import TeamViewSet
 
 router = DefaultRouter()
@@ -15,3 +16,6 @@ router.register("agreements", AgreementViewSet, basename="agreement")
 router.register("exception-windows", ExceptionWindowViewSet, basename="exception-window")
 router.register("handoffs", HandoffViewSet, basename="handoff")
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("reviews", QuarterlyReviewViewSet, basename="review")
+router.register("breach-reviews", BreachReviewViewSet, basename="breach-review")
+router.register("action-items", ActionItemViewSet, basename="action-item")

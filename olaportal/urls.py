@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.accounts.api import ObtainTokenView
-from apps.teams import views as team_views
+from apps.reports.dashboard import dashboard
 
 from .api import router
 
@@ -11,7 +11,7 @@ admin.site.site_header = "OLA Portal administration"
 admin.site.site_title = "OLA Portal admin"
 
 urlpatterns = [
-    path("", team_views.dashboard, name="dashboard"),
+    path("", dashboard, name="dashboard"),
     path("accounts/", include("apps.accounts.urls")),
     path("teams/", include("apps.teams.urls")),
     path("calendars/", include("apps.calendars.urls")),
@@ -19,6 +19,7 @@ urlpatterns = [
     path("handoffs/", include("apps.handoffs.urls")),
     path("queues/", include("apps.handoffs.urls_queues")),
     path("notifications/", include("apps.notifications.urls")),
+    path("reviews/", include("apps.reviews.urls")),
     path("", include("apps.core.urls")),
     path("admin/", admin.site.urls),
     path("api/auth/token/", ObtainTokenView.as_view(), name="api-token"),

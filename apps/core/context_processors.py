@@ -12,7 +12,7 @@ def navigation(request: HttpRequest) -> dict:
         ("Dashboard", reverse("dashboard"), "speedometer2"),
         ("Queues", reverse("queues:index"), "inboxes"),
         ("Agreements", reverse("agreements:list"), "file-earmark-text"),
-        ("Reviews", reverse("core:reviews"), "clipboard-check"),
+        ("Reviews", reverse("reviews:index"), "clipboard-check"),
         ("Reports", reverse("core:reports"), "graph-up"),
         ("Teams", reverse("teams:list"), "people"),
     ]

@@ -5,6 +5,5 @@ from . import views
 app_name = "core"
 
 urlpatterns = [
-    path("reviews/", views.not_built_yet, {"section": "reviews"}, name="reviews"),
     path("reports/", views.not_built_yet, {"section": "reports"}, name="reports"),
 ]

@@ -4,7 +4,6 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 COMING = {
-    "reviews": ("Reviews", "Quarterly and breach reviews arrive with the reviews release."),
     "reports": ("Reports", "Compliance reports arrive with the reports release."),
 }
 

@@ -1,4 +1,4 @@
-"""Demo handoffs: two quarters of history and a dozen open ones.
+"""Demo handoffs: three quarters of history and a dozen open ones.
 
 Everything goes through the services with `now` set to the simulated moment, so clocks,
 pauses, breaches and the timeline are exactly what real use would have produced. The
@@ -8,6 +8,7 @@ random generator is seeded: every `seed_demo` on an empty database builds the sa
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -19,9 +20,63 @@ from . import clocks as clockwork
 from . import services
 from .models import Handoff
 
-HISTORY_DAYS = 182
-HISTORY_COUNT = {"escalation": 260, "onboarding": 60}
-PRIORITY_MIX = {"P1": 0.05, "P2": 0.2, "P3": 0.5, "P4": 0.25}
+# Three review periods (and a little of the one before) of finished work, so that the
+# quarterly review of Support → Engineering has a three-period streak to read.
+HISTORY_DAYS = 300
+HISTORY_COUNT = {"escalation": 450, "onboarding": 70}
+PRIORITY_MIX = {"P1": 0.1, "P2": 0.22, "P3": 0.43, "P4": 0.25}
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How long a stage takes, as a share of its target: usually within `[low, high]`;
+    a `late` share of the time `[late_low, late_high]` (over 1: a breach)."""
+
+    low: float
+    high: float
+    late: float = 0.0
+    late_low: float = 1.05
+    late_high: float = 1.6
+
+    def share(self, rng: random.Random) -> float:
+        if self.late and rng.random() < self.late:
+            return rng.uniform(self.late_low, self.late_high)
+        return rng.uniform(self.low, self.high)
+
+
+DEFAULT_PACE = {
+    Metric.ACKNOWLEDGE: Pace(0.05, 0.9, late=0.1, late_high=2.2),
+    Metric.ACTION_PLAN: Pace(0.05, 0.9, late=0.12, late_high=2.2),
+    Metric.RESOLVE: Pace(0.05, 0.9, late=0.15, late_high=2.2),
+}
+# Support → Engineering, shaped so that its quarterly reviews have something to say:
+# P1 and P2 acknowledgements are always in time (three periods ≥ 95 %: tighten), P3 ones
+# come far sooner than promised (the 80th percentile is well under the target), P2
+# resolutions drift late over the last months (the target needs loosening), and in the
+# capacity crunch of late spring P3 resolutions breached often. P4 plans and resolutions
+# are best effort: their pace is a share of P4's one target, the acknowledgement.
+ESCALATION_PACE = {
+    ("P1", Metric.ACKNOWLEDGE): Pace(0.25, 0.85),
+    ("P1", Metric.ACTION_PLAN): Pace(0.35, 0.9, late=0.05),
+    ("P1", Metric.RESOLVE): Pace(0.3, 0.95, late=0.08),
+    ("P2", Metric.ACKNOWLEDGE): Pace(0.1, 0.75),
+    ("P2", Metric.ACTION_PLAN): Pace(0.3, 0.9, late=0.08),
+    ("P2", Metric.RESOLVE): Pace(0.35, 0.9, late=0.06),
+    ("P3", Metric.ACKNOWLEDGE): Pace(0.05, 0.4, late=0.07, late_high=1.4),
+    ("P3", Metric.ACTION_PLAN): Pace(0.3, 0.95, late=0.1, late_high=1.3),
+    ("P3", Metric.RESOLVE): Pace(0.3, 0.9, late=0.05),
+    ("P4", Metric.ACKNOWLEDGE): Pace(0.1, 0.8, late=0.05),
+    ("P4", Metric.ACTION_PLAN): Pace(0.2, 1.5),
+    ("P4", Metric.RESOLVE): Pace(1.0, 6.0),
+}
+# (days ago from, days ago to): the pace of those weeks where it differs.
+ESCALATION_ERAS = [
+    # The last three months: P2 fixes wait for the release train.
+    ((0, 95), {("P2", Metric.RESOLVE): Pace(0.55, 1.0, late=0.3, late_high=1.5)}),
+    # Late spring: two engineers left, normal work piled up.
+    ((175, 270), {("P3", Metric.RESOLVE): Pace(0.5, 1.0, late=0.35, late_high=1.7)}),
+]
+
 
 ESCALATION_TITLES = [
     "Checkout fails with 502 for EU customers",
@@ -78,28 +133,38 @@ def _triage(rng: random.Random, agreement: Agreement, index: int) -> dict:
 class Simulator:
     """Walks one handoff through its life at plausible moments."""
 
-    def __init__(self, rng, agreement, requesters, providers):
+    def __init__(self, rng, agreement, requesters, providers, *, paces=None, eras=(), now=None):
         self.rng = rng
         self.agreement = agreement
         self.requesters = requesters
         self.providers = providers
+        self.paces = paces or {}
+        self.eras = eras
+        self.now = now
         self.hours = {
             flag: clockwork.business_hours(agreement, around_the_clock=flag)
             for flag in (False, True)
         }
 
-    def later(self, handoff: Handoff, start: datetime, metric: str, share: float) -> datetime:
-        """`share` of the metric's target later, in the clock's own business time."""
+    def pace(self, handoff: Handoff, metric: str) -> float:
+        """This handoff's share of the metric's target (see `Pace`)."""
+        key = (handoff.priority, metric)
+        pace = self.paces.get(key, DEFAULT_PACE[metric])
+        if self.now is not None:
+            age = (self.now - handoff.created_at).days
+            for (newest, oldest), overrides in self.eras:
+                if newest <= age < oldest and key in overrides:
+                    pace = overrides[key]
+        return pace.share(self.rng)
+
+    def seconds(self, handoff: Handoff, metric: str) -> int:
+        """Business seconds the metric's stage takes for this handoff."""
         target = self.agreement.target_for(handoff.priority)
         seconds = target.seconds_for(metric) or target.seconds_for(Metric.ACKNOWLEDGE)
-        hours = self.hours[target.around_the_clock]
-        return hours.add(start, max(60, int(seconds * share)))
+        return max(60, int(seconds * self.pace(handoff, metric)))
 
-    def share(self, breach_rate: float) -> float:
-        """A fraction of a target: mostly well within, sometimes late."""
-        if self.rng.random() < breach_rate:
-            return self.rng.uniform(1.05, 2.2)
-        return self.rng.uniform(0.05, 0.9)
+    def clock_hours(self, handoff: Handoff):
+        return self.hours[self.agreement.target_for(handoff.priority).around_the_clock]
 
     def file(self, at: datetime, index: int, title: str) -> Handoff:
         return services.handoff_create(
@@ -115,33 +180,39 @@ class Simulator:
         )
 
     def live(self, handoff: Handoff, until: datetime, *, stop_at: str = "closed") -> None:
-        """Play the handoff forward, stopping before `until` or at stage `stop_at`."""
+        """Play the handoff forward, stopping before `until` or at stage `stop_at`.
+
+        Each clock consumes the business time its pace says: the acknowledgement and the
+        plan count from filing; the resolution too, minus the time spent waiting on the
+        requester (its clock pauses then)."""
         rng = self.rng
         engineer = rng.choice(self.providers)
         requester = handoff.created_by
-        at = handoff.created_at
+        created = handoff.created_at
+        hours = self.clock_hours(handoff)
         steps = []
-        at = self.later(handoff, at, Metric.ACKNOWLEDGE, self.share(0.1))
+        acknowledged = hours.add(created, self.seconds(handoff, Metric.ACKNOWLEDGE))
         steps.append(
             (
                 "acknowledged",
-                at,
+                acknowledged,
                 lambda t: services.handoff_acknowledge(handoff=handoff, actor=engineer, now=t),
             )
         )
-        at = at + timedelta(minutes=rng.randint(5, 90))
+        planned = hours.add(created, self.seconds(handoff, Metric.ACTION_PLAN))
+        planned = max(planned, acknowledged + timedelta(minutes=rng.randint(3, 20)))
+        started = acknowledged + (planned - acknowledged) * rng.uniform(0.1, 0.6)
         steps.append(
             (
                 "in_progress",
-                at,
+                started,
                 lambda t: services.handoff_start(handoff=handoff, actor=engineer, now=t),
             )
         )
-        at = self.later(handoff, handoff.created_at, Metric.ACTION_PLAN, self.share(0.12))
         steps.append(
             (
                 "planned",
-                at,
+                planned,
                 lambda t: services.handoff_post_action_plan(
                     handoff=handoff,
                     actor=engineer,
@@ -150,12 +221,16 @@ class Simulator:
                 ),
             )
         )
+        resolve_seconds = self.seconds(handoff, Metric.RESOLVE)
+        # When it would be resolved without waiting on the requester.
+        at = max(hours.add(created, resolve_seconds), planned + timedelta(minutes=5))
         if stop_at == "waiting" or rng.random() < 0.3:
-            at = at + timedelta(hours=rng.randint(1, 6))
+            asked = planned + (at - planned) * rng.uniform(0.2, 0.8)
+            replied = asked + timedelta(hours=rng.randint(2, 40))
             steps.append(
                 (
                     "waiting",
-                    at,
+                    asked,
                     lambda t: services.handoff_wait_on_requester(
                         handoff=handoff,
                         actor=engineer,
@@ -164,17 +239,18 @@ class Simulator:
                     ),
                 )
             )
-            at = at + timedelta(hours=rng.randint(2, 40))
             steps.append(
                 (
                     "replied",
-                    at,
+                    replied,
                     lambda t: services.handoff_resume(
                         handoff=handoff, actor=requester, reply="Attached.", now=t
                     ),
                 )
             )
-        at = max(at, self.later(handoff, handoff.created_at, Metric.RESOLVE, self.share(0.15)))
+            # The resolve clock stood still while waiting: what is left runs from the reply.
+            left = resolve_seconds - hours.between(created, asked)
+            at = hours.add(replied, max(left, 300))
         steps.append(
             (
                 "resolved",
@@ -218,12 +294,13 @@ class Simulator:
         )
         previous = handoff.created_at
         if stop_at != "closed":
-            # Open demo work: squeeze the stages up to `stop_at` into the time it has had.
+            # Open demo work: squeeze the stages up to `stop_at` into the time it has had
+            # (never later than its pace, so squeezing breaches nothing).
             count = next(i for i, (stage, _, _) in enumerate(steps) if stage == stop_at) + 1
             span = until - handoff.created_at
             steps = [
-                (stage, handoff.created_at + span * (i + 1) / (count + 1), act)
-                for i, (stage, _, act) in enumerate(steps[:count])
+                (stage, min(moment, handoff.created_at + span * (i + 1) / (count + 1)), act)
+                for i, (stage, moment, act) in enumerate(steps[:count])
             ]
         for stage, moment, act in steps:
             # Events happen in order: a stage never precedes the one before it.
@@ -261,6 +338,7 @@ def seed(*, context: dict, stdout) -> None:
             ["sasha", "sam", "skye"],
             ["erin", "eli", "emma"],
             lambda i: ESCALATION_TITLES[i % len(ESCALATION_TITLES)],
+            {"paces": ESCALATION_PACE, "eras": ESCALATION_ERAS},
         ),
         (
             onboarding,
@@ -268,15 +346,21 @@ def seed(*, context: dict, stdout) -> None:
             ["sal", "sid"],
             ["cora", "cal"],
             lambda i: f"Onboard {ONBOARDING_CUSTOMERS[i % len(ONBOARDING_CUSTOMERS)]}",
+            {},
         ),
     ]
     created = 0
-    for agreement, count, requesters, providers, title in plans:
+    for agreement, count, requesters, providers, title, shape in plans:
         agreement = Agreement.objects.prefetch_related("targets", "triage_fields").get(
             pk=agreement.pk
         )
         sim = Simulator(
-            rng, agreement, [users[u] for u in requesters], [users[u] for u in providers]
+            rng,
+            agreement,
+            [users[u] for u in requesters],
+            [users[u] for u in providers],
+            now=now,
+            **shape,
         )
         start = now - timedelta(days=HISTORY_DAYS)
         moments = sorted(

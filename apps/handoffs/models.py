@@ -84,6 +84,8 @@ class HandoffQuerySet(models.QuerySet):
             "agreement__calendar",
         ).prefetch_related(
             "clocks",
+            # The reviews app's breach review of each clock, shown beside a breached one.
+            "clocks__breach_review",
             "agreement__targets",
             "agreement__triage_fields",
             "agreement__calendar__intervals",

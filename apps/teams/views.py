@@ -7,23 +7,6 @@ from .models import Role
 
 
 @require_GET
-def dashboard(request):
-    now = timezone.now()
-    rows = []
-    for membership in selectors.memberships_of(user=request.user):
-        calendar = membership.team.calendar
-        periods = calendar.open_periods(now, days=7)
-        rows.append(
-            {
-                "membership": membership,
-                "open_now": bool(periods) and periods[0][0] <= now,
-                "next_period": periods[0] if periods else None,
-            }
-        )
-    return render(request, "teams/dashboard.html", {"rows": rows, "now": now})
-
-
-@require_GET
 def team_list(request):
     teams = selectors.team_list(user=request.user)
     my_team_ids = set(request.user.memberships.values_list("team_id", flat=True))

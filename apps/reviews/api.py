@@ -1,0 +1,816 @@
+"""REST API of reviews: quarterly reviews (pack, recommendations, what-if, sign-off), breach
+reviews and their action items.
+
+Reads start from `visible_to(user)` (STYLE rule 3): a review, breach review or action item
+of teams you are not in answers 404. Each write checks the types of its body with its own
+input serializer, then calls exactly one service, which checks the domain rules. Service
+errors become HTTP answers in `apps.core.api`: ValidationError → 400 (dotted keys such as
+`proposed_targets.P2.acknowledge` nested), PermissionDenied → 403, Conflict → 409.
+Nothing is deleted (there is no DELETE): an action item is marked done, a review completes.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apps.agreements.models import Metric, Priority
+from apps.core.api import SafeJSONParser
+from apps.handoffs.models import Clock, Handoff
+from apps.teams.models import Team
+
+from . import pack, selectors, services, whatif
+from .filters import ActionItemFilter, BreachReviewFilter, QuarterlyReviewFilter
+from .models import ActionItem, BreachReview, QuarterlyReview, ReviewSignOff, RootCause
+
+# The storage range of an integer column: a larger number is a type error (and would
+# overflow PostgreSQL's integer), whereas "positive" is a rule the services word.
+MAX_INT = 2_147_483_647
+TEXT_LIMIT = 20_000
+NO_DELETE = ["get", "post", "patch", "head", "options"]
+
+
+def _now():
+    return timezone.now()
+
+
+# --- documentation of the JSON columns -------------------------------------------------------
+# The pack and the recommendations are frozen JSON written by `apps.reviews.pack` and
+# `recommend`; these serializers only describe their shape in the OpenAPI schema.
+
+
+class _TierTargetsDoc(serializers.Serializer):
+    acknowledge = serializers.IntegerField(allow_null=True, help_text="Seconds; null: best effort.")
+    action_plan = serializers.IntegerField(allow_null=True)
+    resolve = serializers.IntegerField(allow_null=True)
+
+
+class _PackRowDoc(serializers.Serializer):
+    priority = serializers.ChoiceField(choices=Priority.choices)
+    metric = serializers.ChoiceField(choices=Metric.choices)
+    target_seconds = serializers.IntegerField(allow_null=True)
+    volume = serializers.IntegerField(help_text="Finished (met or breached) clocks.")
+    with_target = serializers.IntegerField()
+    met = serializers.IntegerField()
+    breached = serializers.IntegerField()
+    met_pct = serializers.FloatField(allow_null=True)
+    p50 = serializers.IntegerField(allow_null=True, help_text="Business seconds.")
+    p80 = serializers.IntegerField(allow_null=True)
+    p95 = serializers.IntegerField(allow_null=True)
+    paused_seconds_avg = serializers.FloatField(allow_null=True)
+    reopen_pct = serializers.FloatField(allow_null=True)
+    waiting_seconds_avg = serializers.FloatField(allow_null=True)
+
+
+class _ExceptionWindowDoc(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    reason = serializers.CharField()
+    scope = serializers.CharField()
+
+
+class _PackSectionDoc(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField(help_text="Exclusive.")
+    handoffs = serializers.IntegerField()
+    rows = _PackRowDoc(many=True)
+    breach_causes = serializers.DictField(
+        child=serializers.IntegerField(), help_text='Root cause → count, and "unreviewed".'
+    )
+    exception_windows = _ExceptionWindowDoc(many=True)
+
+
+class _HistoryRowDoc(serializers.Serializer):
+    priority = serializers.CharField()
+    metric = serializers.CharField()
+    met_pct = serializers.FloatField(allow_null=True)
+
+
+class _HistoryDoc(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    rows = _HistoryRowDoc(many=True)
+
+
+class _PackDoc(serializers.Serializer):
+    built_at = serializers.DateTimeField()
+    period = _PackSectionDoc()
+    previous = _PackSectionDoc()
+    history = _HistoryDoc(many=True, help_text="Met % of the last three periods, this one last.")
+
+
+class _RecommendationDoc(serializers.Serializer):
+    priority = serializers.CharField()
+    metric = serializers.CharField()
+    current_seconds = serializers.IntegerField(allow_null=True)
+    recommended_seconds = serializers.IntegerField(allow_null=True)
+    basis = serializers.ChoiceField(choices=["p80", "tighten", "keep", "no_data"])
+    reason = serializers.CharField()
+
+
+@extend_schema_field(_PackDoc(help_text="Frozen when the review starts; {} before."))
+class PackField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(_RecommendationDoc(many=True))
+class RecommendationsField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": 'Priority → metric → seconds (null: best effort), e.g. `{"P1": '
+        '{"acknowledge": 1800, "action_plan": 7200, "resolve": null}}`.',
+        "additionalProperties": {
+            "type": "object",
+            "properties": {m: {"type": "integer", "nullable": True} for m in Metric.values},
+        },
+    }
+)
+class TargetsField(serializers.Field):
+    """Targets in the shape every part of the reviews uses. Only "an object" is checked
+    here: the priorities, metrics and seconds are checked by the service's one rule
+    (`services.validate_targets`), whose errors are keyed `{"P2": {"acknowledge": […]}}`
+    under the field."""
+
+    default_error_messages = {
+        # DRF formats these messages: braces doubled.
+        "not_a_dict": 'Expected an object of priorities, e.g. {{"P1": {{"acknowledge": 1800}}}}.',
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_a_dict")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+class ReviewSignOffSerializer(serializers.ModelSerializer):
+    team_slug = serializers.CharField(source="team.slug", read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    user_name = serializers.CharField(source="user.display_name", read_only=True)
+
+    class Meta:
+        model = ReviewSignOff
+        fields = ["team", "team_slug", "user", "username", "user_name", "signed_at", "comment"]
+        read_only_fields = fields
+
+
+class ActionItemSerializer(serializers.ModelSerializer):
+    owner_name = serializers.CharField(source="owner.display_name", read_only=True)
+    done = serializers.BooleanField(source="is_done", read_only=True)
+
+    class Meta:
+        model = ActionItem
+        fields = [
+            "id",
+            "review",
+            "breach_review",
+            "title",
+            "owner",
+            "owner_name",
+            "due_date",
+            "done",
+            "done_at",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class QuarterlyReviewSummarySerializer(serializers.ModelSerializer):
+    """A review in a list: what it looks at, when it is due, where it stands."""
+
+    title = serializers.CharField(source="agreement.title", read_only=True)
+    agreement_version = serializers.IntegerField(source="agreement.version", read_only=True)
+    provider_team = serializers.IntegerField(source="series.provider_team_id", read_only=True)
+    provider_team_slug = serializers.CharField(source="series.provider_team.slug", read_only=True)
+    requesting_team = serializers.IntegerField(source="series.requesting_team_id", read_only=True)
+    requesting_team_slug = serializers.CharField(
+        source="series.requesting_team.slug", read_only=True
+    )
+    sign_offs = ReviewSignOffSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = QuarterlyReview
+        fields = [
+            "id",
+            "series",
+            "agreement",
+            "agreement_version",
+            "title",
+            "provider_team",
+            "provider_team_slug",
+            "requesting_team",
+            "requesting_team_slug",
+            "period_start",
+            "period_end",
+            "due_date",
+            "status",
+            "started_at",
+            "completed_at",
+            "resulting_agreement",
+            "sign_offs",
+        ]
+        read_only_fields = fields
+
+
+class QuarterlyReviewSerializer(QuarterlyReviewSummarySerializer):
+    """A review in full: the frozen pack, the recommended and proposed targets, the notes,
+    sign-offs and action items, and what the requesting user may still do on it."""
+
+    pack = PackField(read_only=True)
+    recommendations = RecommendationsField(read_only=True)
+    proposed_targets = TargetsField(read_only=True)
+    action_items = ActionItemSerializer(many=True, read_only=True)
+    can_edit = serializers.SerializerMethodField()
+    sides_to_sign = serializers.SerializerMethodField(
+        help_text="Slugs of the teams you lead and may still sign for."
+    )
+
+    class Meta(QuarterlyReviewSummarySerializer.Meta):
+        fields = [
+            *QuarterlyReviewSummarySerializer.Meta.fields,
+            "started_by",
+            "pack",
+            "recommendations",
+            "proposed_targets",
+            "findings",
+            "decisions",
+            "action_items",
+            "can_edit",
+            "sides_to_sign",
+        ]
+        read_only_fields = fields
+
+    def _user(self):
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
+    def get_can_edit(self, review) -> bool:
+        user = self._user()
+        return bool(user and services.can_edit_review(user, review))
+
+    def get_sides_to_sign(self, review) -> list[str]:
+        user = self._user()
+        if not user:
+            return []
+        return [team.slug for team in services.sides_to_sign(user, review)]
+
+
+class WhatIfRowSerializer(serializers.Serializer):
+    priority = serializers.CharField()
+    metric = serializers.CharField()
+    target_seconds = serializers.IntegerField(allow_null=True)
+    volume = serializers.IntegerField(help_text="Finished clocks of the period.")
+    met = serializers.IntegerField(allow_null=True)
+    met_pct = serializers.FloatField(allow_null=True, help_text="Null for best effort.")
+
+
+class WhatIfSerializer(serializers.Serializer):
+    period_start = serializers.DateField()
+    period_end = serializers.DateField(help_text="Exclusive.")
+    targets = TargetsField()
+    rows = WhatIfRowSerializer(many=True)
+
+
+class BreachHandoffSerializer(serializers.ModelSerializer):
+    provider_team_slug = serializers.CharField(source="provider_team.slug", read_only=True)
+    requesting_team_slug = serializers.CharField(source="requesting_team.slug", read_only=True)
+
+    class Meta:
+        model = Handoff
+        fields = [
+            "id",
+            "title",
+            "priority",
+            "status",
+            "agreement",
+            "provider_team_slug",
+            "requesting_team_slug",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class BreachedClockSerializer(serializers.ModelSerializer):
+    handoff = BreachHandoffSerializer(read_only=True)
+
+    class Meta:
+        model = Clock
+        fields = [
+            "id",
+            "metric",
+            "status",
+            "target_seconds",
+            "consumed_seconds",
+            "breached_at",
+            "handoff",
+        ]
+        read_only_fields = fields
+
+
+class BreachReviewSerializer(serializers.ModelSerializer):
+    clock = BreachedClockSerializer(read_only=True)
+    reviewed_by_name = serializers.CharField(source="reviewed_by.display_name", read_only=True)
+    action_items = ActionItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = BreachReview
+        fields = [
+            "id",
+            "clock",
+            "root_cause",
+            "what_happened",
+            "prevention",
+            "reviewed_by",
+            "reviewed_by_name",
+            "created_at",
+            "updated_at",
+            "action_items",
+        ]
+        read_only_fields = fields
+
+
+class ReviewErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+# --- input -----------------------------------------------------------------------------------
+
+
+class _IdField(serializers.IntegerField):
+    """A primary key as the client types it: an integer within the column's range."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_INT, **kwargs)
+
+
+class _VisibleField(serializers.PrimaryKeyRelatedField):
+    """A primary key among the rows the requesting user may see; any other is "does not
+    exist"."""
+
+    def __init__(self, model, **kwargs):
+        self.model = model
+        super().__init__(queryset=model.objects.all(), pk_field=_IdField(), **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None:  # schema generation: only the model matters
+            return self.model.objects.none()
+        return self.model.objects.visible_to(request.user)
+
+
+def _text(**kwargs):
+    return serializers.CharField(max_length=TEXT_LIMIT, allow_blank=True, **kwargs)
+
+
+class ReviewUpdateInput(serializers.Serializer):
+    """Omitted fields are kept. `proposed_targets` replaces the proposal as a whole."""
+
+    findings = _text(required=False)
+    decisions = _text(required=False)
+    proposed_targets = TargetsField(required=False)
+
+
+class ReviewStartInput(serializers.Serializer):
+    """No fields: the compliance pack and the recommendations are frozen now."""
+
+
+class ReviewSignOffInput(serializers.Serializer):
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class WhatIfInput(serializers.Serializer):
+    targets = TargetsField(
+        required=False,
+        help_text="The targets to replay; omitted: the review's proposed targets. "
+        "A priority or metric left out is replayed at its current target.",
+    )
+
+
+class BreachReviewCreateInput(serializers.Serializer):
+    clock = _IdField(help_text="The breached clock (a handoff's `clocks[].id`).")
+    root_cause = serializers.ChoiceField(choices=RootCause.choices)
+    what_happened = _text()
+    prevention = _text(required=False, default="")
+
+
+class BreachReviewUpdateInput(serializers.Serializer):
+    root_cause = serializers.ChoiceField(choices=RootCause.choices, required=False)
+    what_happened = _text(required=False)
+    prevention = _text(required=False)
+
+
+class ActionItemCreateInput(serializers.Serializer):
+    """An action item of a quarterly review or of a breach review (exactly one)."""
+
+    review = _VisibleField(QuarterlyReview, required=False, allow_null=True)
+    breach_review = _VisibleField(BreachReview, required=False, allow_null=True)
+    title = serializers.CharField(max_length=200, allow_blank=True)
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        pk_field=_IdField(),
+        help_text="A member of one of the two teams.",
+    )
+    due_date = serializers.DateField()
+
+    def validate(self, attrs):
+        if bool(attrs.get("review")) == bool(attrs.get("breach_review")):
+            raise serializers.ValidationError(
+                {"review": ["Give either a review or a breach review (exactly one)."]}
+            )
+        return attrs
+
+
+class ActionItemDoneInput(serializers.Serializer):
+    done = serializers.BooleanField(help_text="true: done now; false: open again.")
+
+
+# --- shared ----------------------------------------------------------------------------------
+
+ERRORS = {
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description='Field-keyed messages, e.g. `{"proposed_targets": {"P2": '
+        '{"acknowledge": ["…"]}}}`.',
+    ),
+    403: OpenApiResponse(ReviewErrorSerializer, description="Not allowed for you."),
+    404: OpenApiResponse(ReviewErrorSerializer, description="Not visible to you."),
+    409: OpenApiResponse(
+        ReviewErrorSerializer, description="The current status does not allow this."
+    ),
+}
+
+
+class _InputMixin:
+    # Targets are JSON objects: form encodings cannot carry them.
+    parser_classes = [SafeJSONParser]
+
+    def _input(self, serializer_class, **kwargs):
+        serializer = serializer_class(
+            data=self.request.data, context=self.get_serializer_context(), **kwargs
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def filter_queryset(self, queryset):
+        # The query string filters the list only: a detail URL or an action finds its row
+        # whatever `?status=…` says.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+
+# --- quarterly reviews -----------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Quarterly reviews you may see, latest due first"),
+    retrieve=extend_schema(
+        summary="One review: pack, recommendations, proposed targets, notes, sign-offs",
+        responses={200: QuarterlyReviewSerializer, 404: ERRORS[404]},
+    ),
+    partial_update=extend_schema(
+        summary="Write findings and decisions, or propose targets (a lead of either team)",
+        request=ReviewUpdateInput,
+        responses={200: QuarterlyReviewSerializer, **ERRORS},
+    ),
+)
+class QuarterlyReviewViewSet(
+    _InputMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Quarterly reviews of the agreements between your teams. Scheduled by the daily task;
+    started, edited and signed off by both teams' leads. When both have signed and the
+    targets changed, `resulting_agreement` is the new version now in force."""
+
+    filterset_class = QuarterlyReviewFilter
+    http_method_names = NO_DELETE
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return QuarterlyReviewSummarySerializer
+        return QuarterlyReviewSerializer
+
+    def get_queryset(self):
+        visible = QuarterlyReview.objects.visible_to(self.request.user)
+        if self.action == "list":
+            return self._summary(visible)
+        if self.action == "retrieve":
+            return self._full(visible)
+        return visible  # a write: the service re-reads the row under a lock
+
+    @staticmethod
+    def _summary(queryset):
+        return (
+            queryset.select_related("agreement", "series__provider_team", "series__requesting_team")
+            .defer("pack", "recommendations", "proposed_targets", "findings", "decisions")
+            .prefetch_related(
+                Prefetch("sign_offs", queryset=ReviewSignOff.objects.select_related("team", "user"))
+            )
+            .order_by("-due_date", "-pk")
+        )
+
+    @staticmethod
+    def _full(queryset):
+        return queryset.select_related(
+            "agreement", "series__provider_team", "series__requesting_team"
+        ).prefetch_related(
+            Prefetch("sign_offs", queryset=ReviewSignOff.objects.select_related("team", "user")),
+            Prefetch("action_items", queryset=ActionItem.objects.select_related("owner")),
+        )
+
+    def _respond(self, review: QuarterlyReview, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self._full(QuarterlyReview.objects.visible_to(self.request.user)).get(pk=review.pk)
+        return Response(
+            QuarterlyReviewSerializer(fresh, context=self.get_serializer_context()).data, code
+        )
+
+    def partial_update(self, request, *args, **kwargs):
+        review = self.get_object()
+        data = self._input(ReviewUpdateInput)
+        review = services.review_update(review=review, actor=request.user, now=_now(), **data)
+        return self._respond(review)
+
+    @extend_schema(
+        summary="Start the review: freeze the compliance pack and recommendations (a lead)",
+        request=ReviewStartInput,
+        responses={200: QuarterlyReviewSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        review = self.get_object()
+        self._input(ReviewStartInput)
+        return self._respond(services.review_start(review=review, actor=request.user, now=_now()))
+
+    @extend_schema(
+        summary="Sign off for the sides you lead; with both signed the review completes",
+        request=ReviewSignOffInput,
+        responses={200: QuarterlyReviewSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="sign-off")
+    def sign_off(self, request, pk=None):
+        review = self.get_object()
+        data = self._input(ReviewSignOffInput)
+        return self._respond(
+            services.review_sign_off(
+                review=review, actor=request.user, comment=data["comment"], now=_now()
+            )
+        )
+
+    @extend_schema(
+        summary="Replay targets against the period's real handoffs (nothing is saved)",
+        request=WhatIfInput,
+        responses={200: WhatIfSerializer, **{k: ERRORS[k] for k in (400, 404)}},
+    )
+    @action(detail=True, methods=["post"], url_path="what-if")
+    def what_if(self, request, pk=None):
+        review = self.get_object()
+        data = self._input(WhatIfInput)
+        targets = _merged_targets(review, data.get("targets"))
+        rows = whatif.replay(
+            series=review.series,
+            period_start=review.period_start,
+            period_end=review.period_end,
+            targets=targets,
+        )
+        body = {
+            "period_start": review.period_start,
+            "period_end": review.period_end,
+            "targets": targets,
+            "rows": rows,
+        }
+        return Response(WhatIfSerializer(body).data)
+
+
+def _merged_targets(review: QuarterlyReview, given: dict | None) -> dict:
+    """The targets to replay: the proposal (the current targets before the review starts),
+    with what the client sent merged over it, so a client may send just the cells it is
+    trying. Checked by the same rule as a proposal, keyed under `targets`."""
+    base = review.proposed_targets or pack.targets_of(review.agreement)
+    targets = {p: dict(tier) for p, tier in base.items()}
+    for priority, tier in (given or {}).items():
+        if isinstance(tier, dict) and isinstance(targets.get(priority), dict):
+            targets[priority].update(tier)
+        else:
+            targets[priority] = tier
+    priorities = [t.priority for t in review.agreement.targets.all()]
+    return services.validate_targets(targets, priorities=priorities, prefix="targets")
+
+
+# --- breach reviews --------------------------------------------------------------------------
+
+
+def _breach_shape(queryset):
+    return queryset.select_related(
+        "reviewed_by",
+        "clock__handoff__provider_team",
+        "clock__handoff__requesting_team",
+    ).prefetch_related(
+        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner"))
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Breach reviews you may see, newest first"),
+    retrieve=extend_schema(
+        summary="One breach review with its action items",
+        responses={200: BreachReviewSerializer, 404: ERRORS[404]},
+    ),
+    create=extend_schema(
+        summary="Review a breached clock (provider team); a clock already reviewed is updated",
+        request=BreachReviewCreateInput,
+        responses={
+            201: BreachReviewSerializer,
+            200: OpenApiResponse(
+                BreachReviewSerializer, description="An existing review, updated."
+            ),
+            **{k: ERRORS[k] for k in (400, 403, 404)},
+        },
+    ),
+    partial_update=extend_schema(
+        summary="Change a breach review (provider team); omitted fields are kept",
+        request=BreachReviewUpdateInput,
+        responses={200: BreachReviewSerializer, **{k: ERRORS[k] for k in (400, 403, 404)}},
+    ),
+)
+class BreachReviewViewSet(
+    _InputMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Every breached clock needs a review: its root cause, what happened and what would
+    have prevented it. Written by the provider team; read by both teams."""
+
+    serializer_class = BreachReviewSerializer
+    filterset_class = BreachReviewFilter
+    http_method_names = NO_DELETE
+
+    def get_queryset(self):
+        return _breach_shape(BreachReview.objects.visible_to(self.request.user)).order_by(
+            "-created_at", "-pk"
+        )
+
+    def _respond(self, review: BreachReview, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().get(pk=review.pk)
+        return Response(self.get_serializer(fresh).data, code)
+
+    def _save(self, *, clock: Clock, root_cause, what_happened, prevention):
+        return services.breach_review_save(
+            clock=clock,
+            actor=self.request.user,
+            root_cause=root_cause,
+            what_happened=what_happened,
+            prevention=prevention,
+            now=_now(),
+        )
+
+    def create(self, request, *args, **kwargs):
+        data = self._input(BreachReviewCreateInput)
+        # The clock is the resource being reviewed: one you may not see is not found (404),
+        # exactly as its handoff's URL would answer.
+        visible_handoffs = Handoff.objects.visible_to(request.user)
+        clock = get_object_or_404(
+            Clock.objects.filter(handoff__in=visible_handoffs).select_related("handoff"),
+            pk=data["clock"],
+        )
+        if clock.breached_at is None:
+            # In this body the clock is an input like any other: one that never breached is
+            # a bad value for the field (the service would call it a conflict).
+            raise serializers.ValidationError(
+                {"clock": ["This clock has not breached; there is nothing to review."]}
+            )
+        existed = BreachReview.objects.filter(clock=clock).exists()
+        review = self._save(
+            clock=clock,
+            root_cause=data["root_cause"],
+            what_happened=data["what_happened"],
+            prevention=data["prevention"],
+        )
+        return self._respond(review, status.HTTP_200_OK if existed else status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        review = self.get_object()
+        data = self._input(BreachReviewUpdateInput)
+        review = self._save(
+            clock=review.clock,
+            root_cause=data.get("root_cause", review.root_cause),
+            what_happened=data.get("what_happened", review.what_happened),
+            prevention=data.get("prevention", review.prevention),
+        )
+        return self._respond(review)
+
+    @extend_schema(
+        summary="Breached clocks of your provider teams still waiting for a review",
+        parameters=[
+            OpenApiParameter(
+                "team", OpenApiTypes.STR, description="Only this provider team (its slug)."
+            )
+        ],
+        responses={200: BreachedClockSerializer(many=True)},
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="to-review",
+        filter_backends=[],
+        serializer_class=BreachedClockSerializer,
+    )
+    def to_review(self, request):
+        slug = request.query_params.get("team", "").strip()
+        team = Team.objects.filter(slug=slug).first() if slug else None
+        if slug and team is None:
+            clocks = Clock.objects.none()  # no such team: nothing to review
+        else:
+            clocks = selectors.breaches_to_review(user=request.user, team=team).select_related(
+                "handoff__provider_team", "handoff__requesting_team"
+            )
+        page = self.paginate_queryset(clocks)
+        data = BreachedClockSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+
+# --- action items ----------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Action items you may see: open first, soonest due first"),
+    retrieve=extend_schema(
+        summary="One action item", responses={200: ActionItemSerializer, 404: ERRORS[404]}
+    ),
+    create=extend_schema(
+        summary="Add an action item to a review or a breach review",
+        request=ActionItemCreateInput,
+        responses={201: ActionItemSerializer, **ERRORS},
+    ),
+)
+class ActionItemViewSet(
+    _InputMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Follow-ups of quarterly and breach reviews, each owned by one person."""
+
+    serializer_class = ActionItemSerializer
+    filterset_class = ActionItemFilter
+    http_method_names = NO_DELETE
+
+    def get_queryset(self):
+        return (
+            ActionItem.objects.visible_to(self.request.user)
+            .select_related("owner")
+            .order_by("done_at", "due_date", "pk")
+        )
+
+    def _respond(self, item: ActionItem, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().get(pk=item.pk)
+        return Response(self.get_serializer(fresh).data, code)
+
+    def create(self, request, *args, **kwargs):
+        data = self._input(ActionItemCreateInput)
+        item = services.action_item_create(
+            actor=request.user,
+            title=data["title"],
+            owner=data["owner"],
+            due_date=data["due_date"],
+            review=data.get("review"),
+            breach_review=data.get("breach_review"),
+            now=_now(),
+        )
+        return self._respond(item, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Mark done, or open again",
+        request=ActionItemDoneInput,
+        responses={200: ActionItemSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def done(self, request, pk=None):
+        item = self.get_object()
+        data = self._input(ActionItemDoneInput)
+        item = services.action_item_set_done(
+            item=item, actor=request.user, done=data["done"], now=_now()
+        )
+        return self._respond(item)
