@@ -49,5 +49,11 @@ lint: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/businesstime.py
 
+# Load test with locust (own virtualenv bench/load/.venv) against gunicorn and a
+# throw-away PostgreSQL database: bench/load/README.md. Not part of `make test`.
+.PHONY: load
+load: $(RUN_STAMP)
+	$(BIN)/python bench/load/run.py $(LOAD_ARGS)
+
 clean:
 	rm -rf var staticfiles .pytest_cache .hypothesis

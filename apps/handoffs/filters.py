@@ -32,9 +32,11 @@ def _at_risk_clock():
 
 
 class HandoffFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    # distinct=False: these are columns of the handoff itself, no join can duplicate a row,
+    # and DISTINCT would sort every matching row instead of reading the queue index.
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, distinct=False)
     open = django_filters.BooleanFilter(method="filter_open", label="Open only")
-    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices, distinct=False)
     agreement = django_filters.NumberFilter(
         field_name="agreement_id", min_value=1, max_value=MAX_ID
     )
