@@ -441,16 +441,18 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, partial=True, **kwargs)
 
+    # Every action takes `format`: the router's `.json` twin of each route passes it, and
+    # without it that twin answers 500.
     @_action_schema(AgreementSubmitInput, "Submit a draft for both leads' approval")
     @action(detail=True, methods=["post"])
-    def submit(self, request, pk=None):
+    def submit(self, request, pk=None, format=None):
         agreement = self.get_object()
         self._input(AgreementSubmitInput)
         return self._respond(services.agreement_submit(agreement=agreement, actor=request.user))
 
     @_action_schema(AgreementApproveInput, "Approve a version in review for the sides you lead")
     @action(detail=True, methods=["post"])
-    def approve(self, request, pk=None):
+    def approve(self, request, pk=None, format=None):
         agreement = self.get_object()
         data = self._input(AgreementApproveInput)
         return self._respond(
@@ -461,7 +463,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     @_action_schema(AgreementRequestChangesInput, "Send a version in review back to draft")
     @action(detail=True, methods=["post"], url_path="request-changes")
-    def request_changes(self, request, pk=None):
+    def request_changes(self, request, pk=None, format=None):
         agreement = self.get_object()
         data = self._input(AgreementRequestChangesInput)
         return self._respond(
@@ -476,7 +478,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         created=True,
     )
     @action(detail=True, methods=["post"])
-    def amend(self, request, pk=None):
+    def amend(self, request, pk=None, format=None):
         agreement = self.get_object()
         self._input(AgreementAmendInput)
         draft = services.agreement_amend(agreement=agreement, actor=request.user)
@@ -484,7 +486,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     @_action_schema(AgreementRetireInput, "Retire a version (or withdraw a draft)")
     @action(detail=True, methods=["post"])
-    def retire(self, request, pk=None):
+    def retire(self, request, pk=None, format=None):
         agreement = self.get_object()
         data = self._input(AgreementRetireInput)
         return self._respond(
@@ -625,7 +627,7 @@ class ExceptionWindowViewSet(
         responses={200: ExceptionWindowSerializer, **WINDOW_ERRORS},
     )
     @action(detail=True, methods=["post"])
-    def approve(self, request, pk=None):
+    def approve(self, request, pk=None, format=None):
         window = self.get_object()
         data = self._input(ExceptionWindowApproveInput)
         return self._respond(
@@ -638,7 +640,7 @@ class ExceptionWindowViewSet(
         responses={200: ExceptionWindowSerializer, **WINDOW_ERRORS},
     )
     @action(detail=True, methods=["post"])
-    def reject(self, request, pk=None):
+    def reject(self, request, pk=None, format=None):
         window = self.get_object()
         data = self._input(ExceptionWindowRejectInput)
         return self._respond(

@@ -6,7 +6,8 @@ that does not document a code itself (an operation's own, more specific descript
 wins). Which codes an operation can answer follows from what it is:
 
 - 401 unless it allows anonymous calls (DRF answers `WWW-Authenticate: Token`);
-- 400 when it takes a request body or filters (field-keyed messages);
+- 400 when it takes a request body or filters (field-keyed messages), and 415 when the
+  body comes in a media type the operation does not read;
 - 403 for writes that need a signed-in user (a team that may not act, or a session
   request without its CSRF token);
 - 404 when its path names an object (not there or not visible to you) or it is
@@ -60,6 +61,7 @@ DESCRIPTIONS = {
     "403": ("Not allowed: your team may not do this (or a session request lacks its CSRF token)."),
     "404": "No such object, or not one you may see (also a `page` past the last one).",
     "409": "The object's current status does not allow this.",
+    "415": "The body's Content-Type is not one this operation reads.",
     "429": "Too many requests: wait the `Retry-After` seconds.",
 }
 
@@ -110,6 +112,8 @@ def error_codes(path: str, method: str, operation: dict) -> list[str]:
     query = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
     if "requestBody" in operation or query - PAGINATION_PARAMETERS:
         codes.append("400")
+    if "requestBody" in operation:
+        codes.append("415")
     if method in WRITES and signed_in:
         codes.append("403")
     names_object = "{" in path

@@ -365,23 +365,25 @@ class HandoffViewSet(
         handoff = services.handoff_create(actor=request.user, **data)
         return self._respond(handoff, status.HTTP_201_CREATED)
 
+    # Every action takes `format`: the router's `.json` twin of each route passes it, and
+    # without it that twin answers 500.
     @_action_schema(HandoffAcknowledgeInput, "Acknowledge a new handoff (provider team)")
     @action(detail=True, methods=["post"])
-    def acknowledge(self, request, pk=None):
+    def acknowledge(self, request, pk=None, format=None):
         handoff = self.get_object()
         self._input(HandoffAcknowledgeInput)
         return self._respond(services.handoff_acknowledge(handoff=handoff, actor=request.user))
 
     @_action_schema(HandoffStartInput, "Start work (provider team)")
     @action(detail=True, methods=["post"])
-    def start(self, request, pk=None):
+    def start(self, request, pk=None, format=None):
         handoff = self.get_object()
         self._input(HandoffStartInput)
         return self._respond(services.handoff_start(handoff=handoff, actor=request.user))
 
     @_action_schema(HandoffWaitInput, "Ask the requester something; pausable clocks pause")
     @action(detail=True, methods=["post"])
-    def wait(self, request, pk=None):
+    def wait(self, request, pk=None, format=None):
         handoff = self.get_object()
         data = self._input(HandoffWaitInput)
         return self._respond(
@@ -392,7 +394,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffResumeInput, "Reply to a question (or resume); paused clocks run")
     @action(detail=True, methods=["post"])
-    def resume(self, request, pk=None):
+    def resume(self, request, pk=None, format=None):
         handoff = self.get_object()
         data = self._input(HandoffResumeInput)
         return self._respond(
@@ -401,7 +403,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffActionPlanInput, "Post the action plan (provider team)")
     @action(detail=True, methods=["post"], url_path="action-plan")
-    def action_plan(self, request, pk=None):
+    def action_plan(self, request, pk=None, format=None):
         handoff = self.get_object()
         data = self._input(HandoffActionPlanInput)
         return self._respond(
@@ -412,7 +414,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffResolveInput, "Resolve with a resolution note (provider team)")
     @action(detail=True, methods=["post"])
-    def resolve(self, request, pk=None):
+    def resolve(self, request, pk=None, format=None):
         handoff = self.get_object()
         data = self._input(HandoffResolveInput)
         return self._respond(
@@ -423,7 +425,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffReopenInput, "Reopen a resolved handoff (requesting team)")
     @action(detail=True, methods=["post"])
-    def reopen(self, request, pk=None):
+    def reopen(self, request, pk=None, format=None):
         handoff = self.get_object()
         data = self._input(HandoffReopenInput)
         return self._respond(
@@ -432,7 +434,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffCloseInput, "Confirm a resolution and close")
     @action(detail=True, methods=["post"])
-    def close(self, request, pk=None):
+    def close(self, request, pk=None, format=None):
         handoff = self.get_object()
         data = self._input(HandoffCloseInput)
         return self._respond(
@@ -441,7 +443,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffCancelInput, "Withdraw an open handoff")
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
+    def cancel(self, request, pk=None, format=None):
         handoff = self.get_object()
         data = self._input(HandoffCancelInput)
         return self._respond(
@@ -450,7 +452,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffAssignInput, "Assign, unassign or claim (provider team)")
     @action(detail=True, methods=["post"])
-    def assign(self, request, pk=None):
+    def assign(self, request, pk=None, format=None):
         handoff = self.get_object()
         data = self._input(HandoffAssignInput)
         if data["claim"]:
@@ -468,7 +470,7 @@ class HandoffViewSet(
         code=201,
     )
     @action(detail=True, methods=["post"])
-    def comment(self, request, pk=None):
+    def comment(self, request, pk=None, format=None):
         handoff = self.get_object()
         data = self._input(HandoffCommentInput)
         event = services.handoff_comment(
@@ -482,7 +484,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffPriorityInput, "Change the priority, with a reason")
     @action(detail=True, methods=["post"])
-    def priority(self, request, pk=None):
+    def priority(self, request, pk=None, format=None):
         handoff = self.get_object()
         data = self._input(HandoffPriorityInput)
         return self._respond(
@@ -500,7 +502,7 @@ class HandoffViewSet(
         responses={200: HandoffEventSerializer(many=True), 404: ERRORS[404]},
     )
     @action(detail=True, methods=["get"], filter_backends=[])
-    def events(self, request, pk=None):
+    def events(self, request, pk=None, format=None):
         handoff = self.get_object()
         page = self.paginate_queryset(selectors.timeline(handoff=handoff))
         data = HandoffEventSerializer(page, many=True, context=self.get_serializer_context()).data

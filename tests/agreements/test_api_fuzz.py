@@ -1,6 +1,9 @@
 """No input makes the agreements API answer 500: random JSON in every field and part."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
@@ -74,3 +77,31 @@ def test_updating_a_draft_never_answers_500(lead, provider_team, requesting_team
     )
     response = lead.patch(f"/api/agreements/{draft.pk}/", payload, format="json")
     assert response.status_code in (200, 400), response.content[:300]
+
+
+def test_the_json_suffix_routes_of_the_actions_answer_like_the_plain_ones(
+    lead, provider_lead, provider_team, requesting_team
+):
+    # DRF's router gives every route a `.json` twin that passes `format` to the action:
+    # an action that did not take it answered 500 there.
+    draft = AgreementFactory(
+        series__provider_team=provider_team, series__requesting_team=requesting_team, status="draft"
+    )
+    response = lead.post(f"/api/agreements/{draft.pk}/submit.json", {}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "in_review"
+    for action in ("approve", "request-changes", "amend", "retire"):
+        response = lead.post(f"/api/agreements/{draft.pk}/{action}.json", {}, format="json")
+        assert response.status_code in (200, 201, 409), (action, response.content[:300])
+    now = timezone.now()
+    window = services.exception_window_request(
+        actor=provider_lead,
+        provider_team=provider_team,
+        start=now,
+        end=now + timedelta(hours=2),
+        reason="Outage",
+    )
+    client = APIClient()
+    client.force_authenticate(provider_lead)
+    for action in ("approve", "reject"):
+        response = client.post(f"/api/exception-windows/{window.pk}/{action}.json", {})
+        assert response.status_code in (200, 409), (action, response.content[:300])

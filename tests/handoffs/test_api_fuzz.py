@@ -129,3 +129,19 @@ def test_a_body_nested_too_deeply_is_400(file_handoff, requester):
         response = client.post(url, deep, content_type="application/json")
         assert response.status_code == 400
         assert "nested too deeply" in response.json()["detail"]
+
+
+def test_the_json_suffix_routes_of_the_actions_answer_like_the_plain_ones(
+    file_handoff, provider_member
+):
+    # DRF's router gives every route a `.json` twin that passes `format` to the action:
+    # an action that did not take it answered 500 there.
+    handoff = file_handoff()
+    client = client_for(provider_member)
+    response = client.get(f"{URL}{handoff.pk}/events.json")
+    assert response.status_code == 200 and response.json()["count"] == 1
+    response = client.post(f"{URL}{handoff.pk}/acknowledge.json", {}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "acknowledged"
+    for action in ACTIONS:
+        response = client.post(f"{URL}{handoff.pk}/{action}.json", {}, format="json")
+        assert response.status_code in (200, 201, 400, 409), (action, response.content[:300])

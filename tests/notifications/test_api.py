@@ -38,3 +38,13 @@ def test_someone_elses_notification_is_a_404(api, alice, bob):
     (row, *_) = send(recipients=[bob])
     api.force_authenticate(alice)
     assert api.post(f"/api/notifications/{row.pk}/read/").status_code == 404
+
+
+def test_the_json_suffix_routes_of_the_actions_answer_like_the_plain_ones(api, alice):
+    # DRF's router gives every route a `.json` twin that passes `format` to the action:
+    # an action that did not take it answered 500 there.
+    (row, *_) = send("a", recipients=[alice])
+    api.force_authenticate(alice)
+    response = api.post(f"/api/notifications/{row.pk}/read.json")
+    assert response.status_code == 200 and response.json()["read_at"]
+    assert api.post("/api/notifications/read-all.json").json() == {"marked": 0}

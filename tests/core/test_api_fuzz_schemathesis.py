@@ -1,0 +1,275 @@
+"""The API fuzzed from its own OpenAPI schema, in-process (no server): schemathesis loads
+`/api/schema/` from the WSGI application and sends generated requests — valid and invalid —
+to every operation and method, each with the API token of a requester, a provider member
+or a provider lead (drawn with the case). No request may answer 500, and every status
+answered must be one the schema documents for that operation (`apps/core/schema.py`
+documents the error answers).
+
+Bounded for CI: `SCHEMATHESIS_MAX_EXAMPLES` (default 25) examples per operation,
+derandomized with a fixed seed so that a run is repeatable. A deeper local run adds the
+coverage phase (every boundary and type violation the schema allows):
+`SCHEMATHESIS_COVERAGE=1 SCHEMATHESIS_MAX_EXAMPLES=200 pytest <this file>`.
+"""
+
+import os
+from datetime import timedelta
+
+import pytest
+import schemathesis
+from django.core.management import call_command
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, transaction
+from django.test import override_settings
+from django.utils import timezone
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from rest_framework.authtoken.models import Token
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import status_code_conformance
+
+from apps.agreements import services as agreement_services
+from apps.agreements.models import Agreement
+from apps.handoffs import services as handoff_services
+from apps.notifications import services as notification_services
+from apps.notifications.models import Kind, Notification
+from apps.teams.models import Role
+from olaportal.wsgi import application
+from tests.factories import (
+    AgreementFactory,
+    MembershipFactory,
+    TeamFactory,
+    UserFactory,
+    standard_targets,
+)
+
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
+# Hundreds of cases for the larger bodies: too slow for every run.
+COVERAGE = os.environ.get("SCHEMATHESIS_COVERAGE", "") not in ("", "0", "false")
+CHECKS = [not_a_server_error, status_code_conformance]
+# Each example is sent with the token of one of these, drawn like the rest of the case.
+PERSONAS = ["requester", "member", "lead"]
+FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
+
+schema = schemathesis.openapi.from_wsgi(
+    "/api/schema/?format=json",
+    application,
+    config=schemathesis.Config.from_dict(
+        {
+            "seed": 20260307,
+            "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True},
+            "phases": {"coverage": {"enabled": COVERAGE}},
+        }
+    ),
+)
+
+TRIAGE = {"steps": "1. open the app 2. crash", "environment": "production"}
+
+# Which objects a path's `{id}` names, by the collection it sits under.
+COLLECTIONS = {
+    "agreements": "agreements",
+    "exception-windows": "windows",
+    "handoffs": "handoffs",
+    "notifications": "notifications",
+    "teams": "teams",
+    "calendars": "calendars",
+}
+# Body fields that name another object: small generated ids become real ones, so that
+# requests get past "no such object" into the services' own validation.
+BODY_REFERENCES = {
+    "agreement": "agreements",
+    "assignee": "users",
+    "provider_team": "teams",
+    "requesting_team": "teams",
+    "series": "series",
+    "calendar": "calendars",
+    "user": "users",
+}
+
+
+def _persona(username: str, team, role=Role.MEMBER, **extra):
+    user = UserFactory(username=username, **extra)
+    if team is not None:
+        MembershipFactory(team=team, user=user, role=role)
+    return user
+
+
+def _build_world() -> dict:
+    """Two agreements' worth of objects in several states, visible to some personas and
+    not others, so that generated ids land on real rows as well as on missing ones."""
+    now = timezone.now()
+    engineering = TeamFactory(name="Engineering", slug="engineering")
+    support = TeamFactory(name="Support", slug="support")
+    finance = TeamFactory(name="Finance", slug="finance")
+    lena = _persona("lena", engineering, Role.LEAD)
+    max_ = _persona("max", engineering)
+    rita = _persona("rita", support)
+    rob = _persona("rob", support, Role.LEAD)
+    otto = _persona("otto", finance)
+    fred = _persona("fred", finance, Role.LEAD)
+    stella = _persona("stella", None, is_staff=True, is_superuser=True)
+    active = AgreementFactory(series__provider_team=engineering, series__requesting_team=support)
+    # Finance → Engineering: Support's people may not see its handoffs.
+    other = AgreementFactory(series__provider_team=engineering, series__requesting_team=finance)
+    draft = agreement_services.agreement_create_draft(
+        actor=lena,
+        provider_team=engineering,
+        requesting_team=support,
+        title="Next escalation terms",
+        targets=standard_targets(),
+    )
+    in_review = agreement_services.agreement_create_draft(
+        actor=rob,
+        provider_team=engineering,
+        requesting_team=support,
+        title="Weekend cover",
+        targets=standard_targets(),
+    )
+    agreement_services.agreement_submit(agreement=in_review, actor=rob)
+
+    def file(agreement, actor, title):
+        return handoff_services.handoff_create(
+            actor=actor, agreement=agreement, title=title, priority="P2", triage=TRIAGE, now=now
+        )
+
+    new = file(active, rita, "Checkout crashes")
+    acknowledged = handoff_services.handoff_acknowledge(
+        handoff=file(active, rita, "Login slow"), actor=max_, now=now
+    )
+    waiting = file(active, rita, "Export fails")
+    handoff_services.handoff_start(handoff=waiting, actor=max_, now=now)
+    handoff_services.handoff_wait_on_requester(
+        handoff=waiting, actor=max_, question="Which account?", now=now
+    )
+    resolved = file(active, rita, "Typo on invoice")
+    handoff_services.handoff_start(handoff=resolved, actor=lena, now=now)
+    handoff_services.handoff_resolve(handoff=resolved, actor=lena, resolution="Fixed.", now=now)
+    finance_handoff = file(other, otto, "Ledger mismatch")
+    window = agreement_services.exception_window_request(
+        actor=max_,
+        provider_team=engineering,
+        start=now + timedelta(days=1),
+        end=now + timedelta(days=2),
+        reason="Data-centre move",
+    )
+    users = [lena, max_, rita, rob, otto, fred, stella]
+    for user in users:
+        notification_services.notify(
+            kind=Kind.OTHER,
+            title=f"Hello {user.username}",
+            body="",
+            url="/",
+            dedup_base=f"fuzz:{user.pk}",
+            recipients=[user],
+            now=now,
+        )
+    return {
+        "tokens": {
+            persona: Token.objects.create(user=user).key
+            for persona, user in (("requester", rita), ("member", max_), ("lead", lena))
+        },
+        "agreements": [active.pk, draft.pk, in_review.pk, other.pk],
+        "handoffs": [h.pk for h in (new, acknowledged, waiting, resolved, finance_handoff)],
+        "windows": [window.pk],
+        "notifications": list(Notification.objects.values_list("pk", flat=True)),
+        "teams": [engineering.pk, support.pk, finance.pk],
+        "calendars": [engineering.calendar_id, support.calendar_id, finance.calendar_id],
+        "series": list(Agreement.objects.values_list("series_id", flat=True).distinct()),
+        "users": [u.pk for u in users],
+    }
+
+
+@pytest.fixture(scope="module")
+def _keep_the_test_connection():
+    """Django's WSGI handler closes "old" database connections when a request starts and
+    ends; inside a test transaction that closes the transaction too (on PostgreSQL). The
+    test client switches this off for its requests, and so must these in-process calls."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(scope="module")
+def world(_keep_the_test_connection, django_db_setup, django_db_blocker):
+    """Built once for the module inside a transaction that is rolled back at its end;
+    each test runs in a savepoint inside it, so what one test's requests change is undone
+    before the next."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        with override_settings(PASSWORD_HASHERS=[FAST_HASHER]):
+            yield _build_world()
+        transaction.set_rollback(True)
+
+
+def _real(value, ids):
+    """A small generated id becomes one of the world's (deterministically); anything else
+    — negative, huge, not an integer — is sent as generated."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10_000 and ids:
+        return ids[value % len(ids)]
+    return value
+
+
+def _aim(case, world) -> None:
+    collection = case.operation.path.split("/")[2]
+    if case.path_parameters and "id" in case.path_parameters and collection in COLLECTIONS:
+        ids = world[COLLECTIONS[collection]]
+        case.path_parameters["id"] = _real(case.path_parameters["id"], ids)
+    if isinstance(case.body, dict):
+        for field, kind in BODY_REFERENCES.items():
+            if field in case.body:
+                case.body[field] = _real(case.body[field], world[kind])
+
+
+@schema.parametrize()
+@schema.given(persona=st.sampled_from(PERSONAS))
+@settings(
+    max_examples=MAX_EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_never_answers_500_and_only_documented_statuses(case, persona, world, db):
+    _aim(case, world)
+    token = world["tokens"][persona]
+    case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)
+
+
+def test_the_schema_is_valid_openapi_without_warnings(tmp_path):
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml")
+    )
+
+
+def test_every_operation_documents_the_errors_it_can_answer():
+    for path, operations in schema.raw_schema["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            where = f"{method.upper()} {path}: {sorted(codes)}"
+            signed_in = {} not in operation.get("security", [{}])
+            if signed_in:
+                assert "401" in codes, where
+            if "requestBody" in operation:
+                assert {"400", "415"} <= codes, where
+            if "{" in path:
+                assert "404" in codes, where
+            if signed_in and method in ("post", "put", "patch"):
+                assert "403" in codes, where
+                assert "{" not in path or "409" in codes, where
+
+
+def test_errors_are_documented_in_the_shapes_the_exception_handler_gives():
+    paths = schema.raw_schema["paths"]
+    components = schema.raw_schema["components"]["schemas"]
+    acknowledge = paths["/api/handoffs/{id}/acknowledge/"]["post"]["responses"]
+    listing = paths["/api/handoffs/"]["get"]["responses"]
+    assert components["ApiError"]["required"] == ["detail"]
+    assert "non_field_errors" in components["FieldErrors"]["properties"]
+    # A filter the list cannot read: field-keyed messages; a page past the end: a detail.
+    assert listing["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/FieldErrors"
+    }
+    assert listing["404"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ApiError"
+    }
+    assert "WWW-Authenticate" in acknowledge["401"]["headers"]
