@@ -176,6 +176,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+# Without the manifest (development, tests) look files up per request instead of indexing
+# every app's static files each time the middleware loads (each test client does).
+WHITENOISE_AUTOREFRESH = not STATIC_MANIFEST
 
 # --- Security ---------------------------------------------------------------------------
 
