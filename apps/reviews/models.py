@@ -12,6 +12,8 @@ A `BreachReview` is written for one breached clock. A breached clock without one
 review" (no row is created in advance: handoffs do not depend on reviews).
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -113,6 +115,11 @@ class QuarterlyReview(TimeStampedModel):
     @property
     def is_open(self) -> bool:
         return self.status != ReviewStatus.COMPLETED
+
+    @property
+    def period_last_day(self):
+        """The period's last day (`period_end` is exclusive)."""
+        return self.period_end - timedelta(days=1)
 
 
 class ReviewSignOff(models.Model):
