@@ -163,6 +163,23 @@ def build():
             cursor, agreement=other, count=HANDOFFS, start=PERIOD_START, end=PERIOD_END, user=agent
         )
         insert_clocks(cursor, [agreement, other])
+        # The handoff fields reports group by, copied onto each clock as the services do
+        # (the same statement as migration handoffs 0004's backfill).
+        cursor.execute(
+            """
+            UPDATE handoffs_clock AS c
+            SET provider_team_id = h.provider_team_id,
+                requesting_team_id = h.requesting_team_id,
+                series_id = a.series_id,
+                priority = h.priority,
+                customer_segment = h.customer_segment,
+                handoff_reopen_count = h.reopen_count,
+                handoff_waiting_seconds = h.waiting_seconds
+            FROM handoffs_handoff AS h
+            JOIN agreements_agreement AS a ON a.id = h.agreement_id
+            WHERE h.id = c.handoff_id
+            """
+        )
         cursor.execute(
             """
             INSERT INTO reviews_breachreview (

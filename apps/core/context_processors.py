@@ -13,7 +13,7 @@ def navigation(request: HttpRequest) -> dict:
         ("Queues", reverse("queues:index"), "inboxes"),
         ("Agreements", reverse("agreements:list"), "file-earmark-text"),
         ("Reviews", reverse("reviews:index"), "clipboard-check"),
-        ("Reports", reverse("core:reports"), "graph-up"),
+        ("Reports", reverse("reports:index"), "graph-up"),
         ("Teams", reverse("teams:list"), "people"),
     ]
     nav = []

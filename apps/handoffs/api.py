@@ -10,6 +10,7 @@ one service, which checks the domain rules. Service errors become HTTP answers i
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.db.models.expressions import OrderBy
 from django_filters.rest_framework import DjangoFilterBackend
@@ -351,6 +352,15 @@ class HandoffViewSet(
     def _shaped(queryset):
         return queryset.for_api()
 
+    def _acting(self, action: str) -> Handoff:
+        """The handoff of an action, once the user may take it: who sees the handoff but is
+        on a side that may not act is refused (403) whatever the body says, as on the page;
+        the body is read after. (The service asks again under its lock.)"""
+        handoff = self.get_object()
+        if not services.may(self.request.user, handoff, action):
+            raise PermissionDenied("You are not on a team that may do that on this handoff.")
+        return handoff
+
     def _input(self, serializer_class):
         serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
@@ -370,21 +380,21 @@ class HandoffViewSet(
     @_action_schema(HandoffAcknowledgeInput, "Acknowledge a new handoff (provider team)")
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None, format=None):
-        handoff = self.get_object()
+        handoff = self._acting("acknowledge")
         self._input(HandoffAcknowledgeInput)
         return self._respond(services.handoff_acknowledge(handoff=handoff, actor=request.user))
 
     @_action_schema(HandoffStartInput, "Start work (provider team)")
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None, format=None):
-        handoff = self.get_object()
+        handoff = self._acting("start")
         self._input(HandoffStartInput)
         return self._respond(services.handoff_start(handoff=handoff, actor=request.user))
 
     @_action_schema(HandoffWaitInput, "Ask the requester something; pausable clocks pause")
     @action(detail=True, methods=["post"])
     def wait(self, request, pk=None, format=None):
-        handoff = self.get_object()
+        handoff = self._acting("wait")
         data = self._input(HandoffWaitInput)
         return self._respond(
             services.handoff_wait_on_requester(
@@ -395,7 +405,7 @@ class HandoffViewSet(
     @_action_schema(HandoffResumeInput, "Reply to a question (or resume); paused clocks run")
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None, format=None):
-        handoff = self.get_object()
+        handoff = self._acting("resume")
         data = self._input(HandoffResumeInput)
         return self._respond(
             services.handoff_resume(handoff=handoff, actor=request.user, reply=data["reply"])
@@ -404,7 +414,7 @@ class HandoffViewSet(
     @_action_schema(HandoffActionPlanInput, "Post the action plan (provider team)")
     @action(detail=True, methods=["post"], url_path="action-plan")
     def action_plan(self, request, pk=None, format=None):
-        handoff = self.get_object()
+        handoff = self._acting("action_plan")
         data = self._input(HandoffActionPlanInput)
         return self._respond(
             services.handoff_post_action_plan(
@@ -415,7 +425,7 @@ class HandoffViewSet(
     @_action_schema(HandoffResolveInput, "Resolve with a resolution note (provider team)")
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None, format=None):
-        handoff = self.get_object()
+        handoff = self._acting("resolve")
         data = self._input(HandoffResolveInput)
         return self._respond(
             services.handoff_resolve(
@@ -426,7 +436,7 @@ class HandoffViewSet(
     @_action_schema(HandoffReopenInput, "Reopen a resolved handoff (requesting team)")
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None, format=None):
-        handoff = self.get_object()
+        handoff = self._acting("reopen")
         data = self._input(HandoffReopenInput)
         return self._respond(
             services.handoff_reopen(handoff=handoff, actor=request.user, reason=data["reason"])
@@ -435,7 +445,7 @@ class HandoffViewSet(
     @_action_schema(HandoffCloseInput, "Confirm a resolution and close")
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None, format=None):
-        handoff = self.get_object()
+        handoff = self._acting("close")
         data = self._input(HandoffCloseInput)
         return self._respond(
             services.handoff_close(handoff=handoff, actor=request.user, comment=data["comment"])
@@ -444,7 +454,7 @@ class HandoffViewSet(
     @_action_schema(HandoffCancelInput, "Withdraw an open handoff")
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None, format=None):
-        handoff = self.get_object()
+        handoff = self._acting("cancel")
         data = self._input(HandoffCancelInput)
         return self._respond(
             services.handoff_cancel(handoff=handoff, actor=request.user, reason=data["reason"])
@@ -453,7 +463,7 @@ class HandoffViewSet(
     @_action_schema(HandoffAssignInput, "Assign, unassign or claim (provider team)")
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None, format=None):
-        handoff = self.get_object()
+        handoff = self._acting("assign")
         data = self._input(HandoffAssignInput)
         if data["claim"]:
             handoff = services.handoff_claim(handoff=handoff, actor=request.user)
@@ -471,7 +481,7 @@ class HandoffViewSet(
     )
     @action(detail=True, methods=["post"])
     def comment(self, request, pk=None, format=None):
-        handoff = self.get_object()
+        handoff = self._acting("comment")
         data = self._input(HandoffCommentInput)
         event = services.handoff_comment(
             handoff=handoff, actor=request.user, comment=data["comment"]
@@ -485,7 +495,7 @@ class HandoffViewSet(
     @_action_schema(HandoffPriorityInput, "Change the priority, with a reason")
     @action(detail=True, methods=["post"])
     def priority(self, request, pk=None, format=None):
-        handoff = self.get_object()
+        handoff = self._acting("priority")
         data = self._input(HandoffPriorityInput)
         return self._respond(
             services.handoff_change_priority(

@@ -297,7 +297,18 @@ def _claim(handoff: Handoff, action: str, actor, now: datetime, **updates) -> Ha
     fresh = Handoff.objects.select_for_update().get(pk=handoff.pk)
     if not claimed:
         raise Conflict(_conflict_message(fresh, action))
+    if "reopen_count" in updates or "waiting_seconds" in updates:
+        _copy_to_clocks(fresh)
     return fresh
+
+
+def _copy_to_clocks(handoff: Handoff) -> None:
+    """Keep the clocks' copies of the handoff's counters equal to the handoff's (reports
+    read them from the clock table; Clock's docstring)."""
+    Clock.objects.filter(handoff=handoff).update(
+        handoff_reopen_count=handoff.reopen_count,
+        handoff_waiting_seconds=handoff.waiting_seconds,
+    )
 
 
 def _conflict_message(handoff: Handoff, action: str) -> str:
@@ -401,6 +412,12 @@ def handoff_create(
         clock = Clock(
             handoff=handoff,
             metric=metric,
+            # Copies for reports, kept equal by the services (Clock's docstring).
+            provider_team_id=handoff.provider_team_id,
+            requesting_team_id=handoff.requesting_team_id,
+            series_id=series.pk,
+            priority=priority,
+            customer_segment=customer_segment,
             target_seconds=target.seconds_for(metric),
             around_the_clock=target.around_the_clock,
             started_at=now,
@@ -759,6 +776,8 @@ def handoff_change_priority(
     fresh.priority = priority
     fresh.updated_at = now
     fresh.save(update_fields=["priority", "updated_at"])
+    # Every clock, finished ones too: reports count a handoff under its priority now.
+    Clock.objects.filter(handoff=fresh).update(priority=priority)
     _event(
         fresh,
         EventKind.PRIORITY,

@@ -5,14 +5,28 @@ SQLite and PostgreSQL alike. The population is *finished* clocks (met or breache
 cancelled clocks and clocks still running or paused are in no compliance figure.
 
 Percentiles are nearest-rank: the value at rank ceil(p·n) of the ascending order of
-`consumed_seconds`. PostgreSQL computes exactly that with `percentile_disc`, an ordered
-aggregate (one small integer sort per group; about twice as fast as windows at 100,000
-handoffs). Its ceil(p·n) is floating point, and for these p agrees with the exact rank —
-checked for n up to 3,000,000; a test pins n = 1…40. Elsewhere (SQLite) window functions
-number the rows of each group (ROW_NUMBER and COUNT over it) and the aggregate picks the
-wanted rank (`MAX(CASE WHEN rn = rank THEN …)`), ceil(p·n) written in integers as
-(a·n + b − 1) / b with p = a/b, since SQLite lacks CEIL without its optional maths
-functions. Either way one row per group comes back; the tests run on both.
+`consumed_seconds`. PostgreSQL computes exactly that with `percentile_disc`. Its ceil(p·n)
+is floating point, and for these p agrees with the exact rank — checked for n up to
+3,000,000; a test pins n = 1…40. Elsewhere (SQLite) window functions number the rows of
+each group (ROW_NUMBER and COUNT over it) and the aggregate picks the wanted rank
+(`MAX(CASE WHEN rn = rank THEN …)`), ceil(p·n) written in integers as (a·n + b − 1) / b
+with p = a/b, since SQLite lacks CEIL without its optional maths functions. Either way
+one row per group comes back; the tests run on both.
+
+Groups and the handoff counters are read from the clock's own copies of its handoff's
+fields (Clock's docstring): the query reads the clock table alone, no join to the
+handoffs (a third of a report's time at 1,000,000 handoffs; bench/reports.py).
+
+On PostgreSQL the groups are hashed, not sorted: `percentile_disc … WITHIN GROUP` as the
+group's aggregate would make the planner sort every finished clock by the group keys
+(millions of rows: external merge sorts). Instead each group collects its consumed times
+into an array (`array_agg`, a plain aggregate, so a HashAggregate) and `percentile_disc`
+runs over that array alone: many small sorts instead of one huge one. The statement
+carries its own `SET LOCAL`s, sent in the same round trip (psycopg's client-side binding,
+Django's default, allows several statements in one execute; still one query): the memory
+the arrays need, and no JIT, whose compilation costs more on these one-off aggregates
+than it ever saves. The settings end with the statement's transaction (or with the
+caller's, when called inside `atomic()`).
 """
 
 from __future__ import annotations
@@ -32,6 +46,10 @@ FINISHED = (ClockStatus.MET, ClockStatus.BREACHED)
 # p → (a, b) with p = a / b: the rank ceil(p·n) is (a·n + b − 1) / b in integer division.
 PERCENTILES = {"p50": (1, 2), "p80": (4, 5), "p95": (19, 20)}
 UNREVIEWED = "unreviewed"
+# Per-statement settings of the PostgreSQL compliance query (see the module docstring).
+# 64 MB keeps the arrays of about 3,000,000 clocks in memory (hash_mem_multiplier doubles
+# it for hash nodes); bigger inputs spill to disk and stay correct, only slower.
+POSTGRES_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; "
 
 Periods = Mapping[str, tuple[datetime, datetime]]
 
@@ -46,25 +64,21 @@ def _groups(clocks: QuerySet, group_by: Sequence[str], tz: str, periods: Periods
         raise ValueError(f"group_by names repeat: {list(group_by)}")
     if "period" in group_by and not periods:
         raise ValueError('Grouping by "period" needs the periods: {label: (since, until)}.')
+    # The clock's own copies of its handoff's fields (Clock's docstring): no join to the
+    # handoffs. `started_at` is the handoff's creation.
     expressions = {
         "metric": lambda: F("metric"),
-        "priority": lambda: F("handoff__priority"),
-        "team": lambda: F("handoff__provider_team_id"),
-        "agreement": lambda: F("handoff__agreement__series_id"),
-        "segment": lambda: F("handoff__customer_segment"),
+        "priority": lambda: F("priority"),
+        "team": lambda: F("provider_team_id"),
+        "agreement": lambda: F("series_id"),
+        "segment": lambda: F("customer_segment"),
         # The month of creation as the zone reads it, not UTC: a handoff filed at 00:30
         # on 1 April in Berlin (22:30 UTC on 31 March) belongs to April.
-        "month": lambda: TruncMonth(
-            "handoff__created_at", tzinfo=ZoneInfo(tz), output_field=DateField()
-        ),
+        "month": lambda: TruncMonth("started_at", tzinfo=ZoneInfo(tz), output_field=DateField()),
         # The period's position (an integer sorts and groups faster than its label).
         "period": lambda: Case(
             *(
-                When(
-                    handoff__created_at__gte=since,
-                    handoff__created_at__lt=until,
-                    then=Value(index),
-                )
+                When(started_at__gte=since, started_at__lt=until, then=Value(index))
                 for index, (since, until) in enumerate(periods.values())
             ),
             output_field=IntegerField(),
@@ -73,7 +87,7 @@ def _groups(clocks: QuerySet, group_by: Sequence[str], tz: str, periods: Periods
     if periods:
         within = Q()
         for since, until in periods.values():
-            within |= Q(handoff__created_at__gte=since, handoff__created_at__lt=until)
+            within |= Q(started_at__gte=since, started_at__lt=until)
         clocks = clocks.filter(within)
     return clocks, {f"g_{name}": expressions[name]() for name in group_by}
 
@@ -136,8 +150,8 @@ def clock_compliance(
             x_target=F("target_seconds"),
             x_consumed=F("consumed_seconds"),
             x_paused=F("paused_seconds"),
-            x_reopen=F("handoff__reopen_count"),
-            x_waiting=F("handoff__waiting_seconds"),
+            x_reopen=F("handoff_reopen_count"),
+            x_waiting=F("handoff_waiting_seconds"),
         )
         .values(
             *groups,
@@ -187,8 +201,10 @@ def clock_compliance(
     ]
     if percentiles and ordered_aggregate:
         fractions = ", ".join(str(a / b) for a, b in PERCENTILES.values())
+        # The group's own values, sorted apart from every other group's (module docstring).
         columns.append(
-            f"percentile_disc(ARRAY[{fractions}]) WITHIN GROUP (ORDER BY {q('x_consumed')})"
+            f"(SELECT percentile_disc(ARRAY[{fractions}]) WITHIN GROUP (ORDER BY {q('v')}) "  # noqa: S608
+            f"FROM unnest(array_agg({q('x_consumed')})) AS {q('v')})"
         )
     elif percentiles:
         for a, b in PERCENTILES.values():
@@ -204,9 +220,14 @@ def clock_compliance(
     )
     if keys:
         sql += f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}"
+    if ordered_aggregate:
+        sql = POSTGRES_SETTINGS + sql
 
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        # The SETs come back as result sets of their own: step to the SELECT's.
+        while cursor.description is None and cursor.nextset():
+            pass
         fetched = cursor.fetchall()
 
     rows = []

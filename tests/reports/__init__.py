@@ -59,6 +59,15 @@ def finished_handoff(
             Clock(
                 handoff=handoff,
                 metric=metric,
+                # The handoff's fields the clock carries for reports, as handoff_create
+                # and the other services keep them.
+                provider_team_id=handoff.provider_team_id,
+                requesting_team_id=handoff.requesting_team_id,
+                series_id=agreement.series_id,
+                priority=priority,
+                customer_segment=segment,
+                handoff_reopen_count=reopen_count,
+                handoff_waiting_seconds=waiting_seconds,
                 target_seconds=seconds,
                 around_the_clock=bool(target and target.around_the_clock),
                 status=status,

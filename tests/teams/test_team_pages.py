@@ -65,11 +65,3 @@ def test_dashboard_lists_my_teams_with_their_open_state(client, provider_member)
     assert response.status_code == 200
     assert [tile["membership"].team.slug for tile in response.context["tiles"]] == ["engineering"]
     assert 'data-testid="tile-open-state"' in response.content.decode()
-
-
-@pytest.mark.parametrize("section", ["reports"])
-def test_sections_not_built_yet_say_so(client, outsider, section):
-    client.force_login(outsider)
-    response = client.get(f"/{section}/")
-    assert response.status_code == 200
-    assert "Not built yet" in response.content.decode()
