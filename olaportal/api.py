@@ -10,6 +10,9 @@ from apps.reviews.api import ActionItemViewSet, BreachReviewViewSet, QuarterlyRe
 from apps.teams.api import TeamViewSet
 
 router = DefaultRouter()
+# No `.json` twin of each route (DRF's format suffixes): `?format=json` chooses the format,
+# and an action that forgot its `format` argument can no longer answer 500 there.
+router.include_format_suffixes = False
 router.register("teams", TeamViewSet, basename="team")
 router.register("calendars", BusinessCalendarViewSet, basename="calendar")
 router.register("agreements", AgreementViewSet, basename="agreement")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import django_filters
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -427,13 +428,22 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
+    def _editable(self) -> Agreement:
+        """The version to write, once the user may edit it (a lead of either team, or
+        staff): who sees it but may not is refused (403) whatever the body says, as on the
+        page; the body is read after. (The service asks again under its lock.)"""
+        agreement = self.get_object()
+        if not services.can_edit(self.request.user, agreement):
+            raise PermissionDenied("Only a lead of the provider or requesting team may do that.")
+        return agreement
+
     def create(self, request, *args, **kwargs):
         data = dict(self._input(AgreementCreateInput))
         agreement = services.agreement_create_draft(actor=request.user, **data)
         return self._respond(agreement, status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
-        agreement = self.get_object()
+        agreement = self._editable()
         data = self._input(AgreementUpdateInput, patch=kwargs.get("partial", False))
         agreement = services.agreement_update_draft(agreement=agreement, actor=request.user, **data)
         return self._respond(agreement)
@@ -446,7 +456,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @_action_schema(AgreementSubmitInput, "Submit a draft for both leads' approval")
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None, format=None):
-        agreement = self.get_object()
+        agreement = self._editable()
         self._input(AgreementSubmitInput)
         return self._respond(services.agreement_submit(agreement=agreement, actor=request.user))
 
@@ -464,7 +474,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @_action_schema(AgreementRequestChangesInput, "Send a version in review back to draft")
     @action(detail=True, methods=["post"], url_path="request-changes")
     def request_changes(self, request, pk=None, format=None):
-        agreement = self.get_object()
+        agreement = self._editable()
         data = self._input(AgreementRequestChangesInput)
         return self._respond(
             services.agreement_request_changes(
@@ -479,7 +489,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     )
     @action(detail=True, methods=["post"])
     def amend(self, request, pk=None, format=None):
-        agreement = self.get_object()
+        agreement = self._editable()
         self._input(AgreementAmendInput)
         draft = services.agreement_amend(agreement=agreement, actor=request.user)
         return self._respond(draft, status.HTTP_201_CREATED)
@@ -487,7 +497,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @_action_schema(AgreementRetireInput, "Retire a version (or withdraw a draft)")
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None, format=None):
-        agreement = self.get_object()
+        agreement = self._editable()
         data = self._input(AgreementRetireInput)
         return self._respond(
             services.agreement_retire(
@@ -612,6 +622,14 @@ class ExceptionWindowViewSet(
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
+    def _decidable(self) -> ExceptionWindow:
+        """The window to decide, once the user may (a lead of its team, or staff): 403
+        before the body is read."""
+        window = self.get_object()
+        if not services.can_decide_window(self.request.user, window):
+            raise PermissionDenied("Only a lead of the provider team or staff may decide.")
+        return window
+
     def _respond(self, window: ExceptionWindow, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=window.pk)
         return Response(self.get_serializer(fresh).data, code)
@@ -628,7 +646,7 @@ class ExceptionWindowViewSet(
     )
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None, format=None):
-        window = self.get_object()
+        window = self._decidable()
         data = self._input(ExceptionWindowApproveInput)
         return self._respond(
             services.exception_window_approve(window=window, actor=request.user, note=data["note"])
@@ -641,7 +659,7 @@ class ExceptionWindowViewSet(
     )
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None, format=None):
-        window = self.get_object()
+        window = self._decidable()
         data = self._input(ExceptionWindowRejectInput)
         return self._respond(
             services.exception_window_reject(window=window, actor=request.user, note=data["note"])

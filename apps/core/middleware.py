@@ -1,9 +1,14 @@
-"""Response headers for every page: Permissions-Policy and the Content-Security-Policy."""
+"""Response headers for every page: Permissions-Policy and the Content-Security-Policy;
+and a guard that refuses addresses holding a NUL character."""
+
+from urllib.parse import unquote_plus
 
 from csp.constants import NONCE, UNSAFE_INLINE
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase
+from django.core.exceptions import SuspiciousOperation
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.views.defaults import bad_request
 from rest_framework.renderers import BrowsableAPIRenderer
 
 
@@ -53,3 +58,24 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         if extra:
             parts.update = {**(parts.update or {}), **extra}
         return parts
+
+
+class RejectNullCharactersMiddleware:
+    """400 for a request whose path or query string (percent-decoded) holds a NUL
+    character: no page or API route has a use for one, and PostgreSQL cannot take it in a
+    query parameter (the database driver raises, which would be a 500). Answered before
+    anything reads the request: JSON `{"detail": …}` under `/api/`, a plain 400 page
+    elsewhere."""
+
+    MESSAGE = "The address contains a NUL character (%00), which is never valid here."
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        query = unquote_plus(request.META.get("QUERY_STRING", ""), errors="replace")
+        if "\x00" in request.path or "\x00" in query:
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": self.MESSAGE}, status=400)
+            return bad_request(request, SuspiciousOperation(self.MESSAGE))
+        return self.get_response(request)

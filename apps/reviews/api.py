@@ -12,6 +12,7 @@ Nothing is deleted (there is no DELETE): an action item is marked done, a review
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -546,8 +547,17 @@ class QuarterlyReviewViewSet(
             QuarterlyReviewSerializer(fresh, context=self.get_serializer_context()).data, code
         )
 
-    def partial_update(self, request, *args, **kwargs):
+    def _editable(self) -> QuarterlyReview:
+        """The review to write, once the user may (a lead of either team): who sees it but
+        may not is refused (403) whatever the body says, as on the page; the body is read
+        after. (The service asks again under its lock.)"""
         review = self.get_object()
+        if not services.can_edit_review(self.request.user, review):
+            raise PermissionDenied("Only a lead of either team may do that on this review.")
+        return review
+
+    def partial_update(self, request, *args, **kwargs):
+        review = self._editable()
         data = self._input(ReviewUpdateInput)
         review = services.review_update(review=review, actor=request.user, now=_now(), **data)
         return self._respond(review)
@@ -559,7 +569,7 @@ class QuarterlyReviewViewSet(
     )
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
-        review = self.get_object()
+        review = self._editable()
         self._input(ReviewStartInput)
         return self._respond(services.review_start(review=review, actor=request.user, now=_now()))
 
@@ -570,7 +580,7 @@ class QuarterlyReviewViewSet(
     )
     @action(detail=True, methods=["post"], url_path="sign-off")
     def sign_off(self, request, pk=None):
-        review = self.get_object()
+        review = self._editable()
         data = self._input(ReviewSignOffInput)
         return self._respond(
             services.review_sign_off(
@@ -712,6 +722,9 @@ class BreachReviewViewSet(
 
     def partial_update(self, request, *args, **kwargs):
         review = self.get_object()
+        # The requesting team reads the review but may not write it: 403 before the body.
+        if not services.can_review_breach(request.user, review.clock):
+            raise PermissionDenied("Only a member of the provider team may review this breach.")
         data = self._input(BreachReviewUpdateInput)
         review = self._save(
             clock=review.clock,
@@ -809,6 +822,8 @@ class ActionItemViewSet(
     @action(detail=True, methods=["post"])
     def done(self, request, pk=None):
         item = self.get_object()
+        if not services.can_set_done(request.user, item):  # 403 before the body is read
+            raise PermissionDenied("Only the owner or a lead of the review may change this item.")
         data = self._input(ActionItemDoneInput)
         item = services.action_item_set_done(
             item=item, actor=request.user, done=data["done"], now=_now()

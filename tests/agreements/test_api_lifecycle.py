@@ -274,6 +274,28 @@ def test_a_member_may_see_but_not_edit_their_teams_draft(draft, provider_member)
     assert client.post(f"{URL}{draft.pk}/submit/").status_code == 403
 
 
+@pytest.mark.parametrize("persona", ["provider_member", "requester"])
+@pytest.mark.parametrize("payload", [{}, {"title": ["x"], "targets": "none"}])
+def test_who_may_not_edit_a_draft_is_refused_whatever_the_body(draft, persona, payload, request):
+    # Permission is asked before the body is read: an empty or malformed PUT by a member
+    # who leads neither team is a 403, as on the page, never a 400 about the fields.
+    client = client_for(request.getfixturevalue(persona))
+    response = client.put(f"{URL}{draft.pk}/", payload, format="json")
+    assert response.status_code == 403, response.content[:300]
+    assert client.patch(f"{URL}{draft.pk}/", payload, format="json").status_code == 403
+    for path in ("submit", "request-changes", "retire"):
+        response = client.post(f"{URL}{draft.pk}/{path}/", "[]", content_type="application/json")
+        assert response.status_code == 403, path
+    draft.refresh_from_db()
+    assert (draft.title, draft.status) == ("Support → Engineering escalations", Status.DRAFT)
+
+
+def test_a_lead_sending_a_malformed_put_is_told_what_is_wrong(draft, requester_lead):
+    response = client_for(requester_lead).put(f"{URL}{draft.pk}/", {}, format="json")
+    assert response.status_code == 400
+    assert "title" in response.json()
+
+
 def test_a_member_may_not_draft(provider_member, provider_team, requesting_team):
     response = client_for(provider_member).post(
         URL, draft_body(provider_team, requesting_team), format="json"

@@ -103,6 +103,16 @@ def test_only_a_provider_lead_decides(window, persona, request):
     assert window.status == "requested"
 
 
+@pytest.mark.parametrize("persona", ["provider_member", "requester_lead"])
+def test_who_may_not_decide_is_refused_before_the_note_is_read(window, persona, request):
+    client = client_for(request.getfixturevalue(persona))
+    for path in ("approve", "reject"):
+        response = client.post(f"{URL}{window.pk}/{path}/", {"note": ["x"]}, format="json")
+        assert response.status_code == 403, (path, response.content[:300])
+    window.refresh_from_db()
+    assert window.status == "requested"
+
+
 @pytest.mark.parametrize("persona", ["requester_lead", "outsider"])
 def test_only_the_provider_team_requests(persona, request, provider_team):
     client = client_for(request.getfixturevalue(persona))

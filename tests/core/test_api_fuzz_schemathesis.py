@@ -1,7 +1,7 @@
 """The API fuzzed from its own OpenAPI schema, in-process (no server): schemathesis loads
 `/api/schema/` from the WSGI application and sends generated requests — valid and invalid —
-to every operation and method, each with the API token of a requester, a provider member
-or a provider lead (drawn with the case). No request may answer 500, and every status
+to every operation and method, each with the API token of a requester, a provider member,
+a provider lead or staff (drawn with the case). No request may answer 500, and every status
 answered must be one the schema documents for that operation (`apps/core/schema.py`
 documents the error answers).
 
@@ -28,10 +28,13 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import status_code_conformance
 
 from apps.agreements import services as agreement_services
-from apps.agreements.models import Agreement
+from apps.agreements.models import Agreement, Metric
 from apps.handoffs import services as handoff_services
+from apps.handoffs.models import Clock
 from apps.notifications import services as notification_services
 from apps.notifications.models import Kind, Notification
+from apps.reviews import services as review_services
+from apps.reviews.models import QuarterlyReview, RootCause
 from apps.teams.models import Role
 from olaportal.wsgi import application
 from tests.factories import (
@@ -47,7 +50,7 @@ MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 COVERAGE = os.environ.get("SCHEMATHESIS_COVERAGE", "") not in ("", "0", "false")
 CHECKS = [not_a_server_error, status_code_conformance]
 # Each example is sent with the token of one of these, drawn like the rest of the case.
-PERSONAS = ["requester", "member", "lead"]
+PERSONAS = ["requester", "member", "lead", "staff"]
 FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
 
 schema = schemathesis.openapi.from_wsgi(
@@ -72,6 +75,9 @@ COLLECTIONS = {
     "notifications": "notifications",
     "teams": "teams",
     "calendars": "calendars",
+    "reviews": "reviews",
+    "breach-reviews": "breach_reviews",
+    "action-items": "action_items",
 }
 # Body fields that name another object: small generated ids become real ones, so that
 # requests get past "no such object" into the services' own validation.
@@ -83,6 +89,10 @@ BODY_REFERENCES = {
     "series": "series",
     "calendar": "calendars",
     "user": "users",
+    "owner": "users",
+    "clock": "clocks",
+    "review": "reviews",
+    "breach_review": "breach_reviews",
 }
 
 
@@ -126,9 +136,9 @@ def _build_world() -> dict:
     )
     agreement_services.agreement_submit(agreement=in_review, actor=rob)
 
-    def file(agreement, actor, title):
+    def file(agreement, actor, title, priority="P2", at=now):
         return handoff_services.handoff_create(
-            actor=actor, agreement=agreement, title=title, priority="P2", triage=TRIAGE, now=now
+            actor=actor, agreement=agreement, title=title, priority=priority, triage=TRIAGE, now=at
         )
 
     new = file(active, rita, "Checkout crashes")
@@ -151,6 +161,14 @@ def _build_world() -> dict:
         end=now + timedelta(days=2),
         reason="Data-centre move",
     )
+    reviews = _build_reviews(
+        now=now,
+        leads={"support": rob, "engineering": lena, "finance": fred},
+        member=max_,
+        requester=rita,
+        file=file,
+        agreements=(active, other),
+    )
     users = [lena, max_, rita, rob, otto, fred, stella]
     for user in users:
         notification_services.notify(
@@ -165,7 +183,12 @@ def _build_world() -> dict:
     return {
         "tokens": {
             persona: Token.objects.create(user=user).key
-            for persona, user in (("requester", rita), ("member", max_), ("lead", lena))
+            for persona, user in (
+                ("requester", rita),
+                ("member", max_),
+                ("lead", lena),
+                ("staff", stella),
+            )
         },
         "agreements": [active.pk, draft.pk, in_review.pk, other.pk],
         "handoffs": [h.pk for h in (new, acknowledged, waiting, resolved, finance_handoff)],
@@ -175,6 +198,75 @@ def _build_world() -> dict:
         "calendars": [engineering.calendar_id, support.calendar_id, finance.calendar_id],
         "series": list(Agreement.objects.values_list("series_id", flat=True).distinct()),
         "users": [u.pk for u in users],
+        **reviews,
+    }
+
+
+def _build_reviews(*, now, leads, member, requester, file, agreements) -> dict:
+    """Reviews in several states: Support ↔ Engineering's started (pack frozen) with an
+    action item, Finance ↔ Engineering's scheduled; breached clocks of both pairs, one
+    reviewed with an action item, the others still to review; and a clock that met its
+    target (not a breach)."""
+    active, other = agreements
+    today = timezone.localdate(now)
+
+    def review_of(agreement):
+        return QuarterlyReview.objects.create(
+            series=agreement.series,
+            agreement=agreement,
+            period_start=today - timedelta(days=90),
+            period_end=today,
+            due_date=today + timedelta(days=7),
+        )
+
+    started = review_services.review_start(
+        review=review_of(active), actor=leads["engineering"], now=now
+    )
+    scheduled = review_of(other)
+
+    def breach(agreement, actor, title):
+        handoff = file(agreement, actor, title, priority="P1", at=now - timedelta(hours=2))
+        handoff_services.handoff_acknowledge(
+            handoff=handoff, actor=member, now=now - timedelta(hours=1)
+        )
+        return Clock.objects.get(handoff=handoff, metric=Metric.ACKNOWLEDGE)
+
+    reviewed = breach(active, requester, "Payments down")
+    to_review = breach(active, requester, "Refunds stuck")
+    finance_breach = breach(other, leads["finance"], "Ledger offline")
+    breach_review = review_services.breach_review_save(
+        clock=reviewed,
+        actor=member,
+        root_cause=RootCause.CAPACITY,
+        what_happened="Two engineers off sick.",
+        now=now,
+    )
+    in_time = Clock.objects.filter(
+        handoff__agreement=active, breached_at__isnull=True, metric=Metric.ACKNOWLEDGE
+    ).first()
+    items = [
+        review_services.action_item_create(
+            actor=leads["engineering"],
+            title="Write the on-call runbook",
+            owner=member,
+            due_date=today + timedelta(days=14),
+            review=started,
+            now=now,
+        ),
+        review_services.action_item_create(
+            actor=member,
+            title="Cover sick leave in the rota",
+            owner=requester,
+            due_date=today + timedelta(days=21),
+            breach_review=breach_review,
+            now=now,
+        ),
+    ]
+    return {
+        "reviews": [started.pk, scheduled.pk],
+        "breach_reviews": [breach_review.pk],
+        "action_items": [item.pk for item in items],
+        "clocks": [c.pk for c in (reviewed, to_review, finance_breach, in_time) if c],
     }
 
 

@@ -375,6 +375,28 @@ def test_the_provider_team_cannot_reopen(resolved, provider_member):
     assert status_of(resolved) == Status.RESOLVED
 
 
+@pytest.mark.parametrize("action", ["action-plan", "wait", "resolve", "assign"])
+@pytest.mark.parametrize("payload", [{}, {"plan": 1, "question": [], "assignee": "me"}])
+def test_the_requesting_team_is_refused_before_its_body_is_read(
+    in_progress, requester, action, payload
+):
+    # Asked first, as on the page: the wrong side gets 403 whatever it sent, never a 400
+    # about fields of an action it may not take.
+    response = act(requester, in_progress, action, payload)
+    assert response.status_code == 403, response.content[:300]
+    assert status_of(in_progress) == Status.IN_PROGRESS
+
+
+@pytest.mark.parametrize("persona", ["provider_member", "provider_lead"])
+@pytest.mark.parametrize("payload", [{}, {"reason": ["x"]}])
+def test_the_provider_team_is_refused_a_reopen_before_its_reason_is_read(
+    resolved, persona, payload, request
+):
+    response = act(request.getfixturevalue(persona), resolved, "reopen", payload)
+    assert response.status_code == 403, response.content[:300]
+    assert status_of(resolved) == Status.RESOLVED
+
+
 # --- 404: outside the two teams ----------------------------------------------------------------
 
 

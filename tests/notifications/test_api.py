@@ -40,11 +40,13 @@ def test_someone_elses_notification_is_a_404(api, alice, bob):
     assert api.post(f"/api/notifications/{row.pk}/read/").status_code == 404
 
 
-def test_the_json_suffix_routes_of_the_actions_answer_like_the_plain_ones(api, alice):
-    # DRF's router gives every route a `.json` twin that passes `format` to the action:
-    # an action that did not take it answered 500 there.
+def test_the_format_is_a_query_parameter_and_a_json_suffix_is_no_route(api, alice):
+    # The router has no `.json` twin of each route any more (there, an action that did not
+    # take a `format` argument answered 500): `?format=json` chooses the format.
     (row, *_) = send("a", recipients=[alice])
     api.force_authenticate(alice)
-    response = api.post(f"/api/notifications/{row.pk}/read.json")
+    assert api.post(f"/api/notifications/{row.pk}/read.json").status_code == 404
+    assert api.post("/api/notifications/read-all.json").status_code == 404
+    response = api.post(f"/api/notifications/{row.pk}/read/?format=json")
     assert response.status_code == 200 and response.json()["read_at"]
-    assert api.post("/api/notifications/read-all.json").json() == {"marked": 0}
+    assert api.post("/api/notifications/read-all/?format=json").json() == {"marked": 0}

@@ -169,6 +169,21 @@ def test_patch_changes_only_what_is_sent(breach_review, provider_lead, requester
     assert bad.status_code == 400 and "what_happened" in bad.json()
 
 
+@pytest.mark.parametrize("persona", ["requester", "staff"])
+def test_who_reads_but_may_not_write_is_refused_before_the_body_is_read(
+    breach_review, persona, request
+):
+    # The requesting team and staff read a breach review; a malformed change from them is
+    # a 403 (asked first, as on the page), never a 400 about its fields.
+    client = client_for(request.getfixturevalue(persona))
+    url = f"{BREACHES}{breach_review.pk}/"
+    assert client.get(url).status_code == 200
+    response = client.patch(url, {"root_cause": "weather", "what_happened": []}, format="json")
+    assert response.status_code == 403, response.content[:300]
+    breach_review.refresh_from_db()
+    assert breach_review.root_cause == RootCause.SKILLS
+
+
 def test_no_breach_review_is_deleted_or_replaced(breach_review, provider_lead):
     url = f"{BREACHES}{breach_review.pk}/"
     assert client_for(provider_lead).delete(url).status_code == 405
@@ -324,6 +339,16 @@ def test_the_owner_ticks_an_item_off_and_opens_it_again(item, provider_member):
 
     again = client.post(f"{ITEMS}{item.pk}/done/", {"done": False}, format="json")
     assert again.json()["done"] is False
+    item.refresh_from_db()
+    assert item.done_at is None
+
+
+@pytest.mark.parametrize("persona", ["requester", "staff"])
+def test_who_may_not_tick_an_item_is_refused_before_the_body_is_read(item, persona, request):
+    client = client_for(request.getfixturevalue(persona))
+    for body in ({}, {"done": "perhaps"}):
+        response = client.post(f"{ITEMS}{item.pk}/done/", body, format="json")
+        assert response.status_code == 403, response.content[:300]
     item.refresh_from_db()
     assert item.done_at is None
 

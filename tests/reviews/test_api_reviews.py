@@ -83,6 +83,23 @@ def test_members_who_are_not_leads_may_read_but_not_write(review, provider_membe
     assert (review.status, review.findings) == (ReviewStatus.SCHEDULED, "")
 
 
+@pytest.mark.parametrize("persona", ["provider_member", "requester", "staff"])
+def test_who_may_not_write_is_refused_before_the_body_is_read(started_review, persona, request):
+    # Asked first, as on the page: a malformed body from someone who may not edit, start
+    # or sign is a 403, never a 400 about its fields. Staff read every review but do not
+    # act as a team's lead.
+    client = client_for(request.getfixturevalue(persona))
+    url = f"{URL}{started_review.pk}/"
+    response = client.patch(url, {"proposed_targets": "faster", "findings": 1}, format="json")
+    assert response.status_code == 403, response.content[:300]
+    for action, body in (("start", []), ("sign-off", {"comment": ["x"]})):
+        response = client.post(f"{url}{action}/", body, format="json")
+        assert response.status_code == 403, (action, response.content[:300])
+    started_review.refresh_from_db()
+    assert started_review.status == ReviewStatus.IN_PROGRESS
+    assert not started_review.sign_offs.exists()
+
+
 def test_nothing_is_deleted_or_replaced_through_the_api(review, provider_lead):
     client = client_for(provider_lead)
     assert client.delete(f"{URL}{review.pk}/").status_code == 405
