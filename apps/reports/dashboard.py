@@ -142,7 +142,7 @@ def dashboard_context(*, user, now: datetime) -> dict:
     tiles = {}
     if team_ids:
         clocks = Clock.objects.filter(
-            handoff__provider_team_id__in=team_ids, handoff__created_at__gte=since
+            provider_team_id__in=team_ids, started_at__gte=since
         )
         tiles = {row["team"]: row for row in clock_compliance(clocks, group_by=["team"])}
 

@@ -78,11 +78,8 @@ def period_clocks(
     """Clocks of the series' handoffs created in `[start, end)` (local dates in `tz`,
     by default the series' zone — pass it to save the query that looks it up)."""
     since, until = _utc_bounds(tz or series_zone(series), start, end)
-    return Clock.objects.filter(
-        handoff__agreement__series=series,
-        handoff__created_at__gte=since,
-        handoff__created_at__lt=until,
-    )
+    # The clock's own copies (series; `started_at` is the handoff's creation): no join.
+    return Clock.objects.filter(series=series, started_at__gte=since, started_at__lt=until)
 
 
 def _add_months(day: date, months: int) -> date:
@@ -248,9 +245,9 @@ def build_pack(
     # One pass over the three periods' clocks for the figures, one over the breached ones
     # for their causes: the cost of a pack is reading the clocks, so each is read once.
     clocks = Clock.objects.filter(
-        handoff__agreement__series=series,
-        handoff__created_at__gte=bounds["before"][0],
-        handoff__created_at__lt=bounds["period"][1],
+        series=series,
+        started_at__gte=bounds["before"][0],
+        started_at__lt=bounds["period"][1],
     )
     compliance = clock_compliance(
         clocks, group_by=("period", "priority", "metric"), tz=tz, periods=bounds

@@ -39,7 +39,7 @@ def replay(
     }
     target_of_row = Case(
         *(
-            When(handoff__priority=priority, metric=metric, then=Value(seconds))
+            When(priority=priority, metric=metric, then=Value(seconds))
             for (priority, metric), seconds in proposed.items()
         ),
         default=Value(None),
@@ -47,10 +47,10 @@ def replay(
     )
     clocks = period_clocks(series=series, start=period_start, end=period_end, tz=tz)
     found = {
-        (row["handoff__priority"], row["metric"]): row
+        (row["priority"], row["metric"]): row
         for row in clocks.order_by()
         .filter(status__in=FINISHED)
-        .values("handoff__priority", "metric")
+        .values("priority", "metric")
         .annotate(
             volume=Count("pk"),
             # Without a proposed target the CASE is NULL and the comparison never true.
