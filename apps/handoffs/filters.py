@@ -12,16 +12,17 @@ from .models import OPEN_STATUSES, Clock, ClockStatus, Handoff, Status
 MAX_ID = 2_147_483_647
 
 
-def _breached_clock():
+def breached_clocks(now):
+    """A handoff's clocks that breached or are past due at `now` (for `Exists`)."""
     return Clock.objects.filter(handoff=OuterRef("pk")).filter(
         Q(breached_at__isnull=False)
         | Q(status=ClockStatus.BREACHED)
-        | Q(status=ClockStatus.RUNNING, due_at__lte=timezone.now())
+        | Q(status=ClockStatus.RUNNING, due_at__lte=now)
     )
 
 
-def _at_risk_clock():
-    now = timezone.now()
+def at_risk_clocks(now):
+    """A handoff's running clocks inside the warning threshold at `now` (for `Exists`)."""
     return Clock.objects.filter(
         handoff=OuterRef("pk"),
         status=ClockStatus.RUNNING,
@@ -98,13 +99,13 @@ class HandoffFilter(django_filters.FilterSet):
     def filter_breached(self, queryset, name, value):
         if value is None:
             return queryset
-        condition = Exists(_breached_clock())
+        condition = Exists(breached_clocks(timezone.now()))
         return queryset.filter(condition) if value else queryset.exclude(condition)
 
     def filter_at_risk(self, queryset, name, value):
         if value is None:
             return queryset
-        condition = Exists(_at_risk_clock())
+        condition = Exists(at_risk_clocks(timezone.now()))
         return queryset.filter(condition) if value else queryset.exclude(condition)
 
     def filter_q(self, queryset, name, value):

@@ -17,7 +17,8 @@ from django.views.decorators.http import require_GET
 from apps.agreements.models import Agreement, AgreementApproval
 from apps.agreements.models import Status as AgreementStatus
 from apps.handoffs import selectors as handoff_selectors
-from apps.handoffs.models import Clock, ClockStatus, Handoff, Status
+from apps.handoffs.filters import at_risk_clocks, breached_clocks
+from apps.handoffs.models import Clock, Handoff, Status
 from apps.notifications.models import Notification
 from apps.reviews.models import QuarterlyReview, ReviewStatus
 from apps.reviews.selectors import breaches_to_review
@@ -28,24 +29,6 @@ from .selectors import clock_compliance
 LIST_SIZE = 8
 TILE_DAYS = 30
 REVIEW_HORIZON_DAYS = 30
-
-
-def _at_risk(now: datetime):
-    return Clock.objects.filter(
-        handoff=OuterRef("pk"),
-        status=ClockStatus.RUNNING,
-        warning_at__lte=now,
-        due_at__gt=now,
-        breached_at__isnull=True,
-    )
-
-
-def _breached(now: datetime):
-    return Clock.objects.filter(handoff=OuterRef("pk")).filter(
-        Q(breached_at__isnull=False)
-        | Q(status=ClockStatus.BREACHED)
-        | Q(status=ClockStatus.RUNNING, due_at__lte=now)
-    )
 
 
 def _rows(handoffs: list[Handoff], now: datetime) -> list[dict]:
@@ -103,14 +86,13 @@ def dashboard_context(*, user, now: datetime) -> dict:
     mine_count = open_work.filter(assignee=user).count()
 
     inbound = open_work.filter(provider_team_id__in=team_ids)
+    at_risk, breached = Exists(at_risk_clocks(now)), Exists(breached_clocks(now))
     risk_counts = inbound.aggregate(
         # At risk = inside the warning threshold and nothing breached yet.
-        at_risk=Count("pk", filter=Q(Exists(_at_risk(now))) & ~Q(Exists(_breached(now)))),
-        breached=Count("pk", filter=Q(Exists(_breached(now)))),
+        at_risk=Count("pk", filter=Q(at_risk) & ~Q(breached)),
+        breached=Count("pk", filter=Q(breached)),
     )
-    attention = list(
-        inbound.filter(Exists(_at_risk(now)) | Exists(_breached(now))).for_queue()[:LIST_SIZE]
-    )
+    attention = list(inbound.filter(at_risk | breached).for_queue()[:LIST_SIZE])
 
     # Waiting on me: the requester's side must answer. Mine first, then my teams'.
     waiting = open_work.filter(status=Status.WAITING, requesting_team_id__in=team_ids)
@@ -141,9 +123,7 @@ def dashboard_context(*, user, now: datetime) -> dict:
     since = now - timedelta(days=TILE_DAYS)
     tiles = {}
     if team_ids:
-        clocks = Clock.objects.filter(
-            provider_team_id__in=team_ids, started_at__gte=since
-        )
+        clocks = Clock.objects.filter(provider_team_id__in=team_ids, started_at__gte=since)
         tiles = {row["team"]: row for row in clock_compliance(clocks, group_by=["team"])}
 
     return {

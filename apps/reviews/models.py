@@ -29,17 +29,28 @@ class ReviewStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
 
 
-class QuarterlyReviewQuerySet(models.QuerySet):
+class TeamVisibleQuerySet(models.QuerySet):
+    """`visible_to(user)`: rows whose team at any of `team_paths` the user belongs to
+    (staff see all)."""
+
+    team_paths: tuple[str, ...] = ()
+
     def visible_to(self, user):
-        """Members of either team of the series (and staff)."""
         if not user.is_authenticated:
             return self.none()
         if user.is_staff:
             return self
         teams = user.memberships.values("team_id")
-        return self.filter(
-            Q(series__provider_team_id__in=teams) | Q(series__requesting_team_id__in=teams)
-        )
+        condition = Q()
+        for path in self.team_paths:
+            condition |= Q(**{f"{path}__in": teams})
+        return self.filter(condition)
+
+
+class QuarterlyReviewQuerySet(TeamVisibleQuerySet):
+    """Members of either team of the series (and staff)."""
+
+    team_paths = ("series__provider_team_id", "series__requesting_team_id")
 
 
 class QuarterlyReview(TimeStampedModel):
@@ -151,18 +162,10 @@ class RootCause(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class BreachReviewQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Members of the provider or requesting team of the handoff (and staff)."""
-        if not user.is_authenticated:
-            return self.none()
-        if user.is_staff:
-            return self
-        teams = user.memberships.values("team_id")
-        return self.filter(
-            Q(clock__handoff__provider_team_id__in=teams)
-            | Q(clock__handoff__requesting_team_id__in=teams)
-        )
+class BreachReviewQuerySet(TeamVisibleQuerySet):
+    """Members of the provider or requesting team of the handoff (and staff)."""
+
+    team_paths = ("clock__handoff__provider_team_id", "clock__handoff__requesting_team_id")
 
 
 class BreachReview(TimeStampedModel):
@@ -188,19 +191,13 @@ class BreachReview(TimeStampedModel):
         return reverse("reviews:breach", args=[self.clock_id])
 
 
-class ActionItemQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        if not user.is_authenticated:
-            return self.none()
-        if user.is_staff:
-            return self
-        teams = user.memberships.values("team_id")
-        return self.filter(
-            Q(review__series__provider_team_id__in=teams)
-            | Q(review__series__requesting_team_id__in=teams)
-            | Q(breach_review__clock__handoff__provider_team_id__in=teams)
-            | Q(breach_review__clock__handoff__requesting_team_id__in=teams)
-        )
+class ActionItemQuerySet(TeamVisibleQuerySet):
+    team_paths = (
+        "review__series__provider_team_id",
+        "review__series__requesting_team_id",
+        "breach_review__clock__handoff__provider_team_id",
+        "breach_review__clock__handoff__requesting_team_id",
+    )
 
 
 class ActionItem(TimeStampedModel):
