@@ -62,9 +62,9 @@ def period_in_words(start: date, end: date) -> str:
         span = f"{start.day} {start:%b} – {last.day} {last:%b} {last.year}"
     else:
         span = f"{start.day} {start:%b} {start.year} – {last.day} {last:%b} {last.year}"
-    quarter_end = (
-        date(start.year + 1, 1, 1) if start.month == 10 else date(start.year, start.month + 3, 1)
-    )
+    # Three months on, whatever the month: November + 3 is February of the next year.
+    year, month0 = divmod(start.month - 1 + 3, 12)
+    quarter_end = date(start.year + year, month0 + 1, 1)
     if start.day == 1 and start.month in (1, 4, 7, 10) and end == quarter_end:
         return f"Q{(start.month - 1) // 3 + 1} {start.year} ({span})"
     whole_month = start.day == 1 and last.day == calendar.monthrange(last.year, last.month)[1]
