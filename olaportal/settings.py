@@ -397,3 +397,16 @@ NOTIFICATION_RETRY_BACKOFF = env.float("NOTIFICATION_RETRY_BACKOFF", default=10.
 NOTIFICATION_CLAIM_TIMEOUT = env.int("NOTIFICATION_CLAIM_TIMEOUT", default=300)
 # Quarterly reviews recommend the period's 80th percentile plus this buffer (percent).
 REVIEW_BUFFER_PERCENT = env.int("REVIEW_BUFFER_PERCENT", default=10)
+# Exception windows: how far in the past one may start (checked when it is requested and
+# again when it is approved) and how long one may last, in days.
+EXCEPTION_WINDOW_MAX_BACKDATE = timedelta(
+    days=env.int("EXCEPTION_WINDOW_MAX_BACKDATE_DAYS", default=7)
+)
+EXCEPTION_WINDOW_MAX_LENGTH = timedelta(
+    days=env.int("EXCEPTION_WINDOW_MAX_LENGTH_DAYS", default=14)
+)
+if EXCEPTION_WINDOW_MAX_BACKDATE < timedelta(0) or EXCEPTION_WINDOW_MAX_LENGTH <= timedelta(0):
+    raise ImproperlyConfigured(
+        "EXCEPTION_WINDOW_MAX_BACKDATE_DAYS must be 0 or more, "
+        "EXCEPTION_WINDOW_MAX_LENGTH_DAYS more than 0."
+    )

@@ -205,7 +205,6 @@ class TargetInput(serializers.Serializer):
         required=False, allow_null=True, max_value=MAX_INT, min_value=-MAX_INT
     )
     around_the_clock = serializers.BooleanField(required=False)
-    pause_acknowledge = serializers.BooleanField(required=False)
     pause_action_plan = serializers.BooleanField(required=False)
     pause_resolve = serializers.BooleanField(required=False)
 

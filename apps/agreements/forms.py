@@ -218,7 +218,6 @@ class TargetForm(forms.Form):
     around_the_clock = forms.BooleanField(
         label="24×7", required=False, help_text="Ignore the calendar."
     )
-    pause_acknowledge = forms.BooleanField(label="Acknowledge", required=False)
     pause_action_plan = forms.BooleanField(label="Action plan", required=False, initial=True)
     pause_resolve = forms.BooleanField(label="Resolve", required=False, initial=True)
 

@@ -9,6 +9,7 @@ bound to a version keeps the terms it was created under.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -278,8 +279,8 @@ class PriorityTarget(models.Model):
     around_the_clock = models.BooleanField(
         "24×7", default=False, help_text="Clocks ignore the calendar and run 24×7."
     )
-    # Seed 003: pause while waiting on the requester; acknowledge never pauses by default.
-    pause_acknowledge = models.BooleanField(default=False)
+    # Seed 003: pause while waiting on the requester. Acknowledge never pauses: a handoff
+    # waits on its requester only once acknowledged, when that clock has already stopped.
     pause_action_plan = models.BooleanField(default=True)
     pause_resolve = models.BooleanField(default=True)
 
@@ -310,6 +311,8 @@ class PriorityTarget(models.Model):
         return getattr(self, f"{metric}_seconds")
 
     def pauses(self, metric: str) -> bool:
+        if metric == Metric.ACKNOWLEDGE:
+            return False
         return getattr(self, f"pause_{metric}")
 
 
@@ -356,6 +359,12 @@ class Notify(models.TextChoices):
     PROVIDER_LEAD = "provider_lead", "Provider lead"
     REQUESTING_LEAD = "requesting_lead", "Requesting lead"
     BOTH_LEADS = "both_leads", "Both leads"
+    # Escalation roles set on the team (seed 003: lead, manager, director); an empty role
+    # falls back to the next one down (`Team.escalation_contacts`).
+    PROVIDER_MANAGER = "provider_manager", "Provider team's manager"
+    PROVIDER_DIRECTOR = "provider_director", "Provider team's director"
+    REQUESTING_MANAGER = "requesting_manager", "Requesting team's manager"
+    REQUESTING_DIRECTOR = "requesting_director", "Requesting team's director"
     USER = "user", "A named person"
 
 
@@ -421,6 +430,16 @@ class ExceptionWindowQuerySet(models.QuerySet):
     def approved(self) -> ExceptionWindowQuerySet:
         return self.filter(status=ExceptionWindow.Status.APPROVED)
 
+    def for_list(self) -> ExceptionWindowQuerySet:
+        return self.select_related(
+            "provider_team",
+            "series__requesting_team",
+            "series__provider_team",
+            "requested_by",
+            "decided_by",
+            "ended_by",
+        )
+
     def covering(self, agreement: Agreement) -> ExceptionWindowQuerySet:
         """Windows that apply to a version: its own series' or all of its provider's."""
         return self.filter(provider_team_id=agreement.series.provider_team_id).filter(
@@ -429,12 +448,21 @@ class ExceptionWindowQuerySet(models.QuerySet):
 
 
 class ExceptionWindow(TimeStampedModel):
-    """An approved relaxation: business time inside it counts on no clock it covers."""
+    """An approved relaxation: business time inside it counts on no clock it covers.
+
+    It documents what seed 003 asks of an exception: the reason, the expected duration
+    (`start`–`end`; `planned_end` keeps the end that was approved when it is ended early),
+    the affected customers and the communication plan. Requested by a provider-team member,
+    approved by someone else (a provider lead or staff); ended early by `end = now`, or
+    cancelled when it had not started yet."""
 
     class Status(models.TextChoices):
         REQUESTED = "requested", "Requested"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+        # Withdrawn before it took effect: a request withdrawn, or an approved window
+        # ended before its start. It removes no time from any clock.
+        CANCELLED = "cancelled", "Cancelled"
 
     provider_team = models.ForeignKey(
         "teams.Team", on_delete=models.PROTECT, related_name="exception_windows"
@@ -450,6 +478,12 @@ class ExceptionWindow(TimeStampedModel):
     start = models.DateTimeField()
     end = models.DateTimeField()
     reason = models.TextField()
+    affected_customers = models.TextField(
+        blank=True, help_text="Which customers or segments feel the delay, and how many."
+    )
+    communication_plan = models.TextField(
+        blank=True, help_text="Who tells the requesting team and customers, how and when."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -459,6 +493,15 @@ class ExceptionWindow(TimeStampedModel):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
+    # Ending early: who, when, why, and the end that had been approved.
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_note = models.TextField(blank=True)
+    planned_end = models.DateTimeField(
+        null=True, blank=True, help_text="The approved end, when the window was ended early."
+    )
 
     objects = ExceptionWindowQuerySet.as_manager()
 
@@ -468,8 +511,21 @@ class ExceptionWindow(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(end__gt=models.F("start")), name="window_end_after_start"
             ),
+            models.CheckConstraint(
+                condition=Q(status__in=["requested", "approved", "rejected", "cancelled"]),
+                name="window_status_valid",
+            ),
         ]
         indexes = [models.Index(fields=["provider_team", "status", "end"])]
 
     def __str__(self) -> str:
         return f"{self.provider_team}: {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M}"
+
+    @property
+    def expected_duration(self) -> timedelta:
+        """The duration asked for and approved (seed 003's "expected duration")."""
+        return (self.planned_end or self.end) - self.start
+
+    @property
+    def was_ended_early(self) -> bool:
+        return self.ended_at is not None and self.status == self.Status.APPROVED

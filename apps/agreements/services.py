@@ -10,15 +10,20 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.core.exceptions import Conflict
+from apps.notifications.models import Kind as NotificationKind
+from apps.notifications.services import notify
 from apps.teams.models import Role, Team
 
 from .models import (
@@ -37,6 +42,7 @@ from .models import (
     Status,
     TriageField,
 )
+from .signals import exception_windows_changed
 
 # The plain fields of a version that a draft editor may set.
 AGREEMENT_FIELDS = (
@@ -65,7 +71,6 @@ TARGET_FIELDS = (
     "action_plan_seconds",
     "resolve_seconds",
     "around_the_clock",
-    "pause_acknowledge",
     "pause_action_plan",
     "pause_resolve",
 )
@@ -99,7 +104,18 @@ def sides_to_approve(user, agreement: Agreement) -> list[Team]:
 
 
 def can_decide_window(user, window: ExceptionWindow) -> bool:
+    """Leads of the provider team and staff approve or refuse windows (and end them)."""
     return user.is_staff or _leads(user, window.provider_team)
+
+
+def can_approve_window(user, window: ExceptionWindow) -> bool:
+    """A second person approves: a deciding lead other than the requester, or staff."""
+    return can_decide_window(user, window) and (user.is_staff or window.requested_by_id != user.pk)
+
+
+def can_end_window(user, window: ExceptionWindow) -> bool:
+    """Who may decide on a window may end it early, and so may whoever asked for it."""
+    return window.requested_by_id == user.pk or can_decide_window(user, window)
 
 
 # --- validation ----------------------------------------------------------------------
@@ -216,10 +232,27 @@ def validate_version(
                 f"There is already a step at {step.get('percent')} % of this metric."
             )
         percents.add(marker)
+    _check_raises(targets, steps, errors)
     if errors:
         raise ValidationError(errors)
 
 
+def _check_raises(targets: list[dict], steps: list[dict], errors: dict) -> None:
+    """A step that raises the priority must be able to: every tier the version defines
+    (P1 aside, the top) needs the next one up, or the sweep would have nowhere to go."""
+    raising = [index for index, step in enumerate(steps) if step.get("raise_priority")]
+    if not raising:
+        return
+    order = Priority.values  # P1 (highest) … P4
+    defined = {t.get("priority") for t in targets}
+    missing = [
+        f"Raising the priority needs {higher} defined: a {priority} handoff could not be raised."
+        for higher, priority in itertools.pairwise(order)
+        if priority in defined and higher not in defined
+    ]
+    if missing:
+        for index in raising:
+            errors.setdefault(f"steps.{index}.raise_priority", []).extend(missing)
 
 
 # --- writing a version -----------------------------------------------------------------
@@ -229,7 +262,6 @@ def _clean_target(data: dict) -> dict:
     target = {f: data.get(f) for f in TARGET_FIELDS}
     for flag, default in (
         ("around_the_clock", False),
-        ("pause_acknowledge", False),
         ("pause_action_plan", True),
         ("pause_resolve", True),
     ):
@@ -272,6 +304,21 @@ def _write_parts(
     EscalationStep.objects.bulk_create(EscalationStep(agreement=agreement, **s) for s in steps)
 
 
+def _terms(agreement: Agreement) -> tuple:
+    """What a version promises, for comparing two versions: its snapshot without the
+    change summary (which describes the version rather than the agreement)."""
+    fields, targets, triage, steps = _snapshot(agreement)
+    fields.pop("change_summary")
+    # Parts in a canonical order: their order in the editor carries no meaning, except
+    # the triage fields' own `order`, which is compared as a value.
+    return (
+        fields,
+        sorted(targets, key=lambda t: t["priority"]),
+        sorted(triage, key=lambda f: f["key"]),
+        sorted(steps, key=lambda s: (s["metric"], s["percent"])),
+    )
+
+
 def _snapshot(agreement: Agreement) -> tuple[dict, list[dict], list[dict], list[dict]]:
     fields = {f: getattr(agreement, f) for f in AGREEMENT_FIELDS}
     targets = [{f: getattr(t, f) for f in TARGET_FIELDS} for t in agreement.targets.all()]
@@ -289,9 +336,11 @@ def agreement_create_draft(
     targets: Iterable[dict] = (),
     triage_fields: Iterable[dict] = (),
     steps: Iterable[dict] = (),
+    now: datetime | None = None,
     **fields,
 ) -> Agreement:
     """Start a new agreement between two teams as version 1, a draft."""
+    # `now` is taken for uniformity with every other service; a draft records no time.
     if not (actor.is_staff or _leads(actor, provider_team) or _leads(actor, requesting_team)):
         raise PermissionDenied("Only a lead of the provider or requesting team may draft it.")
     unknown = set(fields) - set(AGREEMENT_FIELDS)
@@ -336,6 +385,7 @@ def agreement_update_draft(
     targets: Iterable[dict] | None = None,
     triage_fields: Iterable[dict] | None = None,
     steps: Iterable[dict] | None = None,
+    now: datetime | None = None,
     **fields,
 ) -> Agreement:
     """Change a draft; parts given replace the stored ones, parts omitted are kept."""
@@ -369,8 +419,10 @@ def agreement_update_draft(
 
 
 @transaction.atomic
-def agreement_submit(*, agreement: Agreement, actor) -> Agreement:
-    """Ask both teams' leads to approve a draft; earlier approvals are cleared."""
+def agreement_submit(*, agreement: Agreement, actor, now: datetime | None = None) -> Agreement:
+    """Ask both teams' leads to approve a draft that changes something; earlier approvals
+    are cleared."""
+    now = now or timezone.now()
     agreement = _lock(agreement)
     if not can_edit(actor, agreement):
         raise PermissionDenied("Only a lead of the provider or requesting team may submit it.")
@@ -378,15 +430,24 @@ def agreement_submit(*, agreement: Agreement, actor) -> Agreement:
         raise Conflict(f"Only a draft can be submitted; this version is {agreement.status}.")
     if not agreement.targets.exists():
         raise ValidationError({"targets": ["Define at least one priority tier before submitting."]})
+    active = Agreement.objects.filter(series_id=agreement.series_id, status=Status.ACTIVE).first()
+    if active is not None and _terms(active) == _terms(agreement):
+        # Approving it would only renumber the same promise and restart its review cycle.
+        raise Conflict(
+            f"Nothing changed since version {active.version}: change the draft before "
+            "submitting it."
+        )
     agreement.approvals.all().delete()
     agreement.status = Status.IN_REVIEW
-    agreement.submitted_at = timezone.now()
+    agreement.submitted_at = now
     agreement.save(update_fields=["status", "submitted_at", "updated_at"])
     return agreement
 
 
 @transaction.atomic
-def agreement_approve(*, agreement: Agreement, actor, comment: str = "") -> Agreement:
+def agreement_approve(
+    *, agreement: Agreement, actor, comment: str = "", now: datetime | None = None
+) -> Agreement:
     """Record the actor's approval for each side they lead; with both sides approved the
     version becomes active and the previous active version superseded, together."""
     agreement = _lock(agreement)
@@ -398,7 +459,7 @@ def agreement_approve(*, agreement: Agreement, actor, comment: str = "") -> Agre
     sides = sides_to_approve(actor, agreement)
     if not sides:
         raise Conflict("You have already approved this version for every team you lead.")
-    now = timezone.now()
+    now = now or timezone.now()
     AgreementApproval.objects.bulk_create(
         AgreementApproval(
             agreement=agreement, team=team, user=actor, approved_at=now, comment=comment
@@ -431,8 +492,11 @@ def next_review_date(agreement: Agreement, today: date) -> date:
 
 
 @transaction.atomic
-def agreement_request_changes(*, agreement: Agreement, actor, comment: str = "") -> Agreement:
+def agreement_request_changes(
+    *, agreement: Agreement, actor, comment: str = "", now: datetime | None = None
+) -> Agreement:
     """Send a version in review back to draft (approvals so far are dropped)."""
+    # `now` for uniformity: sending back records no time (submitted_at is cleared).
     agreement = _lock(agreement)
     if not can_edit(actor, agreement):
         raise PermissionDenied("Only a lead of the provider or requesting team may do that.")
@@ -450,7 +514,7 @@ def agreement_request_changes(*, agreement: Agreement, actor, comment: str = "")
 
 
 @transaction.atomic
-def agreement_amend(*, agreement: Agreement, actor) -> Agreement:
+def agreement_amend(*, agreement: Agreement, actor, now: datetime | None = None) -> Agreement:
     """Open the next version as a draft copying everything from the active one; the active
     version keeps governing work until the new one is approved."""
     agreement = _lock(agreement)
@@ -479,16 +543,19 @@ def agreement_amend(*, agreement: Agreement, actor) -> Agreement:
 
 
 @transaction.atomic
-def agreement_retire(*, agreement: Agreement, actor, reason: str = "") -> Agreement:
+def agreement_retire(
+    *, agreement: Agreement, actor, reason: str = "", now: datetime | None = None
+) -> Agreement:
     """End a version: an active one stops governing new work (handoffs already bound keep
     it); a draft or a version in review is withdrawn. Nothing is deleted."""
+    now = now or timezone.now()
     agreement = _lock(agreement)
     if not can_edit(actor, agreement):
         raise PermissionDenied("Only a lead of the provider or requesting team may retire it.")
     if agreement.status in (Status.SUPERSEDED, Status.RETIRED):
         raise Conflict(f"This version is already {agreement.status}.")
     agreement.status = Status.RETIRED
-    agreement.ended_at = timezone.now()
+    agreement.ended_at = now
     if reason:
         agreement.change_summary = (agreement.change_summary + "\n\nRetired: " + reason).strip()
     agreement.save(update_fields=["status", "ended_at", "change_summary", "updated_at"])
@@ -496,6 +563,88 @@ def agreement_retire(*, agreement: Agreement, actor, reason: str = "") -> Agreem
 
 
 # --- exception windows -------------------------------------------------------------------
+#
+# Seed 003: an exception is documented (reason, expected duration, affected customers,
+# communication plan) and authorised by someone other than whoever asks for it. A window
+# removes business time from clocks retroactively, so how far back it may reach and how
+# long it may last are bounded by settings, checked against `now` both when it is asked
+# for and when it is approved (a request left waiting must not reach further back).
+
+
+def _window_limits(start: datetime, end: datetime, now: datetime, errors: dict) -> None:
+    backdate = settings.EXCEPTION_WINDOW_MAX_BACKDATE
+    length = settings.EXCEPTION_WINDOW_MAX_LENGTH
+    if start < now - backdate:
+        errors.setdefault("start", []).append(
+            f"A window may start at most {_days(backdate)} before now "
+            f"(not before {timezone.localtime(now - backdate):%Y-%m-%d %H:%M %Z})."
+        )
+    if end - start > length:
+        errors.setdefault("end", []).append(
+            f"A window may last at most {_days(length)}; ask for another one after it."
+        )
+
+
+def _days(delta: timedelta) -> str:
+    if delta % timedelta(days=1):
+        hours = delta / timedelta(hours=1)
+        return f"{hours:g} hours"
+    days = delta.days
+    return "1 day" if days == 1 else f"{days} days"
+
+
+def _window_url(window: ExceptionWindow) -> str:
+    return f"{reverse('agreements:windows')}#window-{window.pk}"
+
+
+def _window_scope(window: ExceptionWindow) -> str:
+    if window.series_id is None:
+        return f"all of {window.provider_team}’s agreements"
+    return str(window.series)
+
+
+def _window_period(window: ExceptionWindow) -> str:
+    return f"{timezone.localtime(window.start):%a %d %b %H:%M} – " + (
+        f"{timezone.localtime(window.end):%a %d %b %H:%M %Z}"
+    )
+
+
+def _approvers(window: ExceptionWindow) -> list:
+    """Who is asked to decide: the provider team's leads other than the requester, or,
+    when the requester is its only lead, staff (the other people who may approve)."""
+    leads = [
+        m.user
+        for m in window.provider_team.memberships.filter(role=Role.LEAD, user__is_active=True)
+        .exclude(user_id=window.requested_by_id)
+        .select_related("user")
+    ]
+    if leads:
+        return leads
+    return list(
+        User.objects.filter(is_staff=True, is_active=True).exclude(pk=window.requested_by_id)
+    )
+
+
+def _notify_window(
+    window: ExceptionWindow, *, event: str, title: str, body: str, recipients, actor, now
+) -> None:
+    notify(
+        kind=NotificationKind.WINDOW,
+        title=title,
+        body=body,
+        url=_window_url(window),
+        dedup_base=f"window:{window.pk}:{event}",
+        recipients=[u for u in recipients if u is not None and u.pk != actor.pk],
+        subject_type="exception_window",
+        subject_id=window.pk,
+        now=now,
+    )
+
+
+def _windows_changed(window: ExceptionWindow, now: datetime) -> None:
+    # Inside the transaction, after the row is written: the handoffs app recomputes the
+    # deadlines of the clocks the window covers before anything commits (signals.py).
+    exception_windows_changed.send(sender=ExceptionWindow, window=window, now=now)
 
 
 @transaction.atomic
@@ -506,9 +655,14 @@ def exception_window_request(
     start: datetime,
     end: datetime,
     reason: str,
+    affected_customers: str = "",
+    communication_plan: str = "",
     series: AgreementSeries | None = None,
+    now: datetime | None = None,
 ) -> ExceptionWindow:
-    """A provider-team member asks for clocks to stop counting during [start, end)."""
+    """A provider-team member asks for clocks to stop counting during [start, end), with
+    the documentation an exception needs; the team's other leads are asked to decide."""
+    now = now or timezone.now()
     if not (actor.is_staff or provider_team.memberships.filter(user=actor).exists()):
         raise PermissionDenied("Only a member of the provider team may request a window.")
     errors: dict[str, list[str]] = {}
@@ -518,43 +672,171 @@ def exception_window_request(
         errors["end"] = ["Give the end."]
     if start and end and end <= start:
         errors["end"] = ["The window must end after it starts."]
+    elif start and end:
+        _window_limits(start, end, now, errors)
     if not (reason or "").strip():
         errors["reason"] = ["Say why (outage, launch, force majeure…)."]
+    if not (affected_customers or "").strip():
+        errors["affected_customers"] = [
+            "Say which customers are affected (or “none”: internal work only)."
+        ]
+    if not (communication_plan or "").strip():
+        errors["communication_plan"] = [
+            "Say who tells the requesting teams and customers, how and when."
+        ]
     if series is not None and series.provider_team_id != provider_team.pk:
         errors["series"] = ["That agreement is not one the team provides."]
     if errors:
         raise ValidationError(errors)
-    return ExceptionWindow.objects.create(
+    window = ExceptionWindow.objects.create(
         provider_team=provider_team,
         series=series,
         start=start,
         end=end,
         reason=reason.strip(),
+        affected_customers=affected_customers.strip(),
+        communication_plan=communication_plan.strip(),
         requested_by=actor,
+    )
+    _notify_window(
+        window,
+        event="requested",
+        title=f"Exception window to decide: {provider_team}, {_window_period(window)}",
+        body=f"{actor.display_name} asks that clocks of {_window_scope(window)} stop "
+        f"counting during {_window_period(window)}.\n\nReason: {window.reason}\n"
+        f"Affected customers: {window.affected_customers}\n"
+        f"Communication plan: {window.communication_plan}",
+        recipients=_approvers(window),
+        actor=actor,
+        now=now,
+    )
+    return window
+
+
+def _lock_window(window: ExceptionWindow) -> ExceptionWindow:
+    return (
+        ExceptionWindow.objects.select_for_update(of=("self",))
+        .select_related("provider_team", "series__provider_team", "series__requesting_team")
+        .get(pk=window.pk)
     )
 
 
-def _decide(window: ExceptionWindow, actor, status: str, note: str) -> ExceptionWindow:
-    window = ExceptionWindow.objects.select_for_update().get(pk=window.pk)
+def _decide(window: ExceptionWindow, actor, status: str, note: str, now: datetime):
+    window = _lock_window(window)
     if not can_decide_window(actor, window):
         raise PermissionDenied("Only a lead of the provider team or staff may decide.")
+    if status == ExceptionWindow.Status.APPROVED and not can_approve_window(actor, window):
+        raise PermissionDenied(
+            "You asked for this window: another lead of the team (or staff) must approve it."
+        )
     if window.status != ExceptionWindow.Status.REQUESTED:
-        raise Conflict(f"This window was already {window.status}.")
+        raise Conflict(f"This window was already {window.get_status_display().lower()}.")
+    if status == ExceptionWindow.Status.APPROVED:
+        errors: dict[str, list[str]] = {}
+        _window_limits(window.start, window.end, now, errors)
+        if errors:
+            raise ValidationError(errors)
     window.status = status
     window.decided_by = actor
-    window.decided_at = timezone.now()
+    window.decided_at = now
     window.decision_note = note
     window.save(update_fields=["status", "decided_by", "decided_at", "decision_note", "updated_at"])
     return window
 
 
 @transaction.atomic
-def exception_window_approve(*, window: ExceptionWindow, actor, note: str = "") -> ExceptionWindow:
-    """Approve a requested window: from now on its time counts on no clock it covers."""
-    return _decide(window, actor, ExceptionWindow.Status.APPROVED, note)
+def exception_window_approve(
+    *, window: ExceptionWindow, actor, note: str = "", now: datetime | None = None
+) -> ExceptionWindow:
+    """Approve a requested window (someone other than its requester, within the limits):
+    from now on its time counts on no clock it covers."""
+    now = now or timezone.now()
+    window = _decide(window, actor, ExceptionWindow.Status.APPROVED, note, now)
+    _windows_changed(window, now)
+    _notify_window(
+        window,
+        event="approved",
+        title=f"Exception window approved: {window.provider_team}, {_window_period(window)}",
+        body=f"{actor.display_name} approved the window you asked for."
+        + (f"\n\n{note}" if note else ""),
+        recipients=[window.requested_by],
+        actor=actor,
+        now=now,
+    )
+    return window
 
 
 @transaction.atomic
-def exception_window_reject(*, window: ExceptionWindow, actor, note: str = "") -> ExceptionWindow:
-    """Refuse a requested window."""
-    return _decide(window, actor, ExceptionWindow.Status.REJECTED, note)
+def exception_window_reject(
+    *, window: ExceptionWindow, actor, note: str = "", now: datetime | None = None
+) -> ExceptionWindow:
+    """Refuse a requested window; no clock changes."""
+    now = now or timezone.now()
+    window = _decide(window, actor, ExceptionWindow.Status.REJECTED, note, now)
+    _notify_window(
+        window,
+        event="rejected",
+        title=f"Exception window refused: {window.provider_team}, {_window_period(window)}",
+        body=f"{actor.display_name} refused the window you asked for."
+        + (f"\n\n{note}" if note else ""),
+        recipients=[window.requested_by],
+        actor=actor,
+        now=now,
+    )
+    return window
+
+
+@transaction.atomic
+def exception_window_end(
+    *, window: ExceptionWindow, actor, now: datetime | None = None, note: str = ""
+) -> ExceptionWindow:
+    """Stop a window early: an approved window under way ends now (the time it already
+    removed stays removed, the approved end is kept in `planned_end`); an approved window
+    that has not started is cancelled, and so is a request not yet decided."""
+    now = now or timezone.now()
+    window = _lock_window(window)
+    if not can_end_window(actor, window):
+        raise PermissionDenied(
+            "Only whoever asked for the window, a lead of the provider team or staff may end it."
+        )
+    status = ExceptionWindow.Status
+    if window.status in (status.REJECTED, status.CANCELLED):
+        raise Conflict(f"This window was {window.get_status_display().lower()}; nothing to end.")
+    if window.end <= now:
+        raise Conflict("This window has already ended.")
+    approved = window.status == status.APPROVED
+    approved_period = _window_period(window)
+    if approved and window.start < now:
+        window.planned_end = window.end
+        window.end = now
+        verb = "ended early"
+    else:
+        window.status = status.CANCELLED
+        verb = "cancelled"
+    window.ended_by = actor
+    window.ended_at = now
+    window.end_note = note
+    window.save(
+        update_fields=[
+            "status",
+            "end",
+            "planned_end",
+            "ended_by",
+            "ended_at",
+            "end_note",
+            "updated_at",
+        ]
+    )
+    if approved:
+        _windows_changed(window, now)
+        _notify_window(
+            window,
+            event="ended",
+            title=f"Exception window {verb}: {window.provider_team}, {approved_period}",
+            body=f"{actor.display_name} {verb} the window approved for {approved_period}."
+            + (f"\n\n{note}" if note else ""),
+            recipients=[window.requested_by, window.decided_by],
+            actor=actor,
+            now=now,
+        )
+    return window

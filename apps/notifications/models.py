@@ -21,6 +21,8 @@ class Kind(models.TextChoices):
     REMINDER = "reminder", "Reminder"
     REVIEW_DUE = "review_due", "Review due"
     DIGEST = "digest", "Digest"
+    # Exception windows: requested (to the approvers), approved or refused (to the requester).
+    WINDOW = "window", "Exception window"
     OTHER = "other", "Other"
 
 
@@ -41,7 +43,7 @@ class Status(models.TextChoices):
 # Which channels a person gets for each kind unless they chose otherwise. In-app is always
 # on: the inbox is the one place where everything that concerned someone can be found.
 EMAIL_BY_DEFAULT = frozenset(
-    {Kind.BREACH, Kind.ESCALATION, Kind.REVIEW_DUE, Kind.REMINDER, Kind.DIGEST}
+    {Kind.BREACH, Kind.ESCALATION, Kind.REVIEW_DUE, Kind.REMINDER, Kind.DIGEST, Kind.WINDOW}
 )
 # Channels a person may switch on and off (the team webhook belongs to the team).
 PERSONAL_CHANNELS = (Channel.EMAIL,)

@@ -14,6 +14,10 @@ class Role(models.TextChoices):
     MEMBER = "member", "Member"
 
 
+# The escalation path, lowest first.
+ESCALATION_ROLES = ("lead", "manager", "director")
+
+
 class TeamQuerySet(models.QuerySet):
     def visible_to(self, user) -> TeamQuerySet:
         """Anyone signed in sees every team (DESIGN: "Who may do what")."""
@@ -38,7 +42,7 @@ class TeamQuerySet(models.QuerySet):
         )
 
     def for_detail(self) -> TeamQuerySet:
-        return self.select_related("calendar").prefetch_related(
+        return self.select_related("calendar", "manager", "director").prefetch_related(
             Prefetch(
                 "memberships",
                 queryset=Membership.objects.select_related("user").order_by(
@@ -64,6 +68,25 @@ class Team(TimeStampedModel):
         related_name="teams",
         help_text="The team's business hours and holidays.",
     )
+    # The escalation path beyond the leads (seed 003: team lead, manager, director). Roles,
+    # not names, so a ladder survives people changing jobs; see `escalation_contacts`.
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="teams_managed",
+        help_text="Escalations to the team's manager go here; empty: to the team's leads.",
+    )
+    director = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="teams_directed",
+        help_text="Escalations to the team's director go here; empty: to the manager, "
+        "then the leads.",
+    )
 
     objects = TeamQuerySet.as_manager()
 
@@ -77,6 +100,27 @@ class Team(TimeStampedModel):
         from django.urls import reverse
 
         return reverse("teams:detail", kwargs={"slug": self.slug})
+
+    def leads(self) -> list:
+        """The team's leads, from prefetched memberships when they are at hand."""
+        return [m.user for m in self.memberships.all() if m.role == Role.LEAD]
+
+    def escalation_contacts(self, role: str) -> list:
+        """Who an escalation to `role` ("lead", "manager" or "director") reaches.
+
+        An empty role falls back down the path: director → manager → leads, manager →
+        leads, so a step naming a role nobody holds still reaches someone responsible.
+        Reads `manager`/`director` (select_related them) and the prefetched memberships.
+        """
+        if role not in ESCALATION_ROLES:
+            raise ValueError(f"Unknown escalation role {role!r}: use one of {ESCALATION_ROLES}.")
+        path = ESCALATION_ROLES[: ESCALATION_ROLES.index(role) + 1]
+        for step in reversed(path):
+            if step == "director" and self.director_id is not None:
+                return [self.director]
+            if step == "manager" and self.manager_id is not None:
+                return [self.manager]
+        return self.leads()
 
 
 class MembershipQuerySet(models.QuerySet):
@@ -99,9 +143,7 @@ class Membership(TimeStampedModel):
         ordering = ["team", "role", "user"]
         constraints = [
             models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team"),
-            models.CheckConstraint(
-                condition=Q(role__in=Role.values), name="membership_role_valid"
-            ),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
         ]
 
     def __str__(self) -> str:
@@ -114,7 +156,4 @@ def is_member(user, team: Team) -> bool:
 
 
 def is_lead(user, team: Team) -> bool:
-    return (
-        user.is_authenticated
-        and team.memberships.filter(user=user, role=Role.LEAD).exists()
-    )
+    return user.is_authenticated and team.memberships.filter(user=user, role=Role.LEAD).exists()

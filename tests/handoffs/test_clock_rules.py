@@ -94,8 +94,13 @@ def test_approved_exception_windows_stop_the_clock(
         start=berlin(2026, 3, 2, 12, 0),
         end=berlin(2026, 3, 2, 14, 0),
         reason="Data-centre move",
+        affected_customers="None: internal work only.",
+        communication_plan="The lead tells Support at stand-up.",
+        now=berlin(2026, 3, 2, 9, 0),
     )
-    agreement_services.exception_window_approve(window=window, actor=provider_lead)
+    agreement_services.exception_window_approve(
+        window=window, actor=provider_lead, now=berlin(2026, 3, 2, 9, 0)
+    )
     handoff = file_handoff("P3")
     # Two hours of Monday are excluded: due Tuesday 12:00 instead of 10:00.
     assert clocks(handoff)["acknowledge"].due_at == berlin(2026, 3, 3, 12, 0)
@@ -143,7 +148,6 @@ def test_resuming_recomputes_from_what_was_consumed(file_handoff, provider_membe
 
 def test_pause_rules_come_from_the_target(file_handoff, provider_member, agreement):
     target = agreement.targets.get(priority="P3")
-    target.pause_acknowledge = True
     target.pause_resolve = False
     target.save()
     handoff = file_handoff("P3")
