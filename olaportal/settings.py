@@ -395,6 +395,10 @@ HOLIDAY_YEARS_AHEAD = env.int("HOLIDAY_YEARS_AHEAD", default=2)
 NOTIFICATION_WEBHOOK_TIMEOUT = env.float("NOTIFICATION_WEBHOOK_TIMEOUT", default=5.0)
 NOTIFICATION_RETRY_BACKOFF = env.float("NOTIFICATION_RETRY_BACKOFF", default=10.0)
 NOTIFICATION_CLAIM_TIMEOUT = env.int("NOTIFICATION_CLAIM_TIMEOUT", default=300)
+# Team webhooks go to public internet addresses only; set this where the receiver lives
+# inside the network (a self-hosted chat server), knowing that any lead can then aim the
+# portal's requests at internal services.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 # Quarterly reviews recommend the period's 80th percentile plus this buffer (percent).
 REVIEW_BUFFER_PERCENT = env.int("REVIEW_BUFFER_PERCENT", default=10)
 # Exception windows: how far in the past one may start (checked when it is requested and

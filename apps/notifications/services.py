@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .destinations import RefusedDestination, webhook_opener
 from .models import (
     PERSONAL_CHANNELS,
     Channel,
@@ -38,13 +39,15 @@ REAP_BATCH = 500
 class DeliveryFailed(Exception):
     """An email or webhook could not be delivered; the row says why."""
 
-    def __init__(self, message: str, *, attempts: int):
+    def __init__(self, message: str, *, attempts: int, permanent: bool = False):
         super().__init__(message)
         self.attempts = attempts
+        self.permanent = permanent
 
     @property
     def retryable(self) -> bool:
-        return self.attempts < MAX_ATTEMPTS
+        # A destination refused by policy stays refused: no point in trying again.
+        return not self.permanent and self.attempts < MAX_ATTEMPTS
 
 
 def _setting(name: str, default):
@@ -206,7 +209,9 @@ def notification_deliver(
         Notification.objects.filter(pk=notification.pk, status=Status.SENDING).update(
             status=Status.FAILED, last_error=error[:2000], claimed_at=None
         )
-        raise DeliveryFailed(error, attempts=notification.attempts) from exc
+        raise DeliveryFailed(
+            error, attempts=notification.attempts, permanent=_refused(exc)
+        ) from exc
     sent_at = timezone.now()
     Notification.objects.filter(pk=notification.pk).update(
         status=Status.SENT, sent_at=sent_at, last_error="", claimed_at=None
@@ -215,12 +220,19 @@ def notification_deliver(
     return notification
 
 
+def _refused(exc: Exception) -> bool:
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return isinstance(reason, RefusedDestination)
+
+
 def _describe(exc: Exception) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         detail = exc.read(500).decode("utf-8", "replace").strip()
         return f"HTTP {exc.code} {exc.reason}: {detail}".strip(": ")
     if isinstance(exc, urllib.error.URLError):
         exc = exc.reason if isinstance(exc.reason, Exception) else exc
+    if isinstance(exc, RefusedDestination):
+        return f"Destination refused: {exc}"
     if isinstance(exc, TimeoutError):
         timeout = _setting("NOTIFICATION_WEBHOOK_TIMEOUT", 5)
         return f"Timed out after {timeout} s ({exc or 'no answer'})"
@@ -240,23 +252,36 @@ def _send_email(notification: Notification) -> None:
     message.send()
 
 
+def slack_escape(text: str) -> str:
+    """Text as Slack shows it literally: `&`, `<` and `>` are its control characters
+    (`<!channel>` pings everyone, `<url|text>` is a link), so they go as entities.
+    https://api.slack.com/reference/surfaces/formatting#escaping"""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_link_target(url: str) -> str:
+    # Inside `<…|…>` a `|` or `>` would end the URL early; percent-encoded they cannot.
+    return url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+
+
 def webhook_payload(notification: Notification) -> dict:
-    """Slack-compatible JSON: `text` for clients that show only that, `blocks` for the rest."""
-    link = notification.absolute_url
-    headline = f"*<{link}|{notification.title}>*" if link else f"*{notification.title}*"
-    summary = f"{notification.get_kind_display()}: {notification.title}"
+    """Slack-compatible JSON: `text` for clients that show only that, `blocks` for the rest.
+    Every text people wrote (titles, comments) is escaped: it is shown, never obeyed."""
+    link = _slack_link_target(notification.absolute_url)
+    title = slack_escape(notification.title)
+    body = slack_escape(notification.body)
+    kind = slack_escape(notification.get_kind_display())
+    headline = f"*<{link}|{title}>*" if link else f"*{title}*"
     return {
-        "text": f"{summary} {link}".strip(),
+        "text": f"{kind}: {title} {link}".strip(),
         "blocks": [
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": f"{headline}\n{notification.body}".strip()},
+                "text": {"type": "mrkdwn", "text": f"{headline}\n{body}".strip()},
             },
             {
                 "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": f"{notification.get_kind_display()} · OLA Portal"}
-                ],
+                "elements": [{"type": "mrkdwn", "text": f"{kind} · OLA Portal"}],
             },
         ],
     }
@@ -264,16 +289,23 @@ def webhook_payload(notification: Notification) -> dict:
 
 def _post_webhook(notification: Notification) -> None:
     url = notification.team.webhook_url
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"Not an http(s) webhook URL: {url!r}")
+    if not url.lower().startswith(("http://", "https://")):
+        raise RefusedDestination(f"Not an http(s) webhook URL: {url!r}")
     request = urllib.request.Request(  # noqa: S310 - scheme checked above
         url,
         data=json.dumps(webhook_payload(notification)).encode(),
-        headers={"Content-Type": "application/json", "User-Agent": "OLA-Portal"},
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "OLA-Portal",
+            # The same on every re-send of this notification: a receiver that saw it
+            # already (our record of the send was lost) can drop the duplicate.
+            "Idempotency-Key": f"ola-notification-{notification.pk}",
+        },
         method="POST",
     )
     timeout = _setting("NOTIFICATION_WEBHOOK_TIMEOUT", 5)
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+    # The opener connects only to addresses webhooks may reach and follows no redirect.
+    with webhook_opener().open(request, timeout=timeout) as response:
         response.read(1000)
 
 
