@@ -60,12 +60,15 @@ def _error_text(exc: Exception) -> str:
 # `save_related` (where every formset is at hand). Its ValidationError would come too late
 # there to be shown on a field, so each formset first runs `validate_version` on its own
 # part (the rules never span two parts) and puts every message on the row and field it
-# concerns, exactly as the page's formsets do.
+# concerns, exactly as the page's formsets do. One rule spans two parts (a step that
+# raises the priority needs the next tier up among the targets): the steps' formset reads
+# the targets from its sibling formset, which `AgreementAdmin._create_formsets` links.
 
 
 class PartFormSet(BaseInlineFormSet):
     part: str  # the service's name for the part: targets, triage_fields, steps
     part_fields: tuple[str, ...]
+    siblings: dict[str, PartFormSet] | None = None
 
     def kept(self) -> list[tuple[forms.ModelForm, dict]]:
         """The rows that will exist after saving, each with its data as the service
@@ -90,6 +93,8 @@ class PartFormSet(BaseInlineFormSet):
         rows = self.kept()
         parts = {"targets": [], "triage_fields": [], "steps": []}
         parts[self.part] = [data for _, data in rows]
+        if self.part == "steps":
+            parts["targets"] = self._targets()
         try:
             services.validate_version(fields={}, **parts)
         except ValidationError as exc:
@@ -102,6 +107,15 @@ class PartFormSet(BaseInlineFormSet):
                 if set(form.errors) - {NON_FIELD_ERRORS}:
                     continue  # a row with type errors is judged once they are fixed
                 form.add_error(field if field in form.fields else None, messages_)
+
+    def _targets(self) -> list[dict]:
+        """The tiers the version will have: as posted alongside, else as stored."""
+        sibling = (self.siblings or {}).get("targets")
+        if sibling is None:
+            return [{"priority": t.priority} for t in self.instance.targets.all()]
+        if not sibling.is_valid():
+            return []  # judged once the tiers themselves are right
+        return [data for _, data in sibling.kept()]
 
 
 class TargetFormSet(PartFormSet):
@@ -303,6 +317,13 @@ class AgreementAdmin(SimpleHistoryAdmin):
 
     # Saving a draft: see the note above PartFormSet.
 
+    def _create_formsets(self, request, obj, change):
+        formsets, inline_instances = super()._create_formsets(request, obj, change)
+        siblings = {f.part: f for f in formsets if isinstance(f, PartFormSet)}
+        for formset in siblings.values():
+            formset.siblings = siblings
+        return formsets, inline_instances
+
     def save_model(self, request, obj, form, change):
         pass  # written together with its parts in save_related
 
@@ -416,7 +437,8 @@ class AgreementSeriesAdmin(admin.ModelAdmin):
 
 @admin.register(ExceptionWindow)
 class ExceptionWindowAdmin(admin.ModelAdmin):
-    """Windows are requested on the page or the API; here staff read them and decide."""
+    """Windows are requested on the page or the API; here staff read them, decide and end
+    them early, through the same services."""
 
     list_display = (
         "provider_team",
@@ -426,18 +448,38 @@ class ExceptionWindowAdmin(admin.ModelAdmin):
         "status",
         "requested_by",
         "decided_by",
+        "ended_by",
+    )
+    fields = (
+        "provider_team",
+        "series",
+        "start",
+        "end",
+        "planned_end",
+        "reason",
+        "affected_customers",
+        "communication_plan",
+        "status",
+        "requested_by",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+        "ended_by",
+        "ended_at",
+        "end_note",
     )
     list_filter = ("status", "provider_team")
-    search_fields = ("reason", "provider_team__name")
+    search_fields = ("reason", "affected_customers", "provider_team__name")
     list_select_related = (
         "provider_team",
         "series__provider_team",
         "series__requesting_team",
         "requested_by",
         "decided_by",
+        "ended_by",
     )
     date_hierarchy = "start"
-    actions = ["approve_windows", "reject_windows"]
+    actions = ["approve_windows", "reject_windows", "end_windows"]
 
     def has_add_permission(self, request):
         return False
@@ -448,11 +490,11 @@ class ExceptionWindowAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def _decide(self, request, queryset, done: str, service) -> None:
+    def _each(self, request, queryset, done: str, service, note: str) -> None:
         succeeded = 0
         for window in queryset:
             try:
-                service(window=window, actor=request.user, note="Decided in the admin.")
+                service(window=window, actor=request.user, note=note)
             except (ValidationError, PermissionDenied, Conflict) as exc:
                 self.message_user(request, f"{window}: {_error_text(exc)}", messages.ERROR)
             else:
@@ -462,8 +504,30 @@ class ExceptionWindowAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approve the selected windows")
     def approve_windows(self, request, queryset):
-        self._decide(request, queryset, "approved", services.exception_window_approve)
+        self._each(
+            request,
+            queryset,
+            "approved",
+            services.exception_window_approve,
+            note="Decided in the admin.",
+        )
 
     @admin.action(description="Reject the selected windows")
     def reject_windows(self, request, queryset):
-        self._decide(request, queryset, "rejected", services.exception_window_reject)
+        self._each(
+            request,
+            queryset,
+            "rejected",
+            services.exception_window_reject,
+            note="Decided in the admin.",
+        )
+
+    @admin.action(description="End the selected windows now (cancel those not started)")
+    def end_windows(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "ended or cancelled",
+            services.exception_window_end,
+            note="Ended in the admin.",
+        )

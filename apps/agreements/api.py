@@ -526,6 +526,12 @@ class ExceptionWindowSerializer(serializers.ModelSerializer):
     decided_by_username = serializers.CharField(
         source="decided_by.username", read_only=True, allow_null=True, default=None
     )
+    ended_by_username = serializers.CharField(
+        source="ended_by.username", read_only=True, allow_null=True, default=None
+    )
+    expected_duration_seconds = serializers.SerializerMethodField(
+        help_text="The duration asked for and approved: `planned_end` (or `end`) − `start`."
+    )
 
     class Meta:
         model = ExceptionWindow
@@ -537,6 +543,9 @@ class ExceptionWindowSerializer(serializers.ModelSerializer):
             "start",
             "end",
             "reason",
+            "affected_customers",
+            "communication_plan",
+            "expected_duration_seconds",
             "status",
             "requested_by",
             "requested_by_username",
@@ -544,9 +553,17 @@ class ExceptionWindowSerializer(serializers.ModelSerializer):
             "decided_by_username",
             "decided_at",
             "decision_note",
+            "ended_by",
+            "ended_by_username",
+            "ended_at",
+            "end_note",
+            "planned_end",
             "created_at",
         ]
         read_only_fields = fields
+
+    def get_expected_duration_seconds(self, window: ExceptionWindow) -> int:
+        return int(window.expected_duration.total_seconds())
 
 
 class ExceptionWindowInput(serializers.Serializer):
@@ -564,6 +581,10 @@ class ExceptionWindowInput(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     reason = serializers.CharField(allow_blank=True)
+    # Seed 003's documentation of an exception: required by the service (a blank one is
+    # refused with a message on the field).
+    affected_customers = serializers.CharField(allow_blank=True, max_length=2000)
+    communication_plan = serializers.CharField(allow_blank=True, max_length=2000)
 
 
 class WindowDecisionInput(serializers.Serializer):
@@ -578,10 +599,25 @@ class ExceptionWindowRejectInput(WindowDecisionInput):
     pass
 
 
+class ExceptionWindowEndInput(WindowDecisionInput):
+    pass
+
+
 WINDOW_ERRORS = {
     **ERRORS,
-    403: OpenApiResponse(ErrorDetailSerializer, description="Not a lead of the provider team."),
+    403: OpenApiResponse(
+        ErrorDetailSerializer,
+        description="Not a lead of the provider team, or approving one's own request.",
+    ),
     409: OpenApiResponse(ErrorDetailSerializer, description="Already decided."),
+}
+WINDOW_END_ERRORS = {
+    **ERRORS,
+    403: OpenApiResponse(
+        ErrorDetailSerializer,
+        description="Neither its requester nor a lead of the provider team.",
+    ),
+    409: OpenApiResponse(ErrorDetailSerializer, description="Refused, cancelled or over."),
 }
 
 
@@ -604,7 +640,8 @@ class ExceptionWindowViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """Exception windows: relaxations during which clocks do not count. Requested by a
-    member of the provider team, approved or rejected by one of its leads."""
+    member of the provider team, approved or rejected by one of its leads other than the
+    requester (or staff); ended early by either, or by the requester."""
 
     serializer_class = ExceptionWindowSerializer
     filterset_class = ExceptionWindowFilter
@@ -612,7 +649,7 @@ class ExceptionWindowViewSet(
     def get_queryset(self):
         return (
             ExceptionWindow.objects.visible_to(self.request.user)
-            .select_related("provider_team", "requested_by", "decided_by")
+            .select_related("provider_team", "requested_by", "decided_by", "ended_by")
             .order_by("-start", "-pk")
         )
 
@@ -662,4 +699,23 @@ class ExceptionWindowViewSet(
         data = self._input(ExceptionWindowRejectInput)
         return self._respond(
             services.exception_window_reject(window=window, actor=request.user, note=data["note"])
+        )
+
+    @extend_schema(
+        summary="End a window now (an approved window under way), or cancel it (one not "
+        "started yet, or a request not decided)",
+        request=ExceptionWindowEndInput,
+        responses={200: ExceptionWindowSerializer, **WINDOW_END_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def end(self, request, pk=None, format=None):
+        window = self.get_object()
+        if not services.can_end_window(request.user, window):
+            raise PermissionDenied(
+                "Only whoever asked for the window, a lead of the provider team or staff may "
+                "end it."
+            )
+        data = self._input(ExceptionWindowEndInput)
+        return self._respond(
+            services.exception_window_end(window=window, actor=request.user, note=data["note"])
         )

@@ -454,6 +454,18 @@ class ExceptionWindowForm(forms.Form):
     reason = forms.CharField(
         widget=_textarea(3), help_text="Outage, launch, force majeure… and what it affects."
     )
+    # Not required here: the service says what is missing, on the field (seed 003's
+    # documentation of an exception).
+    affected_customers = forms.CharField(
+        widget=_textarea(2),
+        required=False,
+        help_text="Which customers or segments feel the delay, and how many (or “none”).",
+    )
+    communication_plan = forms.CharField(
+        widget=_textarea(2),
+        required=False,
+        help_text="Who tells the requesting teams and customers, how and when.",
+    )
 
     def __init__(self, *args, user, team: Team | None = None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -30,6 +30,7 @@ def agreement_versions(*, user, agreement: Agreement):
 
 def windows_current_and_upcoming(*, agreement: Agreement | None = None, team=None, now=None):
     """Approved or requested windows that have not ended, for an agreement or a team."""
+    status = ExceptionWindow.Status
     from django.utils import timezone
 
     now = now or timezone.now()
@@ -39,7 +40,7 @@ def windows_current_and_upcoming(*, agreement: Agreement | None = None, team=Non
         queryset = ExceptionWindow.objects.filter(provider_team=team)
     return (
         queryset.filter(end__gt=now)
-        .exclude(status=ExceptionWindow.Status.REJECTED)
+        .exclude(status__in=[status.REJECTED, status.CANCELLED])
         .select_related("requested_by", "decided_by", "series", "provider_team")
         .order_by("start")
     )

@@ -11,6 +11,7 @@ urlpatterns = [
     path("windows/new/", views.window_new, name="window-new"),
     path("windows/<int:pk>/approve/", views.window_approve, name="window-approve"),
     path("windows/<int:pk>/reject/", views.window_reject, name="window-reject"),
+    path("windows/<int:pk>/end/", views.window_end, name="window-end"),
     path("<int:pk>/", views.agreement_detail, name="detail"),
     path("<int:pk>/edit/", views.agreement_edit, name="edit"),
     path("<int:pk>/compare/", views.agreement_compare, name="compare"),

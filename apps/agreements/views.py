@@ -4,11 +4,13 @@ exception windows. Each state change is a small POST view calling one service.""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -405,21 +407,31 @@ def _safe_next(request, default: str) -> str:
 @require_GET
 def window_list(request):
     user = request.user
-    windows = ExceptionWindow.objects.visible_to(user).select_related(
-        "provider_team",
-        "series__requesting_team",
-        "series__provider_team",
-        "requested_by",
-        "decided_by",
-    )
+    windows = ExceptionWindow.objects.visible_to(user).for_list()
     if not user.is_staff:
         windows = windows.filter(provider_team__in=Team.objects.of_member(user).values("pk"))
     led = set(Team.objects.led_by(user).values_list("pk", flat=True))
+    now = timezone.now()
+    status = ExceptionWindow.Status
     rows = []
     for window in windows.order_by("-start"):
-        # The rule of services.can_decide_window, without a query per row.
-        window.can_decide = window.status == ExceptionWindow.Status.REQUESTED and (
-            user.is_staff or window.provider_team_id in led
+        # The rules of services.can_*_window, without a query per row.
+        decides = user.is_staff or window.provider_team_id in led
+        mine = window.requested_by_id == user.pk
+        requested = window.status == status.REQUESTED
+        window.can_decide = requested and decides
+        window.can_approve = window.can_decide and (user.is_staff or not mine)
+        window.can_end = (
+            window.status in (status.REQUESTED, status.APPROVED)
+            and window.end > now
+            and (decides or mine)
+        )
+        window.end_label = (
+            "End now"
+            if window.status == status.APPROVED and window.start < now
+            else "Cancel"
+            if window.status == status.APPROVED
+            else "Withdraw"
         )
         rows.append(window)
     return render(
@@ -452,6 +464,8 @@ def window_new(request):
                     start=data["start"],
                     end=data["end"],
                     reason=data["reason"],
+                    affected_customers=data["affected_customers"],
+                    communication_plan=data["communication_plan"],
                     series=data["series"],
                 )
             except ValidationError as exc:
@@ -461,7 +475,7 @@ def window_new(request):
                 messages.success(
                     request,
                     f"Exception window requested for {window.provider_team}; "
-                    "a lead of the team decides on it.",
+                    "another lead of the team (or staff) decides on it.",
                 )
                 return redirect(_safe_next(request, reverse("agreements:windows")))
     else:
@@ -477,11 +491,19 @@ def window_new(request):
     return render(
         request,
         "agreements/window_form.html",
-        {"form": form, "team": team, "next": _safe_next(request, "")},
+        {
+            "form": form,
+            "team": team,
+            "next": _safe_next(request, ""),
+            "max_backdate": settings.EXCEPTION_WINDOW_MAX_BACKDATE,
+            "max_length": settings.EXCEPTION_WINDOW_MAX_LENGTH,
+        },
     )
 
 
-def _decide(request, pk: int, service, verb: str):
+def _window_action(request, pk: int, service, verb: str):
+    """Run one window service on a visible window; refusals become messages (a 403 for
+    who may not act at all)."""
     window = get_object_or_404(ExceptionWindow.objects.visible_to(request.user), pk=pk)
     form = DecisionForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
@@ -489,16 +511,28 @@ def _decide(request, pk: int, service, verb: str):
         window = service(window=window, actor=request.user, note=note)
     except Conflict as exc:
         messages.error(request, exc.message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Exception window for {window.provider_team} {verb}.")
+        messages.success(request, f"Exception window for {window.provider_team} {verb(window)}.")
     return redirect(_safe_next(request, reverse("agreements:windows")))
 
 
 @require_POST
 def window_approve(request, pk: int):
-    return _decide(request, pk, services.exception_window_approve, "approved")
+    return _window_action(request, pk, services.exception_window_approve, lambda w: "approved")
 
 
 @require_POST
 def window_reject(request, pk: int):
-    return _decide(request, pk, services.exception_window_reject, "rejected")
+    return _window_action(request, pk, services.exception_window_reject, lambda w: "rejected")
+
+
+@require_POST
+def window_end(request, pk: int):
+    def verb(window: ExceptionWindow) -> str:
+        if window.status == ExceptionWindow.Status.CANCELLED:
+            return "cancelled"
+        return "ended now: clocks count again from this moment"
+
+    return _window_action(request, pk, services.exception_window_end, verb)

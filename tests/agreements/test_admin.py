@@ -369,6 +369,8 @@ def window(provider_team, provider_member):
         start=timezone.now(),
         end=timezone.now() + timedelta(hours=3),
         reason="Database upgrade",
+        affected_customers="None: internal tooling only.",
+        communication_plan="The lead tells Support at stand-up.",
     )
 
 

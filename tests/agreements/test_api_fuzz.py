@@ -100,6 +100,8 @@ def test_the_format_is_a_query_parameter_and_a_json_suffix_is_no_route(
         start=now,
         end=now + timedelta(hours=2),
         reason="Outage",
+        affected_customers="All customers",
+        communication_plan="Status page",
     )
     client = APIClient()
     client.force_authenticate(provider_lead)

@@ -127,7 +127,9 @@ def test_amending_opens_the_next_version_and_the_active_one_keeps_governing(
 
     # Approving version 2 supersedes version 1, together.
     client_for(provider_lead).patch(
-        f"{URL}{new['id']}/", {"change_summary": "Faster P1"}, format="json"
+        f"{URL}{new['id']}/",
+        {"change_summary": "Earlier warnings", "warning_threshold": 60},
+        format="json",
     )
     activated = activate_through_api(
         Agreement.objects.get(pk=new["id"]), provider_lead, requester_lead

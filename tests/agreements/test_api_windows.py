@@ -34,6 +34,8 @@ def window_body(team, **overrides):
         "start": START.isoformat(),
         "end": (START + timedelta(hours=4)).isoformat(),
         "reason": "Data-centre migration",
+        "affected_customers": "Enterprise customers on the EU cluster (about 40).",
+        "communication_plan": "Support posts on the status page the day before.",
         **overrides,
     }
 

@@ -40,6 +40,8 @@ def window_data(team, **overrides) -> dict:
         "start": "2030-03-02T09:00",
         "end": "2030-03-02T13:30",
         "reason": "Data-centre move",
+        "affected_customers": "EU customers",
+        "communication_plan": "Status page, the day before",
     }
     data.update(overrides)
     return data

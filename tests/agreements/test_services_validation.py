@@ -167,6 +167,9 @@ def test_exception_window_must_end_after_it_starts_and_give_a_reason(
             start=start,
             end=start,
             reason=" ",
+            affected_customers="EU customers",
+            communication_plan="Status page",
+            now=start,
         )
     assert set(caught.value.message_dict) == {"end", "reason"}
     assert not ExceptionWindow.objects.exists()

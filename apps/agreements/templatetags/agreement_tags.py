@@ -20,7 +20,12 @@ STATUS_COLOURS = {
     Status.SUPERSEDED: "light",
     Status.RETIRED: "dark",
 }
-WINDOW_COLOURS = {"requested": "warning", "approved": "success", "rejected": "danger"}
+WINDOW_COLOURS = {
+    "requested": "warning",
+    "approved": "success",
+    "rejected": "danger",
+    "cancelled": "secondary",
+}
 METRIC_PHRASES = {
     Metric.ACKNOWLEDGE: "acknowledge",
     Metric.ACTION_PLAN: "action plan",
@@ -46,6 +51,17 @@ def window_badge(window) -> str:
         WINDOW_COLOURS.get(window.status, "secondary"),
         window.get_status_display(),
     )
+
+
+@register.filter
+def window_length(delta) -> str:
+    """A window's length: '3 days 4 h', '2 h 30 min'."""
+    days, seconds = delta.days, delta.seconds
+    rest = format_duration(seconds, business=False) if seconds >= 60 else ""
+    if not days:
+        return rest or "less than a minute"
+    text = "1 day" if days == 1 else f"{days} days"
+    return f"{text} {rest}".strip()
 
 
 @register.filter
