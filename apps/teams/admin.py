@@ -11,10 +11,13 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "email", "calendar")
+    list_display = ("name", "slug", "email", "calendar", "manager", "director")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
-    list_select_related = ("calendar",)
+    list_select_related = ("calendar", "manager", "director")
+    # The escalation path beyond the leads: ladder steps naming the team's manager or
+    # director reach them (an empty role falls back, see Team.escalation_contacts).
+    autocomplete_fields = ["manager", "director"]
     inlines = [MembershipInline]
 
 

@@ -16,10 +16,30 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 class TeamSerializer(serializers.ModelSerializer):
     memberships = MembershipSerializer(many=True, read_only=True)
+    # The escalation path beyond the leads (set by staff in the admin).
+    manager_username = serializers.CharField(
+        source="manager.username", read_only=True, allow_null=True, default=None
+    )
+    director_username = serializers.CharField(
+        source="director.username", read_only=True, allow_null=True, default=None
+    )
 
     class Meta:
         model = Team
-        fields = ["id", "name", "slug", "email", "description", "calendar", "memberships"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "email",
+            "description",
+            "calendar",
+            "manager",
+            "manager_username",
+            "director",
+            "director_username",
+            "memberships",
+        ]
+        read_only_fields = ["manager", "director"]
 
 
 class TeamViewSet(viewsets.ReadOnlyModelViewSet):
@@ -31,6 +51,7 @@ class TeamViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return (
             Team.objects.visible_to(self.request.user)
+            .select_related("manager", "director")
             .prefetch_related(
                 Prefetch("memberships", queryset=Membership.objects.select_related("user"))
             )
