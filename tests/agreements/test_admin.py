@@ -405,3 +405,55 @@ def test_the_admin_is_for_staff_only(client, provider_lead, draft):
     response = client.get(change_url(draft))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+# --- added: raising ladders, ending windows ---------------------------------------------------
+
+
+def test_deleting_the_tier_a_raise_needs_is_refused_on_the_step(admin_client, draft):
+    # The draft's ladder raises at 100 %; dropping P1 and P2 in the same save leaves a P3
+    # with nowhere to go.
+    targets = [
+        {"id": t.pk, **{n: getattr(t, n) for n in services.TARGET_FIELDS}}
+        for t in draft.targets.all()
+    ]
+    for row in targets[:2]:
+        row["DELETE"] = True
+    response = admin_client.post(change_url(draft), form_data(draft, targets=targets))
+    assert response.status_code == 200
+    assert "Raising the priority needs P2 defined" in response.content.decode()
+    assert draft.targets.count() == 4
+
+
+def test_removing_the_raise_with_the_tiers_is_accepted(admin_client, draft):
+    targets = [
+        {"id": t.pk, **{n: getattr(t, n) for n in services.TARGET_FIELDS}}
+        for t in draft.targets.all()
+    ]
+    for row in targets[:2]:
+        row["DELETE"] = True
+    steps = [
+        {"id": s.pk, **{n: getattr(s, n) for n in services.STEP_FIELDS}, "raise_priority": False}
+        for s in draft.escalation_steps.all()
+    ]
+    response = admin_client.post(change_url(draft), form_data(draft, targets=targets, steps=steps))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert [t.priority for t in draft.targets.all()] == ["P3", "P4"]
+
+
+def test_staff_end_windows_with_an_action(admin_client, window, provider_lead):
+    services.exception_window_approve(window=window, actor=provider_lead)
+    url = reverse("admin:agreements_exceptionwindow_changelist")
+    response = admin_client.post(
+        url, {"action": "end_windows", "_selected_action": [window.pk]}, follow=True
+    )
+    assert "1 window(s) ended or cancelled." in messages_of(response)
+    window.refresh_from_db()
+    assert window.ended_at is not None and window.end_note == "Ended in the admin."
+    response = admin_client.post(
+        url, {"action": "end_windows", "_selected_action": [window.pk]}, follow=True
+    )
+    assert any("already ended" in t or "cancelled" in t for t in messages_of(response))
+    change = reverse("admin:agreements_exceptionwindow_change", args=[window.pk])
+    page = admin_client.get(change).content.decode()
+    assert "None: internal tooling only." in page
