@@ -1,6 +1,29 @@
+from django import forms
 from django.contrib import admin
 
+from apps.core.destinations import check_webhook_url
+
 from .models import Membership, Team
+
+
+class TeamAdminForm(forms.ModelForm):
+    webhook_url = forms.URLField(
+        required=False,
+        max_length=Team._meta.get_field("webhook_url").max_length,
+        assume_scheme="https",
+        help_text=Team._meta.get_field("webhook_url").help_text,
+    )
+
+    class Meta:
+        model = Team
+        fields = "__all__"  # noqa: DJ007 - the admin edits every field, as without a form
+
+    def clean_webhook_url(self):
+        # Staff are held to the same destinations as leads (WEBHOOK_ALLOW_PRIVATE aside).
+        url = self.cleaned_data.get("webhook_url", "")
+        if url and url != self.initial.get("webhook_url"):
+            check_webhook_url(url)
+        return url
 
 
 class MembershipInline(admin.TabularInline):
@@ -11,6 +34,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
+    form = TeamAdminForm
     list_display = ("name", "slug", "email", "calendar", "manager", "director")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}

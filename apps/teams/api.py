@@ -1,6 +1,10 @@
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
+from rest_framework.response import Response
 
+from . import services
 from .filters import TeamFilter
 from .models import Membership, Team
 
@@ -42,11 +46,49 @@ class TeamSerializer(serializers.ModelSerializer):
         read_only_fields = ["manager", "director"]
 
 
+class TeamSettingsInput(serializers.Serializer):
+    """What a team's leads set themselves. An omitted field is kept, "" clears it."""
+
+    webhook_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,  # the service trims, and says what is wrong with the rest
+        max_length=Team._meta.get_field("webhook_url").max_length,
+        help_text="Slack-compatible incoming webhook (https). Write-only: it is a secret. "
+        "Addresses inside the network (loopback, link-local, private) are refused.",
+    )
+    email = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=Team._meta.get_field("email").max_length,
+        help_text="Where team-wide notifications go.",
+    )
+
+
+@extend_schema_view(
+    partial_update=extend_schema(
+        summary="Set the team's webhook and email (a lead of the team, or staff)",
+        request=TeamSettingsInput,
+        responses={200: TeamSerializer},
+    ),
+)
 class TeamViewSet(viewsets.ReadOnlyModelViewSet):
-    """Teams and their members. Read-only: teams are administered in the admin."""
+    """Teams and their members. A team's leads set its webhook and email (PATCH); the
+    rest is administered in the admin."""
 
     serializer_class = TeamSerializer
     filterset_class = TeamFilter
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def partial_update(self, request, *args, **kwargs):
+        team = self.get_object()
+        # Who may not is refused before the body is read, whatever it says.
+        if not services.can_edit_settings(request.user, team):
+            raise PermissionDenied("Only a lead of the team may change its settings.")
+        serializer = TeamSettingsInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.team_update_settings(team=team, actor=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=team.pk)).data)
 
     def get_queryset(self):
         return (

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
 from apps.calendars.models import BusinessCalendar
+from apps.core.destinations import check_webhook_url
 
-from .models import Membership, Role, Team
+from .models import Membership, Role, Team, is_lead
+
+# What a team's leads may change themselves; the rest is administered in the admin.
+SETTINGS_FIELDS = ("webhook_url", "email")
 
 
 @transaction.atomic
@@ -30,7 +35,56 @@ def team_create(
         calendar=calendar,
     )
     team.full_clean()
+    if webhook_url:
+        check_webhook_url(webhook_url)
     team.save()
+    return team
+
+
+def can_edit_settings(user, team: Team) -> bool:
+    """A lead of the team, or staff."""
+    return user.is_authenticated and (user.is_staff or is_lead(user, team))
+
+
+def _cleaned_settings(team: Team, values: dict) -> dict:
+    """Each value as its model field cleans it, the webhook checked for where it points
+    (only when it changes: an unchanged URL is checked again at every delivery anyway)."""
+    cleaned, errors = {}, {}
+    for name, value in values.items():
+        try:
+            value = (value or "").strip()
+            try:  # NUL and lone surrogates: not text, and PostgreSQL refuses them
+                value.encode("utf-8")
+                if "\x00" in value:
+                    raise UnicodeError
+            except UnicodeError:
+                raise ValidationError("This holds characters that are not text.") from None
+            value = Team._meta.get_field(name).clean(value, team)
+            if name == "webhook_url" and value and value != team.webhook_url:
+                check_webhook_url(value)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+        else:
+            cleaned[name] = value
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+@transaction.atomic
+def team_update_settings(
+    *, team: Team, actor, webhook_url: str | None = None, email: str | None = None
+) -> Team:
+    """A team's lead (or staff) sets where the team's notifications go; a webhook never
+    points inside the network unless WEBHOOK_ALLOW_PRIVATE says it may. None keeps a
+    value, "" clears it."""
+    if not can_edit_settings(actor, team):
+        raise PermissionDenied("Only a lead of the team may change its settings.")
+    given = {"webhook_url": webhook_url, "email": email}
+    cleaned = _cleaned_settings(team, {k: v for k, v in given.items() if v is not None})
+    for name, value in cleaned.items():
+        setattr(team, name, value)
+    team.save(update_fields=[*cleaned, "updated_at"])
     return team
 
 

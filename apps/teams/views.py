@@ -1,8 +1,11 @@
-from django.shortcuts import render
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from . import selectors
+from . import selectors, services
+from .forms import TeamSettingsForm
 from .models import Role
 
 
@@ -16,6 +19,10 @@ def team_list(request):
 @require_GET
 def team_detail(request, slug: str):
     team = selectors.team_get(user=request.user, slug=slug)
+    return _detail_page(request, team)
+
+
+def _detail_page(request, team, *, settings_form=None, status=200):
     memberships = list(team.memberships.all())
     now = timezone.now()
     calendar = team.calendar
@@ -31,6 +38,30 @@ def team_detail(request, slug: str):
             "periods": calendar.open_periods(now, days=7),
             "upcoming_holidays": [h for h in calendar.holidays.all() if h.date >= now.date()][:5],
             "can_edit_calendar": is_lead or request.user.is_staff,
+            "settings_form": (
+                (settings_form or TeamSettingsForm.for_team(team))
+                if is_lead or request.user.is_staff
+                else None
+            ),
             "now": now,
         },
+        status=status,
     )
+
+
+@require_POST
+def team_settings(request, slug: str):
+    team = selectors.team_get(user=request.user, slug=slug)
+    if not services.can_edit_settings(request.user, team):
+        raise PermissionDenied("Only a lead of the team may change its settings.")
+    form = TeamSettingsForm.for_team(team, request.POST)
+    if form.is_valid():
+        try:
+            services.team_update_settings(team=team, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"Settings of {team.name} saved.")
+            return redirect(team)
+    return _detail_page(request, team, settings_form=form, status=400)

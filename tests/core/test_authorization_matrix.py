@@ -171,6 +171,12 @@ EXPECTED: dict[str, Row] = {
     "accounts:token-revoke": row(GET=POST_ONLY, POST=page(302)),
     "teams:list": row(GET=page()),
     "teams:detail": row(slug="provider_slug", GET=page()),
+    # Engineering's settings (webhook, email): its lead and staff; an empty form clears them.
+    "teams:settings": row(
+        slug="provider_slug",
+        GET=POST_ONLY,
+        POST=only((LEAD, STAFF), 302, others=403),
+    ),
     "calendars:detail": row(pk="calendar", GET=page()),
     # Engineering's calendar: its lead (and staff) edit it; everyone else may only read.
     "calendars:edit": row(
@@ -190,6 +196,10 @@ EXPECTED: dict[str, Row] = {
     ),
     "agreements:window-reject": row(
         pk="window", GET=POST_ONLY, POST=only((LEAD, STAFF), 302, others=403)
+    ),
+    # Max requested the window: he may withdraw it, as may its team's lead and staff.
+    "agreements:window-end": row(
+        pk="window", GET=POST_ONLY, POST=only((MEMBER, LEAD, STAFF), 302, others=403)
     ),
     # The draft: only the two teams' members (and staff) see it; leads act on it.
     "agreements:detail": row(pk="draft", GET=page(outsider=404)),
@@ -297,7 +307,8 @@ EXPECTED: dict[str, Row] = {
     "api-schema": row(GET=everyone(200)),
     "api-docs": row(GET=everyone(200)),
     "team-list": row(GET=api()),
-    "team-detail": row(pk="engineering", GET=api()),
+    # Engineering's lead (and staff) set its webhook and email; `{}` changes nothing.
+    "team-detail": row(pk="engineering", GET=api(), PATCH=api(403, lead=200, staff=200)),
     "calendar-list": row(GET=api()),
     "calendar-detail": row(pk="calendar", GET=api()),
     "agreement-list": row(GET=api(), POST=api(400)),
@@ -325,6 +336,9 @@ EXPECTED: dict[str, Row] = {
     ),
     "exception-window-reject": row(
         pk="window", GET=API_POST_ONLY, POST=api(403, lead=200, staff=200)
+    ),
+    "exception-window-end": row(
+        pk="window", GET=API_POST_ONLY, POST=api(403, member=200, lead=200, staff=200)
     ),
     "handoff-list": row(GET=api(), POST=api(400)),
     "handoff-detail": row(pk="handoff", GET=api(outsider=404)),
@@ -560,6 +574,8 @@ def _build_world() -> dict:
         start=now + timedelta(days=1),
         end=now + timedelta(days=2),
         reason="Data-centre move",
+        affected_customers="None: internal work only.",
+        communication_plan="Max tells Support in the weekly call.",
     )
     for user in users.values():
         notification_services.notify(

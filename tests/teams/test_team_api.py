@@ -36,7 +36,8 @@ def test_team_api_filters_by_slug_and_mine(api, provider_team, outsider):
 
 def test_team_api_is_read_only(api, provider_team):
     assert api.post("/api/teams/", {"name": "X"}).status_code == 405
-    assert api.patch(f"/api/teams/{provider_team.pk}/", {"name": "X"}).status_code == 405
+    # Only its leads may change a team, and only its webhook and email (test_team_settings).
+    assert api.patch(f"/api/teams/{provider_team.pk}/", {"name": "X"}).status_code == 403
     assert api.delete(f"/api/teams/{provider_team.pk}/").status_code == 405
 
 
