@@ -3,8 +3,9 @@ the business review from, the breaches to review and the breach review form.
 
 Reads start from `visible_to(user)` (anything else is a 404). Each state change is a small
 POST view that validates a form and calls one service; the service's ValidationError goes
-back onto the form as typed, a Conflict or PermissionDenied becomes a message and a
-redirect. The what-if is an htmx POST that answers with a partial and changes nothing.
+back onto the form as typed, a Conflict becomes a message and a redirect, and who sees the
+review but may not act gets a 403 (PermissionDenied), as on every other page. The what-if
+is an htmx POST that answers with a partial and changes nothing.
 """
 
 from __future__ import annotations
@@ -456,9 +457,10 @@ def review_detail(request, pk: int):
 
 
 def _refused(request, review: QuarterlyReview, exc: Exception):
+    """A Conflict: back to the review with its message. Not allowed: a 403."""
+    if isinstance(exc, PermissionDenied):
+        raise PermissionDenied(str(exc) or "Only a lead of either team may do that on this review.")
     message = exc.message if isinstance(exc, Conflict) else (str(exc) or "Not allowed.")
-    if isinstance(exc, PermissionDenied) and not str(exc):
-        message = "Only a lead of either team may do that on this review."
     messages.error(request, message)
     return redirect(review)
 
@@ -630,7 +632,7 @@ def action_done(request, pk: int):
     done = form.is_valid() and form.cleaned_data["done"]
     try:
         services.action_item_set_done(item=item, actor=request.user, done=done, now=timezone.now())
-    except (Conflict, PermissionDenied, ValidationError) as exc:
+    except (Conflict, ValidationError) as exc:  # PermissionDenied: a 403
         messages.error(request, _message_of(exc))
     else:
         messages.success(request, f"“{item.title}” {'done' if done else 'reopened'}.")
@@ -742,10 +744,9 @@ def breach_review(request, clock_pk: int):
     if request.method == "GET":
         return _breach_page(request, clock)
     if not services.can_review_breach(user, clock):
-        messages.error(
-            request, f"Only members of {clock.handoff.provider_team} review its breaches."
+        raise PermissionDenied(
+            f"Only members of {clock.handoff.provider_team} review its breaches."
         )
-        return redirect("reviews:breach", clock_pk=clock.pk)
     form = BreachReviewForm(request.POST)
     if form.is_valid():
         try:
@@ -773,8 +774,7 @@ def breach_action_add(request, clock_pk: int):
         return redirect("reviews:breach", clock_pk=clock.pk)
     handoff = clock.handoff
     if not services.can_manage_action_items(user, breach_review=existing):
-        messages.error(request, f"Only members of {handoff.provider_team} add actions here.")
-        return redirect("reviews:breach", clock_pk=clock.pk)
+        raise PermissionDenied(f"Only members of {handoff.provider_team} add actions here.")
     form = ActionItemForm(request.POST, teams=[handoff.provider_team, handoff.requesting_team])
     if form.is_valid():
         try:

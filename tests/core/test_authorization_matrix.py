@@ -13,7 +13,7 @@ review, and one row of every model the admin shows.
 `EXPECTED` maps a URL name to its path arguments (keys of the world) and, per method, the
 status each persona gets. Writes are sent with an empty body (form-encoded for pages,
 `{}` as JSON for the API): who may not see the object gets 404, who sees it but may not
-act 403 (the review pages instead send them back with a message, 302), who may act
+act 403, who may act
 whatever the action gives an empty form (a 302 after the service ran or refused with a
 message, a 200/400 re-rendered form, a 409). `HTMX` is a POST with
 `HX-Request: true` (the queue's and the inbox's in-page actions, the review's what-if). The
@@ -265,40 +265,38 @@ EXPECTED: dict[str, Row] = {
     # Reviews. The review (in progress) and the breach are Support ↔ Engineering's: the
     # outsider does not see them (404). Who sees a review but may not act on it (members
     # who lead neither team, and staff, who read every review but do not act as a team's
-    # lead) is sent back to it with an error message (REFUSED); who may act gets what the
-    # empty form gives: a 302 after the service ran, the form again (400).
+    # lead) gets a 403; who may act gets what the empty form gives: a 302 after the
+    # service ran (or refused with a message, REFUSED), the form again (400).
     "reviews:index": row(GET=page()),
     "reviews:detail": row(pk="review", GET=page(outsider=404)),
     # Lena may start it, but it has started: she is told so (an error message too).
-    "reviews:start": row(pk="review", GET=POST_ONLY, POST=page(REFUSED, outsider=404)),
-    "reviews:edit": row(pk="review", GET=POST_ONLY, POST=page(REFUSED, outsider=404, lead=302)),
-    "reviews:targets": row(pk="review", GET=POST_ONLY, POST=page(REFUSED, outsider=404, lead=400)),
+    "reviews:start": row(pk="review", GET=POST_ONLY, POST=page(403, outsider=404, lead=REFUSED)),
+    "reviews:edit": row(pk="review", GET=POST_ONLY, POST=page(403, outsider=404, lead=302)),
+    "reviews:targets": row(pk="review", GET=POST_ONLY, POST=page(403, outsider=404, lead=400)),
     # The what-if replays typed targets and changes nothing: whoever sees the review.
     "reviews:what_if": row(
         pk="review", GET=POST_ONLY, POST=page(200, outsider=404), HTMX=page(200, outsider=404)
     ),
     # Lena signs for Engineering.
-    "reviews:sign_off": row(pk="review", GET=POST_ONLY, POST=page(REFUSED, outsider=404, lead=302)),
-    "reviews:action_add": row(
-        pk="review", GET=POST_ONLY, POST=page(REFUSED, outsider=404, lead=400)
-    ),
+    "reviews:sign_off": row(pk="review", GET=POST_ONLY, POST=page(403, outsider=404, lead=302)),
+    "reviews:action_add": row(pk="review", GET=POST_ONLY, POST=page(403, outsider=404, lead=400)),
     # Rita's action item, given by lena: its owner and the review's lead reopen it.
     "reviews:action_done": row(
         pk="action_item",
         GET=POST_ONLY,
-        POST=page(REFUSED, outsider=404, requester=302, lead=302),
+        POST=page(403, outsider=404, requester=302, lead=302),
     ),
     # Breaches: Engineering's members and lead write the review, Support (and staff) read.
     "reviews:breaches": row(GET=page()),
     "reviews:breach": row(
         clock_pk="breached_clock",
         GET=page(outsider=404),
-        POST=page(REFUSED, outsider=404, member=400, lead=400),
+        POST=page(403, outsider=404, member=400, lead=400),
     ),
     "reviews:breach_action_add": row(
         clock_pk="breached_clock",
         GET=POST_ONLY,
-        POST=page(REFUSED, outsider=404, member=400, lead=400),
+        POST=page(403, outsider=404, member=400, lead=400),
     ),
     # --- API: session-authenticated here; anonymous is a JSON 401 ---------------------------
     "api-root": row(GET=api()),

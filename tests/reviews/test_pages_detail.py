@@ -23,6 +23,12 @@ def _followed_text(client, response) -> str:
     return client.get(response["Location"]).content.decode()
 
 
+def _forbidden_text(response) -> str:
+    """Who sees the review but may not act gets a 403 page that says why."""
+    assert response.status_code == 403
+    return response.content.decode()
+
+
 # --- who sees the page -------------------------------------------------------------------
 
 
@@ -97,7 +103,7 @@ def test_a_lead_starts_the_review_and_the_pack_is_frozen(
 def test_a_member_cannot_start_it_and_is_told_so(client, review, provider_member):
     client.force_login(provider_member)
     response = client.post(reverse("reviews:start", args=[review.pk]))
-    assert "Only a lead of either team" in _followed_text(client, response)
+    assert "Only a lead of either team" in _forbidden_text(response)
     review.refresh_from_db()
     assert review.status == ReviewStatus.SCHEDULED
 
@@ -159,7 +165,7 @@ def test_member_editing_notes_gets_a_message(client, started_review, provider_me
     response = client.post(
         reverse("reviews:edit", args=[started_review.pk]), {"findings": "mine", "decisions": ""}
     )
-    assert "Only a lead of either team" in _followed_text(client, response)
+    assert "Only a lead of either team" in _forbidden_text(response)
     started_review.refresh_from_db()
     assert started_review.findings == ""
 
@@ -197,7 +203,7 @@ def test_sign_off_on_a_scheduled_review_is_a_message(client, review, provider_le
 def test_member_signing_off_is_refused_with_a_message(client, started_review, provider_member):
     client.force_login(provider_member)
     response = client.post(reverse("reviews:sign_off", args=[started_review.pk]))
-    assert "Only a lead" in _followed_text(client, response)
+    assert "Only a lead" in _forbidden_text(response)
     assert not started_review.sign_offs.exists()
 
 
@@ -286,7 +292,7 @@ def test_members_do_not_add_action_items(client, started_review, provider_member
             "due_date": date.today() + timedelta(days=3),
         },
     )
-    assert "Only a lead of either team" in _followed_text(client, response)
+    assert "Only a lead of either team" in _forbidden_text(response)
     assert not ActionItem.objects.exists()
 
 
@@ -309,7 +315,7 @@ def test_the_owner_ticks_an_item_off_and_others_cannot(
         not in client.get(started_review.get_absolute_url()).content.decode()
     )
     response = client.post(done_url, {"done": "on"})
-    assert "Only the owner" in _followed_text(client, response)
+    assert "Only the owner" in _forbidden_text(response)
     item.refresh_from_db()
     assert not item.is_done
 
