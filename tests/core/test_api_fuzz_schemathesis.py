@@ -160,6 +160,8 @@ def _build_world() -> dict:
         start=now + timedelta(days=1),
         end=now + timedelta(days=2),
         reason="Data-centre move",
+        affected_customers="None: internal work only.",
+        communication_plan="Max tells Support in the weekly call.",
     )
     reviews = _build_reviews(
         now=now,
