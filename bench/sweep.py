@@ -117,7 +117,7 @@ def make_due(n: int, now: datetime) -> None:
 
 
 def main() -> None:
-    from apps.handoffs.sweep import sweep_due_clocks
+    from apps.handoffs.clockwork.sweep import sweep_due_clocks
 
     connection.settings_dict["TEST"]["NAME"] = f"{connection.settings_dict['NAME']}_bench"
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)

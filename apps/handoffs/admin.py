@@ -53,6 +53,7 @@ class ClockInline(ReadOnlyAdminMixin, admin.TabularInline):
         "started_at",
         "due_at",
         "warning_at",
+        "breach_at",
         "next_step_at",
         "fired_percent",
         "met_at",
@@ -198,8 +199,12 @@ class SweepRunAdmin(admin.ModelAdmin):
         "breaches",
         "escalations",
         "raised",
+        "failed",
     )
     date_hierarchy = "started_at"
+    # A clock the sweep could not process is skipped and retried with backoff; its
+    # error is kept here for staff (the detail page of the run).
+    readonly_fields = ("errors",)
 
     @admin.display(description="ago")
     def age(self, obj):
@@ -223,7 +228,13 @@ class SweepRunAdmin(admin.ModelAdmin):
         latest = SweepRun.objects.order_by("-started_at").first()
         if latest is None:
             messages.warning(request, "No clock sweep has run yet: is Celery beat running?")
-        elif (timezone.now() - latest.started_at).total_seconds() > 180:
+        elif latest.failed:
+            messages.warning(
+                request,
+                f"The last sweep skipped {latest.failed} handoff(s) it could not process; "
+                "open the run for the errors (they are retried with backoff).",
+            )
+        if latest is not None and (timezone.now() - latest.started_at).total_seconds() > 180:
             messages.error(
                 request,
                 f"The last clock sweep ran at {timezone.localtime(latest.started_at):%H:%M:%S}: "

@@ -16,7 +16,7 @@ from django.utils import timezone
 from apps.agreements.models import Agreement, Metric
 from apps.core.exceptions import Conflict
 
-from . import clocks as clockwork
+from .clockwork import arithmetic as clockwork
 from . import services
 from .models import Handoff
 

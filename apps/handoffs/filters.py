@@ -1,35 +1,19 @@
 """One FilterSet for the queue pages and the API list."""
 
 import django_filters
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.agreements.models import Priority
 from apps.teams.models import Team
 
-from .models import OPEN_STATUSES, Clock, ClockStatus, Handoff, Status
+from .clockwork.verdict import handoff_at_risk_q, handoff_breached_q
+from .models import OPEN_STATUSES, Handoff, Status
 
 MAX_ID = 2_147_483_647
 
 
-def breached_clocks(now):
-    """A handoff's clocks that breached or are past due at `now` (for `Exists`)."""
-    return Clock.objects.filter(handoff=OuterRef("pk")).filter(
-        Q(breached_at__isnull=False)
-        | Q(status=ClockStatus.BREACHED)
-        | Q(status=ClockStatus.RUNNING, due_at__lte=now)
-    )
-
-
-def at_risk_clocks(now):
-    """A handoff's running clocks inside the warning threshold at `now` (for `Exists`)."""
-    return Clock.objects.filter(
-        handoff=OuterRef("pk"),
-        status=ClockStatus.RUNNING,
-        warning_at__lte=now,
-        due_at__gt=now,
-        breached_at__isnull=True,
-    )
+# The queue's tabs read the one verdict (clockwork.verdict).
 
 
 class HandoffFilter(django_filters.FilterSet):
@@ -99,13 +83,13 @@ class HandoffFilter(django_filters.FilterSet):
     def filter_breached(self, queryset, name, value):
         if value is None:
             return queryset
-        condition = Exists(breached_clocks(timezone.now()))
+        condition = handoff_breached_q(timezone.now())
         return queryset.filter(condition) if value else queryset.exclude(condition)
 
     def filter_at_risk(self, queryset, name, value):
         if value is None:
             return queryset
-        condition = Exists(at_risk_clocks(timezone.now()))
+        condition = handoff_at_risk_q(timezone.now())
         return queryset.filter(condition) if value else queryset.exclude(condition)
 
     def filter_q(self, queryset, name, value):

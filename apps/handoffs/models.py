@@ -197,8 +197,10 @@ class EventKind(models.TextChoices):
     PRIORITY = "priority", "Priority changed"
     CLOCK_MET = "clock_met", "Target met"
     CLOCK_BREACHED = "clock_breached", "Target breached"
+    CLOCK_BREACH_WITHDRAWN = "breach_withdrawn", "Breach withdrawn"
     ESCALATED = "escalated", "Escalated"
     WARNED = "warned", "Warning"
+    RESUMED = "resumed", "Resumed by the provider"
 
 
 class HandoffEvent(models.Model):
@@ -307,10 +309,27 @@ class Clock(models.Model):
         default=0, help_text="Wall-clock seconds spent paused (time in the requester's court)."
     )
     pauses = models.JSONField(default=list, blank=True, help_text="[[start, end|null], …] UTC")
+    # The clock's history: the intervals it ran, [[start, end|null], …] UTC. Consumed time
+    # is always carried_seconds + the business time inside these intervals, under the
+    # calendar and the exception windows as they are now, so any change that moves a
+    # deadline (a window approved after the fact, a holiday added) recomputes it exactly.
+    segments = models.JSONField(default=list, blank=True)
+    # Consumed time from before segments were recorded (rows migrated from 0004).
+    carried_seconds = models.PositiveIntegerField(default=0, db_default=0)
+    # The real deadline: when the target runs out (in the past once overdue).
     due_at = models.DateTimeField(null=True, blank=True)
-    # When the agreement's warning threshold is reached: "at risk" from then until due.
+    # When the agreement's warning threshold is reached: "at risk" from then until breach.
     warning_at = models.DateTimeField(null=True, blank=True)
+    # When the clock breaches if it keeps running: the first moment business time has
+    # passed beyond the target (a target ending at 17:00 on Friday breaches on Monday at
+    # opening, not at 17:00). The verdict's "breached" for a running clock.
+    breach_at = models.DateTimeField(null=True, blank=True)
     next_step_at = models.DateTimeField(null=True, blank=True)
+    # When the target last changed (a priority change): ladder steps already passed on the
+    # new target fall due from then, not before (clockwork.arithmetic).
+    rebased_at = models.DateTimeField(null=True, blank=True)
+    # Sweeps that failed on this clock in a row; the sweep retries it with backoff.
+    sweep_failures = models.PositiveSmallIntegerField(default=0, db_default=0)
     # The highest escalation percent already fired (warning, 100 % breach, later steps).
     fired_percent = models.PositiveSmallIntegerField(default=0)
     met_at = models.DateTimeField(null=True, blank=True)
@@ -333,6 +352,11 @@ class Clock(models.Model):
             models.Index(
                 fields=["due_at"], name="clock_due_running_idx", condition=Q(status="running")
             ),
+            models.Index(
+                fields=["breach_at"],
+                name="clock_breach_running_idx",
+                condition=Q(status="running"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -353,6 +377,9 @@ class SweepRun(models.Model):
     breaches = models.PositiveIntegerField(default=0)
     escalations = models.PositiveIntegerField(default=0)
     raised = models.PositiveIntegerField(default=0)
+    # Clocks the sweep could not process: skipped, retried with backoff, listed here.
+    failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

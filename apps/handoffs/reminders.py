@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
 
 from apps.core.exceptions import Conflict
 
 from . import services
-from .models import OPEN_STATUSES, ClockStatus, EventKind, Handoff, HandoffEvent, Status
+from .clockwork.verdict import handoff_at_risk_q, handoff_breached_q
+from .models import OPEN_STATUSES, EventKind, Handoff, HandoffEvent, Status
 
 REMINDER_HOURS = (24, 48)
 
@@ -89,20 +89,9 @@ def send_digests(*, now: datetime) -> int:
     sent = 0
     for team in Team.objects.all().order_by("pk"):
         open_work = Handoff.objects.filter(provider_team=team, status__in=OPEN_STATUSES)
-        breached = open_work.filter(
-            Q(clocks__breached_at__isnull=False)
-            | Q(clocks__status=ClockStatus.RUNNING, clocks__due_at__lte=now)
-        ).distinct()
-        at_risk = (
-            open_work.filter(
-                clocks__status=ClockStatus.RUNNING,
-                clocks__warning_at__lte=now,
-                clocks__due_at__gt=now,
-                clocks__breached_at__isnull=True,
-            )
-            .exclude(pk__in=breached.values("pk"))
-            .distinct()
-        )
+        # The one verdict, as the queue's tabs and the dashboard read it.
+        breached = open_work.filter(handoff_breached_q(now))
+        at_risk = open_work.filter(handoff_at_risk_q(now))
         n_breached, n_risk = breached.count(), at_risk.count()
         if not (n_breached or n_risk):
             continue

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 
 from apps.agreements.models import ExceptionWindow
 
-from . import clocks as clockwork
+from .clockwork import arithmetic as clockwork
 from .filters import HandoffFilter
 from .models import Clock, ClockStatus, Handoff, HandoffEvent
 
@@ -47,7 +47,18 @@ class ClockReading:
     consumed: int
     remaining: int | None  # business seconds left (negative = overdue); None = best effort
     percent: int | None
-    rag: str  # "green" | "amber" | "red" | "grey"
+    verdict: str  # clockwork.arithmetic.verdict: the one verdict
+    rag: str  # "green" | "amber" | "red" | "grey", from the verdict
+
+
+RAG_OF = {
+    clockwork.ON_TRACK: "green",
+    clockwork.AT_RISK: "amber",
+    clockwork.BREACHED: "red",
+    clockwork.MET: "grey",
+    clockwork.CANCELLED: "grey",
+    clockwork.PAUSED: "grey",
+}
 
 
 class ClockReader:
@@ -55,6 +66,8 @@ class ClockReader:
 
     Prefetch what `Handoff.objects.for_queue()` or `.for_detail()` prefetch; pass the
     approved exception windows of the teams on the page (one query, `windows_for`).
+    The colour and words come from the one verdict (`clockwork.arithmetic.verdict`);
+    the business time left is read live from the same hours the deadlines were set on.
     """
 
     def __init__(self, now: datetime, windows: list[ExceptionWindow] | None = None):
@@ -80,19 +93,16 @@ class ClockReader:
     def read(self, handoff: Handoff, clock: Clock) -> ClockReading:
         hours = self._hours_for(handoff, clock.around_the_clock)
         consumed = clockwork.consumed_at(clock, hours, self.now)
+        verdict = clockwork.verdict(clock, self.now)
+        rag = RAG_OF[verdict]
         if clock.target_seconds is None:
-            return ClockReading(clock, consumed, None, None, "grey")
+            return ClockReading(clock, consumed, None, None, verdict, "grey")
         remaining = clock.target_seconds - consumed
-        percent = consumed * 100 // clock.target_seconds
-        if clock.status in (ClockStatus.MET, ClockStatus.CANCELLED):
-            rag = "grey"
-        elif clock.status == ClockStatus.BREACHED or remaining < 0 or clock.breached_at:
-            rag = "red"
-        elif percent >= handoff.agreement.warning_threshold:
-            rag = "amber"
-        else:
-            rag = "green"
-        return ClockReading(clock, consumed, remaining, percent, rag)
+        percent = consumed * 100 // clock.target_seconds if clock.target_seconds else 100
+        if verdict == clockwork.PAUSED and clock.breached_at is None and remaining > 0:
+            # Paused: amber when it would resume inside the warning threshold.
+            rag = "amber" if percent >= handoff.agreement.warning_threshold else "grey"
+        return ClockReading(clock, consumed, remaining, percent, verdict, rag)
 
     def current(self, handoff: Handoff) -> ClockReading | None:
         """The clock that matters now: the running one due soonest, else the last paused."""

@@ -15,15 +15,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.agreements.models import Agreement, ExceptionWindow, Metric, Priority
+from apps.agreements.models import Agreement, Metric, Priority
 from apps.agreements.models import Status as AgreementStatus
 from apps.core.exceptions import Conflict
 
-from . import clocks as clockwork
+from . import permissions
+from .clockwork import services as clockwork
 from .models import (
     OPEN_STATUSES,
     Clock,
-    ClockStatus,
     EventKind,
     Handoff,
     HandoffEvent,
@@ -67,215 +67,28 @@ EVENT_OF = {
 PRIORITY_ORDER = [Priority.P4, Priority.P3, Priority.P2, Priority.P1]
 
 
-# --- who may act ------------------------------------------------------------------------
+# --- who may act (apps.handoffs.permissions) -----------------------------------------------
 
-
-def _member_of(user, team_id: int) -> bool:
-    return user.is_authenticated and user.memberships.filter(team_id=team_id).exists()
-
-
-def is_provider(user, handoff: Handoff) -> bool:
-    return user.is_staff or _member_of(user, handoff.provider_team_id)
-
-
-def is_requester(user, handoff: Handoff) -> bool:
-    return user.is_staff or _member_of(user, handoff.requesting_team_id)
-
-
-# Which side may take each action (DESIGN "Who may do what").
-ALLOWED_SIDE = {
-    "acknowledge": "provider",
-    "start": "provider",
-    "action_plan": "provider",
-    "wait": "provider",
-    "resume": "either",  # the requester replies; the provider may also resume
-    "resolve": "provider",
-    "close": "either",
-    "reopen": "requester",
-    "cancel": "either",
-    "auto_close": "system",
-    "assign": "provider",
-    "priority": "either",
-    "comment": "either",
-}
-
-
-def _sides(user, handoff: Handoff) -> set[str]:
-    """Which sides of the handoff the user is on, in one query (staff count as both)."""
-    if not user.is_authenticated:
-        return set()
-    if user.is_staff:
-        return {"provider", "requester"}
-    team_ids = set(
-        user.memberships.filter(
-            team_id__in=[handoff.provider_team_id, handoff.requesting_team_id]
-        ).values_list("team_id", flat=True)
-    )
-    sides = set()
-    if handoff.provider_team_id in team_ids:
-        sides.add("provider")
-    if handoff.requesting_team_id in team_ids:
-        sides.add("requester")
-    return sides
-
-
-def _allowed(sides: set[str], action: str) -> bool:
-    side = ALLOWED_SIDE[action]
-    if side == "system":
-        return False
-    return bool(sides) if side == "either" else side in sides
-
-
-def may(user, handoff: Handoff, action: str) -> bool:
-    return _allowed(_sides(user, handoff), action)
+may = permissions.may
+is_provider = permissions.is_provider
+is_requester = permissions.is_requester
 
 
 def available_actions(user, handoff: Handoff) -> set[str]:
     """The actions this user may take on the handoff in its current status."""
-    sides = _sides(user, handoff)
-    actions = {
-        action
-        for action, (sources, _) in TRANSITIONS.items()
-        if handoff.status in sources and _allowed(sides, action)
-    }
-    if handoff.is_open:
-        actions |= {a for a in ("assign", "priority") if _allowed(sides, a)}
-    if _allowed(sides, "comment"):
-        actions.add("comment")
-    plan = handoff.clock(Metric.ACTION_PLAN)
-    if (
-        "action_plan" in actions
-        and plan is not None
-        and plan.status
-        in (
-            ClockStatus.MET,
-            ClockStatus.BREACHED,
-        )
-    ):
-        # A second plan is an update: post it as a comment.
-        actions.discard("action_plan")
-    return actions
-
-
-# --- clocks ------------------------------------------------------------------------------
-
-
-def _windows(agreement: Agreement, since: datetime) -> list[ExceptionWindow]:
-    return list(ExceptionWindow.objects.approved().covering(agreement).filter(end__gt=since))
-
-
-class ClockContext:
-    """Everything the clock arithmetic needs for one handoff, loaded once."""
-
-    def __init__(self, handoff: Handoff, since: datetime | None = None):
-        agreement = (
-            Agreement.objects.select_related("series", "calendar")
-            .prefetch_related("calendar__intervals", "calendar__holidays", "escalation_steps")
-            .get(pk=handoff.agreement_id)
-        )
-        self.agreement = agreement
-        self.windows = _windows(agreement, since or handoff.created_at)
-        self._hours = {}
-
-    def hours(self, around_the_clock: bool):
-        if around_the_clock not in self._hours:
-            self._hours[around_the_clock] = clockwork.business_hours(
-                self.agreement, around_the_clock=around_the_clock, windows=self.windows
-            )
-        return self._hours[around_the_clock]
-
-    def ladder(self, metric: str) -> list[int]:
-        return [s.percent for s in self.agreement.escalation_steps.all() if s.metric == metric]
-
-    def refresh(self, clock: Clock) -> None:
-        clockwork.refresh_deadlines(
-            clock,
-            self.hours(clock.around_the_clock),
-            warning_threshold=self.agreement.warning_threshold,
-            ladder=self.ladder(clock.metric),
-        )
-
-
-CLOCK_STATE_FIELDS = (
-    "target_seconds",
-    "around_the_clock",
-    "status",
-    "segment_started_at",
-    "consumed_seconds",
-    "paused_seconds",
-    "pauses",
-    "due_at",
-    "warning_at",
-    "next_step_at",
-    "fired_percent",
-    "met_at",
-    "breached_at",
-    "stopped_at",
-)
-
-
-def _state(clock: Clock) -> tuple:
-    return tuple(getattr(clock, f) for f in CLOCK_STATE_FIELDS)
-
-
-def _save_clocks(handoff: Handoff, clocks: list[Clock], before: dict[int, tuple]) -> None:
-    # One plain UPDATE per clock that changed: cheaper than bulk_update's CASE expressions
-    # for the one to three clocks a transition touches.
-    for clock in clocks:
-        if before.get(clock.pk) != _state(clock):
-            Clock.objects.filter(pk=clock.pk).update(
-                **{f: getattr(clock, f) for f in CLOCK_STATE_FIELDS}
-            )
-    due = [c.due_at for c in clocks if c.status == ClockStatus.RUNNING and c.due_at]
-    handoff.due_at = min(due) if due else None
-    Handoff.objects.filter(pk=handoff.pk).update(due_at=handoff.due_at)
-
-
-def _clock_events(handoff: Handoff, clocks: list[Clock], before: dict, actor, now) -> None:
-    for clock in clocks:
-        status_before, breached_before = before.get(clock.metric, (None, None))
-        if status_before == clock.status:
-            continue
-        if clock.status == ClockStatus.BREACHED and breached_before is not None:
-            continue  # the sweep recorded the breach when it happened
-        if clock.status in (ClockStatus.MET, ClockStatus.BREACHED):
-            HandoffEvent.objects.create(
-                handoff=handoff,
-                kind=EventKind.CLOCK_MET
-                if clock.status == ClockStatus.MET
-                else EventKind.CLOCK_BREACHED,
-                actor=actor,
-                created_at=now,
-                after={
-                    "metric": clock.metric,
-                    "consumed_seconds": clock.consumed_seconds,
-                    "target_seconds": clock.target_seconds,
-                },
-            )
-
-
-def _apply_to_clocks(handoff: Handoff, actor, now: datetime, change) -> list[Clock]:
-    """Lock the handoff's clocks, let `change(clock, ctx)` act on each, recompute deadlines,
-    save, and record met/breached events."""
-    ctx = ClockContext(handoff)
-    clocks = list(Clock.objects.select_for_update().filter(handoff=handoff).order_by("metric"))
-    before = {c.metric: (c.status, c.breached_at) for c in clocks}
-    states = {c.pk: _state(c) for c in clocks}
-    for clock in clocks:
-        change(clock, ctx)
-        ctx.refresh(clock)
-    _save_clocks(handoff, clocks, states)
-    _clock_events(handoff, clocks, before, actor, now)
-    return clocks
+    return permissions.available_actions(user, handoff, TRANSITIONS)
 
 
 # --- the transition machinery -----------------------------------------------------------
 
 
-def _claim(handoff: Handoff, action: str, actor, now: datetime, **updates) -> Handoff:
-    """Move the handoff for `action` if its status allows it, else explain why not."""
-    if actor is not None and not may(actor, handoff, action):
-        raise PermissionDenied("You are not on a team that may do that on this handoff.")
+def _claim(handoff: Handoff, action: str, actor, now: datetime, **updates) -> tuple[Handoff, str]:
+    """Move the handoff for `action` if its status allows it, else explain why not; the
+    handoff comes back locked (handoff first, then its clocks: the one lock order), with
+    the role the actor acted in."""
+    role = ""
+    if actor is not None:
+        role = permissions.check(actor, handoff, action).role(handoff)
     sources, target = TRANSITIONS[action]
     if target is not None:
         updates["status"] = target
@@ -294,12 +107,16 @@ def _claim(handoff: Handoff, action: str, actor, now: datetime, **updates) -> Ha
             waited = max(0, int((now - since).total_seconds()))
             updates["waiting_seconds"] = F("waiting_seconds") + waited
     claimed = Handoff.objects.filter(pk=handoff.pk, status__in=sources, **guard).update(**updates)
-    fresh = Handoff.objects.select_for_update().get(pk=handoff.pk)
+    fresh = (
+        Handoff.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("agreement", "provider_team__calendar", "requesting_team", "assignee")
+        .get(pk=handoff.pk)
+    )
     if not claimed:
         raise Conflict(_conflict_message(fresh, action))
     if "reopen_count" in updates or "waiting_seconds" in updates:
         _copy_to_clocks(fresh)
-    return fresh
+    return fresh, role
 
 
 def _copy_to_clocks(handoff: Handoff) -> None:
@@ -321,7 +138,8 @@ def _conflict_message(handoff: Handoff, action: str) -> str:
     )
     if last is not None:
         who = last.actor.display_name if last.actor else "the system"
-        when = timezone.localtime(last.created_at).strftime("%H:%M")
+        # In the reader's zone (the request's active zone), and it says which.
+        when = timezone.localtime(last.created_at).strftime("%H:%M %Z")
         done = {"acknowledge": "acknowledged", "resume": "resumed"}.get(
             action, EVENT_OF[action].label.lower()
         )
@@ -329,7 +147,12 @@ def _conflict_message(handoff: Handoff, action: str) -> str:
     return f"Cannot {action.replace('_', ' ')} a handoff that is {status}."
 
 
-def _event(handoff, kind, actor, now, *, comment="", before=None, after=None) -> HandoffEvent:
+def _event(
+    handoff, kind, actor, now, *, comment="", before=None, after=None, role=""
+) -> HandoffEvent:
+    after = dict(after or {})
+    if role:
+        after["role"] = role
     return HandoffEvent.objects.create(
         handoff=handoff,
         kind=kind,
@@ -337,12 +160,16 @@ def _event(handoff, kind, actor, now, *, comment="", before=None, after=None) ->
         created_at=now,
         comment=comment,
         before=before or {},
-        after=after or {},
+        after=after,
     )
 
 
 def _now(now: datetime | None) -> datetime:
     return now or timezone.now()
+
+
+def _status_before(handoff: Handoff) -> str:
+    return Handoff.objects.values_list("status", flat=True).get(pk=handoff.pk)
 
 
 # --- services -----------------------------------------------------------------------------
@@ -369,7 +196,9 @@ def handoff_create(
         .get(pk=agreement.pk)
     )
     series = agreement.series
-    if not (actor.is_staff or _member_of(actor, series.requesting_team_id)):
+    if not (
+        actor.is_staff or actor.memberships.filter(team_id=series.requesting_team_id).exists()
+    ):
         raise PermissionDenied("Only members of the requesting team may file under it.")
     errors: dict[str, list[str]] = {}
     if agreement.status != AgreementStatus.ACTIVE:
@@ -406,39 +235,9 @@ def handoff_create(
     )
     Handoff.objects.filter(pk=handoff.pk).update(created_at=now, updated_at=now)
     handoff.created_at = now
-    ctx = ClockContext(handoff)
-    clocks = []
-    for metric in Metric.values:
-        clock = Clock(
-            handoff=handoff,
-            metric=metric,
-            # Copies for reports, kept equal by the services (Clock's docstring).
-            provider_team_id=handoff.provider_team_id,
-            requesting_team_id=handoff.requesting_team_id,
-            series_id=series.pk,
-            priority=priority,
-            customer_segment=customer_segment,
-            target_seconds=target.seconds_for(metric),
-            around_the_clock=target.around_the_clock,
-            started_at=now,
-            segment_started_at=now,
-        )
-        ctx.refresh(clock)
-        clocks.append(clock)
-    Clock.objects.bulk_create(clocks)
-    due = [c.due_at for c in clocks if c.due_at]
-    handoff.due_at = min(due) if due else None
-    Handoff.objects.filter(pk=handoff.pk).update(due_at=handoff.due_at)
+    clockwork.clocks_start(handoff=handoff, target=target, now=now)
     _event(handoff, EventKind.CREATED, actor, now, after={"priority": priority, "status": "new"})
     return handoff
-
-
-def _stopping(handoff: Handoff, actor, now: datetime, *metrics: str) -> None:
-    def change(clock: Clock, ctx: ClockContext) -> None:
-        if clock.metric in metrics and clock.status in (ClockStatus.RUNNING, ClockStatus.PAUSED):
-            clockwork.stop(clock, ctx.hours(clock.around_the_clock), now)
-
-    _apply_to_clocks(handoff, actor, now, change)
 
 
 @transaction.atomic
@@ -446,8 +245,7 @@ def handoff_acknowledge(*, handoff: Handoff, actor, now: datetime | None = None)
     """Acknowledge a new handoff: the acknowledge clock stops; it is assigned to the actor
     if nobody has it yet."""
     now = _now(now)
-    updates = {"acknowledged_at": now}
-    fresh = _claim(handoff, "acknowledge", actor, now, **updates)
+    fresh, role = _claim(handoff, "acknowledge", actor, now, acknowledged_at=now)
     if fresh.assignee_id is None:
         Handoff.objects.filter(pk=fresh.pk).update(assignee=actor)
         fresh.assignee = actor
@@ -458,8 +256,11 @@ def handoff_acknowledge(*, handoff: Handoff, actor, now: datetime | None = None)
         now,
         before={"status": "new"},
         after={"status": fresh.status, "assignee": fresh.assignee_id},
+        role=role,
     )
-    _stopping(fresh, actor, now, Metric.ACKNOWLEDGE)
+    clockwork.clocks_change(
+        handoff=fresh, actor=actor, now=now, change=clockwork.stopping([Metric.ACKNOWLEDGE], now)
+    )
     return fresh
 
 
@@ -467,9 +268,10 @@ def handoff_acknowledge(*, handoff: Handoff, actor, now: datetime | None = None)
 def handoff_start(*, handoff: Handoff, actor, now: datetime | None = None) -> Handoff:
     """Start work (acknowledging it first if it was new)."""
     now = _now(now)
-    previous = Handoff.objects.values_list("status", flat=True).get(pk=handoff.pk)
+    previous = _status_before(handoff)
+    handoff.status = previous
     updates = {} if previous != Status.NEW else {"acknowledged_at": now}
-    fresh = _claim(handoff, "start", actor, now, **updates)
+    fresh, role = _claim(handoff, "start", actor, now, **updates)
     if fresh.assignee_id is None:
         Handoff.objects.filter(pk=fresh.pk).update(assignee=actor)
         fresh.assignee = actor
@@ -480,9 +282,15 @@ def handoff_start(*, handoff: Handoff, actor, now: datetime | None = None) -> Ha
         now,
         before={"status": previous},
         after={"status": fresh.status},
+        role=role,
     )
     if previous == Status.NEW:
-        _stopping(fresh, actor, now, Metric.ACKNOWLEDGE)
+        clockwork.clocks_change(
+            handoff=fresh,
+            actor=actor,
+            now=now,
+            change=clockwork.stopping([Metric.ACKNOWLEDGE], now),
+        )
     return fresh
 
 
@@ -494,15 +302,16 @@ def handoff_post_action_plan(
     now = _now(now)
     if not (plan or "").strip():
         raise ValidationError({"plan": ["Write the plan: what will be done, by when."]})
-    previous = Handoff.objects.values_list("status", flat=True).get(pk=handoff.pk)
+    previous = _status_before(handoff)
+    handoff.status = previous
     updates = {}
     if previous in (Status.NEW, Status.ACKNOWLEDGED):
         updates = {"status": Status.IN_PROGRESS}
         if previous == Status.NEW:
             updates["acknowledged_at"] = now
-    fresh = _claim(handoff, "action_plan", actor, now, **updates)
+    fresh, role = _claim(handoff, "action_plan", actor, now, **updates)
     plan_clock = Clock.objects.filter(handoff=fresh, metric=Metric.ACTION_PLAN).first()
-    if plan_clock and plan_clock.status in (ClockStatus.MET, ClockStatus.BREACHED):
+    if plan_clock and plan_clock.status in ("met", "breached"):
         raise Conflict("The action plan was already posted; add an update as a comment.")
     stops = [Metric.ACTION_PLAN] + ([Metric.ACKNOWLEDGE] if previous == Status.NEW else [])
     _event(
@@ -513,8 +322,11 @@ def handoff_post_action_plan(
         comment=plan.strip(),
         before={"status": previous},
         after={"status": fresh.status},
+        role=role,
     )
-    _stopping(fresh, actor, now, *stops)
+    clockwork.clocks_change(
+        handoff=fresh, actor=actor, now=now, change=clockwork.stopping(stops, now)
+    )
     return fresh
 
 
@@ -526,18 +338,9 @@ def handoff_wait_on_requester(
     now = _now(now)
     if not (question or "").strip():
         raise ValidationError({"question": ["Ask the requester what you need from them."]})
-    previous = Handoff.objects.values_list("status", flat=True).get(pk=handoff.pk)
-    fresh = _claim(handoff, "wait", actor, now, waiting_since=now)
+    previous = _status_before(handoff)
+    fresh, role = _claim(handoff, "wait", actor, now, waiting_since=now)
     target = fresh.agreement.target_for(fresh.priority)
-
-    def change(clock: Clock, ctx: ClockContext) -> None:
-        if (
-            clock.status == ClockStatus.RUNNING
-            and target is not None
-            and target.pauses(clock.metric)
-        ):
-            clockwork.pause(clock, ctx.hours(clock.around_the_clock), now)
-
     _event(
         fresh,
         EventKind.WAITING,
@@ -546,8 +349,14 @@ def handoff_wait_on_requester(
         comment=question.strip(),
         before={"status": previous},
         after={"status": fresh.status},
+        role=role,
     )
-    _apply_to_clocks(fresh, actor, now, change)
+    clockwork.clocks_change(
+        handoff=fresh,
+        actor=actor,
+        now=now,
+        change=clockwork.pausing(lambda m: target is not None and target.pauses(m), now),
+    )
     return fresh
 
 
@@ -557,22 +366,19 @@ def handoff_resume(
 ) -> Handoff:
     """The requester replied (or the provider resumes): paused clocks run again."""
     now = _now(now)
-    fresh = _claim(handoff, "resume", actor, now, waiting_since=None)
-
-    def change(clock: Clock, ctx: ClockContext) -> None:
-        if clock.status == ClockStatus.PAUSED:
-            clockwork.resume(clock, now)
-
+    fresh, role = _claim(handoff, "resume", actor, now, waiting_since=None)
+    replied = actor is not None and permissions.standing(actor, fresh).requester
     _event(
         fresh,
-        EventKind.REPLIED,
+        EventKind.REPLIED if replied else EventKind.RESUMED,
         actor,
         now,
         comment=(reply or "").strip(),
         before={"status": Status.WAITING},
         after={"status": fresh.status},
+        role=role,
     )
-    _apply_to_clocks(fresh, actor, now, change)
+    clockwork.clocks_change(handoff=fresh, actor=actor, now=now, change=clockwork.resuming(now))
     return fresh
 
 
@@ -584,8 +390,8 @@ def handoff_resolve(
     now = _now(now)
     if not (resolution or "").strip():
         raise ValidationError({"resolution": ["Say what was done to resolve it."]})
-    previous = Handoff.objects.values_list("status", flat=True).get(pk=handoff.pk)
-    fresh = _claim(handoff, "resolve", actor, now, resolved_at=now, waiting_since=None)
+    previous = _status_before(handoff)
+    fresh, role = _claim(handoff, "resolve", actor, now, resolved_at=now, waiting_since=None)
     _event(
         fresh,
         EventKind.RESOLVED,
@@ -594,16 +400,23 @@ def handoff_resolve(
         comment=resolution.strip(),
         before={"status": previous},
         after={"status": fresh.status},
+        role=role,
     )
-    _stopping(fresh, actor, now, Metric.ACTION_PLAN, Metric.RESOLVE)
+    clockwork.clocks_change(
+        handoff=fresh,
+        actor=actor,
+        now=now,
+        change=clockwork.stopping([Metric.ACTION_PLAN, Metric.RESOLVE], now),
+    )
     return fresh
 
 
 @transaction.atomic
 def handoff_close(*, handoff: Handoff, actor, comment: str = "", now: datetime | None = None):
-    """Confirm a resolution: the handoff is done for good."""
+    """Confirm a resolution: the handoff is done for good (by whoever the agreement says
+    validates the resolution)."""
     now = _now(now)
-    fresh = _claim(handoff, "close", actor, now, closed_at=now)
+    fresh, role = _claim(handoff, "close", actor, now, closed_at=now)
     _event(
         fresh,
         EventKind.CLOSED,
@@ -612,6 +425,7 @@ def handoff_close(*, handoff: Handoff, actor, comment: str = "", now: datetime |
         comment=comment,
         before={"status": Status.RESOLVED},
         after={"status": fresh.status},
+        role=role,
     )
     return fresh
 
@@ -624,15 +438,9 @@ def handoff_reopen(*, handoff: Handoff, actor, reason: str, now: datetime | None
     if not (reason or "").strip():
         raise ValidationError({"reason": ["Say why it is not resolved."]})
     current = Handoff.objects.values_list("reopen_count", flat=True).get(pk=handoff.pk)
-    fresh = _claim(handoff, "reopen", actor, now, resolved_at=None, reopen_count=current + 1)
-
-    def change(clock: Clock, ctx: ClockContext) -> None:
-        if clock.metric == Metric.RESOLVE and clock.status in (
-            ClockStatus.MET,
-            ClockStatus.BREACHED,
-        ):
-            clockwork.reopen(clock, now)
-
+    fresh, role = _claim(
+        handoff, "reopen", actor, now, resolved_at=None, reopen_count=current + 1
+    )
     _event(
         fresh,
         EventKind.REOPENED,
@@ -641,8 +449,11 @@ def handoff_reopen(*, handoff: Handoff, actor, reason: str, now: datetime | None
         comment=reason.strip(),
         before={"status": Status.RESOLVED, "reopen_count": current},
         after={"status": fresh.status, "reopen_count": fresh.reopen_count},
+        role=role,
     )
-    _apply_to_clocks(fresh, actor, now, change)
+    clockwork.clocks_change(
+        handoff=fresh, actor=actor, now=now, change=clockwork.reopening([Metric.RESOLVE], now)
+    )
     return fresh
 
 
@@ -652,13 +463,8 @@ def handoff_cancel(*, handoff: Handoff, actor, reason: str, now: datetime | None
     now = _now(now)
     if not (reason or "").strip():
         raise ValidationError({"reason": ["Say why it is cancelled."]})
-    previous = Handoff.objects.values_list("status", flat=True).get(pk=handoff.pk)
-    fresh = _claim(handoff, "cancel", actor, now, waiting_since=None)
-
-    def change(clock: Clock, ctx: ClockContext) -> None:
-        if clock.status in (ClockStatus.RUNNING, ClockStatus.PAUSED):
-            clockwork.cancel(clock, ctx.hours(clock.around_the_clock), now)
-
+    previous = _status_before(handoff)
+    fresh, role = _claim(handoff, "cancel", actor, now, waiting_since=None)
     _event(
         fresh,
         EventKind.CANCELLED,
@@ -667,8 +473,9 @@ def handoff_cancel(*, handoff: Handoff, actor, reason: str, now: datetime | None
         comment=reason.strip(),
         before={"status": previous},
         after={"status": fresh.status},
+        role=role,
     )
-    _apply_to_clocks(fresh, actor, now, change)
+    clockwork.clocks_change(handoff=fresh, actor=actor, now=now, change=clockwork.cancelling(now))
     return fresh
 
 
@@ -679,7 +486,7 @@ def handoff_assign(*, handoff: Handoff, actor, assignee, now: datetime | None = 
     now = _now(now)
     if not may(actor, handoff, "assign"):
         raise PermissionDenied("Only the provider team assigns its work.")
-    fresh = Handoff.objects.select_for_update().get(pk=handoff.pk)
+    fresh = Handoff.objects.select_for_update(no_key=True).get(pk=handoff.pk)
     if not fresh.is_open:
         raise Conflict(f"A {fresh.get_status_display().lower()} handoff cannot be reassigned.")
     if (
@@ -715,7 +522,7 @@ def handoff_claim(*, handoff: Handoff, actor, now: datetime | None = None) -> Ha
         pk=handoff.pk, assignee__isnull=True, status__in=OPEN_STATUSES
     ).update(assignee=actor, updated_at=now)
     fresh = (
-        Handoff.objects.select_for_update(of=("self",))
+        Handoff.objects.select_for_update(no_key=True, of=("self",))
         .select_related("assignee")
         .get(pk=handoff.pk)
     )
@@ -744,11 +551,16 @@ def handoff_change_priority(
     now: datetime | None = None,
     system: bool = False,
 ) -> Handoff:
-    """Change the priority: clocks keep their consumed time and take the new targets."""
+    """Change the priority: clocks keep their consumed time and take the new targets (a
+    breach already run into is recorded and kept); the ladder is re-based on them."""
     now = _now(now)
     if not system and not may(actor, handoff, "priority"):
         raise PermissionDenied("Only the two teams change a handoff's priority.")
-    fresh = Handoff.objects.select_for_update().get(pk=handoff.pk)
+    fresh = (
+        Handoff.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("agreement", "provider_team__calendar", "requesting_team", "assignee")
+        .get(pk=handoff.pk)
+    )
     errors = {}
     if not (reason or "").strip():
         errors["reason"] = ["Say why the priority changes."]
@@ -762,17 +574,6 @@ def handoff_change_priority(
     if fresh.priority == priority:
         raise Conflict(f"The priority is already {priority}.")
     before = fresh.priority
-
-    def change(clock: Clock, ctx: ClockContext) -> None:
-        if clock.status in (ClockStatus.RUNNING, ClockStatus.PAUSED):
-            clockwork.retarget(
-                clock,
-                target.seconds_for(clock.metric),
-                target.around_the_clock,
-                ctx.hours(clock.around_the_clock),
-                now,
-            )
-
     fresh.priority = priority
     fresh.updated_at = now
     fresh.save(update_fields=["priority", "updated_at"])
@@ -787,25 +588,50 @@ def handoff_change_priority(
         before={"priority": before},
         after={"priority": priority},
     )
-    _apply_to_clocks(fresh, actor, now, change)
+    clockwork.clocks_change(
+        handoff=fresh, actor=actor, now=now, change=clockwork.retargeting(target, now)
+    )
     return fresh
 
 
-def raised(priority: str) -> str | None:
-    """The next priority up (P3 → P2), or None at P1."""
+def raised(priority: str, defined=None) -> str | None:
+    """The next priority up that the agreement defines (P3 → P2), or None at the top."""
     index = PRIORITY_ORDER.index(priority)
-    return PRIORITY_ORDER[index + 1] if index + 1 < len(PRIORITY_ORDER) else None
+    for higher in PRIORITY_ORDER[index + 1 :]:
+        if defined is None or higher in defined:
+            return higher
+    return None
+
+
+def handoff_raise_priority(*, handoff: Handoff, now: datetime) -> bool:
+    """The escalation ladder raises the priority one level (to the next the agreement
+    defines); False when there is none higher."""
+    defined = {t.priority for t in handoff.agreement.targets.all()}
+    higher = raised(handoff.priority, defined)
+    if higher is None:
+        return False
+    handoff_change_priority(
+        handoff=handoff,
+        actor=None,
+        priority=higher,
+        reason="Escalation ladder: a target passed a step that raises the priority.",
+        now=now,
+        system=True,
+    )
+    return True
 
 
 @transaction.atomic
 def handoff_comment(*, handoff: Handoff, actor, comment: str, now: datetime | None = None):
-    """Add a comment to the timeline."""
+    """Add a comment to the timeline (the provider's comments are its updates: the
+    agreement says who sends them)."""
     now = _now(now)
-    if not may(actor, handoff, "comment"):
-        raise PermissionDenied("Only the two teams comment on a handoff.")
+    who = permissions.check(actor, handoff, "comment")
     if not (comment or "").strip():
         raise ValidationError({"comment": ["Write something."]})
-    return _event(handoff, EventKind.COMMENTED, actor, now, comment=comment.strip())
+    return _event(
+        handoff, EventKind.COMMENTED, actor, now, comment=comment.strip(), role=who.role(handoff)
+    )
 
 
 @transaction.atomic
@@ -813,7 +639,7 @@ def handoff_auto_close(*, handoff: Handoff, now: datetime | None = None) -> Hand
     """Close a handoff that waited on its requester past the agreement's limit; its clocks
     stop without a verdict (nobody failed a target: the requester went silent)."""
     now = _now(now)
-    fresh = _claim(handoff, "auto_close", None, now, closed_at=now, waiting_since=None)
+    fresh, _ = _claim(handoff, "auto_close", None, now, closed_at=now, waiting_since=None)
     _event(
         fresh,
         EventKind.CLOSED,
@@ -823,10 +649,5 @@ def handoff_auto_close(*, handoff: Handoff, now: datetime | None = None) -> Hand
         before={"status": Status.WAITING},
         after={"status": fresh.status},
     )
-
-    def change(clock: Clock, ctx: ClockContext) -> None:
-        if clock.status in (ClockStatus.RUNNING, ClockStatus.PAUSED):
-            clockwork.cancel(clock, ctx.hours(clock.around_the_clock), now)
-
-    _apply_to_clocks(fresh, None, now, change)
+    clockwork.clocks_change(handoff=fresh, actor=None, now=now, change=clockwork.cancelling(now))
     return fresh

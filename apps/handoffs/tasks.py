@@ -5,30 +5,36 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from .sweep import sweep_due_clocks, sweep_record
+from .clockwork.sweep import sweep_due_clocks, sweep_record
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(soft_time_limit=50, time_limit=55, ignore_result=True)
 def sweep_clocks() -> dict:
-    """Every minute: fire the warnings, breaches and escalation steps that are due."""
+    """Every minute: fire the warnings, breaches and escalation steps that are due — one
+    batch per task, so the time limit bounds a batch, not the run: when clocks are still
+    due, the next batch is a new task with its own limit."""
     started = timezone.now()
     result = sweep_due_clocks(now=started)
     sweep_record(started_at=started, result=result)
     logger.info(
-        "clock sweep: %d clocks, %d warnings, %d breaches, %d escalations in %.0f ms",
+        "clock sweep: %d clocks, %d warnings, %d breaches, %d escalations, %d failed in %.0f ms",
         result.clocks,
         result.warnings,
         result.breaches,
         result.escalations,
+        result.failed,
         result.duration_ms,
     )
+    if result.more:
+        sweep_clocks.delay()
     return {
         "clocks": result.clocks,
         "warnings": result.warnings,
         "breaches": result.breaches,
         "escalations": result.escalations,
+        "failed": result.failed,
         "duration_ms": round(result.duration_ms, 1),
     }
 

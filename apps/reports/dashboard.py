@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 from apps.agreements.models import Agreement, AgreementApproval
 from apps.agreements.models import Status as AgreementStatus
 from apps.handoffs import selectors as handoff_selectors
-from apps.handoffs.filters import at_risk_clocks, breached_clocks
+from apps.handoffs.clockwork.verdict import handoff_at_risk_q, handoff_breached_q
 from apps.handoffs.models import Clock, Handoff, Status
 from apps.notifications.models import Notification
 from apps.reviews.models import QuarterlyReview, ReviewStatus
@@ -86,11 +86,12 @@ def dashboard_context(*, user, now: datetime) -> dict:
     mine_count = open_work.filter(assignee=user).count()
 
     inbound = open_work.filter(provider_team_id__in=team_ids)
-    at_risk, breached = Exists(at_risk_clocks(now)), Exists(breached_clocks(now))
+    # The one verdict, as the queue's tabs read it: at risk = inside the warning
+    # threshold and nothing breached.
+    at_risk, breached = handoff_at_risk_q(now), handoff_breached_q(now)
     risk_counts = inbound.aggregate(
-        # At risk = inside the warning threshold and nothing breached yet.
-        at_risk=Count("pk", filter=Q(at_risk) & ~Q(breached)),
-        breached=Count("pk", filter=Q(breached)),
+        at_risk=Count("pk", filter=at_risk),
+        breached=Count("pk", filter=breached),
     )
     attention = list(inbound.filter(at_risk | breached).for_queue()[:LIST_SIZE])
 

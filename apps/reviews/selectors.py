@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
+from apps.handoffs.clockwork.verdict import recorded_breach_q
 from apps.handoffs.models import Clock
 from apps.teams.models import Team
 
@@ -64,7 +65,8 @@ def breaches_to_review(*, user, team: Team | None = None) -> QuerySet[Clock]:
     assignee, the version). Staff see every team's."""
     if not user.is_authenticated:
         return Clock.objects.none()
-    clocks = Clock.objects.filter(breached_at__isnull=False, breach_review__isnull=True)
+    # Breaches on record (the one verdict's), not withdrawn, not reviewed yet.
+    clocks = Clock.objects.filter(recorded_breach_q(), breach_review__isnull=True)
     if not user.is_staff:
         clocks = clocks.filter(
             handoff__provider_team__in=Team.objects.filter(memberships__user=user).values("pk")

@@ -28,6 +28,7 @@ from apps.agreements.durations import duration_input, format_duration
 from apps.agreements.models import Metric, Priority
 from apps.core.exceptions import Conflict
 from apps.handoffs.models import Clock, Handoff
+from apps.handoffs.selectors import ClockReader, windows_for
 from apps.teams.models import Membership, Role, Team
 
 from . import selectors, services, whatif
@@ -702,6 +703,12 @@ def _breach_review_of(clock: Clock) -> BreachReview | None:
     return BreachReview.objects.filter(clock=clock).select_related("reviewed_by").first()
 
 
+def _consumed_now(clock: Clock) -> int:
+    now = timezone.now()
+    reader = ClockReader(now, windows_for([clock.handoff.provider_team_id], now))
+    return reader.read(clock.handoff, clock).consumed
+
+
 def _breach_page(request, clock: Clock, *, form=None, action_form=None, status=200):
     handoff = clock.handoff
     existing = _breach_review_of(clock)
@@ -726,7 +733,9 @@ def _breach_page(request, clock: Clock, *, form=None, action_form=None, status=2
         "clock": clock,
         "handoff": handoff,
         "target": duration(clock.target_seconds, business=business),
-        "consumed": duration(clock.consumed_seconds, business=business),
+        # Read live, as the handoff page reads it (a running clock's stored figure is only
+        # what it had consumed when it last changed).
+        "consumed": duration(_consumed_now(clock), business=business),
         "existing": existing,
         "can_edit": can_edit,
         "form": form,

@@ -218,8 +218,9 @@ def test_comment_returns_the_event(handoff, requester):
     assert data["actor_name"] == requester.display_name
 
 
-def test_comments_are_allowed_whatever_the_status(resolved, provider_member):
-    services.handoff_close(handoff=resolved, actor=provider_member, now=MONDAY_10)
+def test_comments_are_allowed_whatever_the_status(resolved, provider_member, requester):
+    # The requesting team validates the resolution (the agreement's default).
+    services.handoff_close(handoff=resolved, actor=requester, now=MONDAY_10)
     assert act(provider_member, resolved, "comment").status_code == 201
 
 

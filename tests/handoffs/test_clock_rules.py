@@ -74,7 +74,8 @@ def test_acknowledging_late_breaches_at_the_moment_the_target_ran_out(
     ack = clocks(handoff)["acknowledge"]
     assert ack.status == ClockStatus.BREACHED
     assert ack.consumed_seconds == 13 * HOUR
-    assert ack.breached_at == berlin(2026, 3, 3, 10, 0)
+    # The target ran out at 10:00; the breach is the first moment beyond it.
+    assert ack.breached_at == berlin(2026, 3, 3, 10, 0, 1)
     assert handoff.events.filter(kind=EventKind.CLOCK_BREACHED).count() == 1
 
 

@@ -66,7 +66,7 @@ def test_time_left_reads_in_business_time_with_red_amber_green(
     # 24×7 target, 10 min used of 30: plain hours, not business hours.
     assert "20 min left" in html
     assert row_of(response, paused)["reading"].clock.status == "paused"
-    assert ">paused<" in html
+    assert "paused · 40 business h left when it resumes" in html
 
     time_machine.move_to(berlin(2026, 3, 2, 16, 10), tick=False)
     response = client.get(QUEUE)

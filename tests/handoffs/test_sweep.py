@@ -8,7 +8,7 @@ from django.db import connection, connections
 from apps.agreements import services as agreement_services
 from apps.handoffs import services
 from apps.handoffs.models import ClockStatus, EventKind
-from apps.handoffs.sweep import sweep_due_clocks
+from apps.handoffs.clockwork.sweep import sweep_due_clocks
 
 from .conftest import MONDAY_10, berlin
 
@@ -37,13 +37,16 @@ def test_the_warning_fires_at_the_threshold_then_the_breach_at_the_target(file_h
     assert (result.warnings, result.breaches) == (1, 0)
     ack = clock(handoff, "acknowledge")
     assert ack.fired_percent == 75
-    assert ack.next_step_at == berlin(2026, 3, 3, 10, 0)
+    # The target runs out at Tuesday 10:00; it is breached once business time has passed
+    # beyond it, one second later.
+    assert ack.due_at == berlin(2026, 3, 3, 10, 0)
+    assert ack.next_step_at == ack.breach_at == berlin(2026, 3, 3, 10, 0, 1)
     assert handoff.events.filter(kind=EventKind.WARNED).count() == 1
 
     result = sweep_due_clocks(now=berlin(2026, 3, 3, 10, 5))
     assert result.breaches == 1
     ack = clock(handoff, "acknowledge")
-    assert ack.breached_at == berlin(2026, 3, 3, 10, 0)
+    assert ack.breached_at == berlin(2026, 3, 3, 10, 0, 1)
     assert ack.status == ClockStatus.RUNNING  # still to be acknowledged, now late
     assert ack.next_step_at is None
     assert handoff.events.filter(kind=EventKind.CLOCK_BREACHED).count() == 1
@@ -53,9 +56,10 @@ def test_a_second_sweep_at_the_same_moment_fires_nothing(file_handoff):
     handoff = file_handoff("P3")
     first = sweep_due_clocks(now=berlin(2026, 3, 3, 10, 5))
     second = sweep_due_clocks(now=berlin(2026, 3, 3, 10, 5))
-    assert (first.warnings, first.breaches) == (1, 1)
+    # The warning fell due too, but a warning never comes with (or after) its breach.
+    assert (first.warnings, first.breaches) == (0, 1)
     assert (second.clocks, second.warnings, second.breaches) == (0, 0, 0)
-    assert handoff.events.filter(kind=EventKind.WARNED).count() == 1
+    assert handoff.events.filter(kind=EventKind.WARNED).count() == 0
     assert handoff.events.filter(kind=EventKind.CLOCK_BREACHED).count() == 1
 
 
@@ -77,15 +81,17 @@ def test_the_ladder_raises_the_priority_at_the_resolve_breach(file_handoff, prov
     services.handoff_post_action_plan(
         handoff=handoff, actor=provider_member, plan="p", now=MONDAY_10
     )
-    # 80 business hours later: two weeks of Engineering's days, Monday 16 March 10:00.
-    result = sweep_due_clocks(now=berlin(2026, 3, 16, 10, 0))
+    # 80 business hours later: two weeks of Engineering's days, Monday 16 March 10:00;
+    # breached once business time passed beyond it.
+    result = sweep_due_clocks(now=berlin(2026, 3, 16, 10, 1))
     assert result.raised == 1
     handoff.refresh_from_db()
     assert handoff.priority == "P2"
     event = handoff.events.get(kind=EventKind.PRIORITY)
     assert event.actor is None
     assert (event.before, event.after) == ({"priority": "P3"}, {"priority": "P2"})
-    assert handoff.events.filter(kind=EventKind.ESCALATED).count() == 2  # 75 % and 100 %
+    # The 75 % step fell due too, but only the breach and its 100 % step fire together.
+    assert handoff.events.filter(kind=EventKind.ESCALATED).count() == 1
     resolve = clock(handoff, "resolve")
     assert resolve.target_seconds == 72 * 3600  # P2's resolve target, 24×7
     assert resolve.breached_at is not None
@@ -101,8 +107,11 @@ def test_an_exception_window_approved_later_moves_the_steps(
         start=berlin(2026, 3, 2, 11, 0),
         end=berlin(2026, 3, 2, 14, 0),
         reason="Data-centre move",
+        affected_customers="none",
+        communication_plan="Status page.",
+        now=MONDAY_10,
     )
-    agreement_services.exception_window_approve(window=window, actor=provider_lead)
+    agreement_services.exception_window_approve(window=window, actor=provider_lead, now=MONDAY_10)
     # The stored step (Monday 16:00) predates the window: the sweep re-reads the clock
     # with it and fires nothing. 3 h consumed by 16:00 (10-11, 14-16); 3 h to go: 16-17,
     # then Tuesday 09-11 → the warning moves to Tuesday 11:00.
@@ -141,23 +150,30 @@ def _warned():
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
 def test_two_sweeps_at_once_fire_each_step_once(file_handoff, provider_member, provider_lead):
     handoffs = [file_handoff("P3") for _ in range(30)]
-    now = berlin(2026, 3, 3, 10, 5)
-    barrier = threading.Barrier(2)
     results = []
 
-    def sweep():
-        try:
-            barrier.wait(timeout=30)
-            results.append(sweep_due_clocks(now=now, batch_size=7))
-        finally:
-            connections.close_all()
+    def race(now):
+        barrier = threading.Barrier(2)
 
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert len(results) == 2
+        def sweep():
+            try:
+                barrier.wait(timeout=30)
+                results.append(sweep_due_clocks(now=now, batch_size=7))
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=sweep) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+
+    # Two sweeps race at the warning, then two at the breach; each batch of 7 is taken
+    # again and again until nothing is due.
+    for now in (berlin(2026, 3, 2, 16, 0), berlin(2026, 3, 3, 10, 5)):
+        for _ in range(6):
+            race(now)
+    assert len(results) == 24
     assert sum(r.warnings for r in results) == 30
     assert sum(r.breaches for r in results) == 30
     from apps.notifications.models import Notification
@@ -178,13 +194,13 @@ def test_two_sweeps_at_once_fire_each_step_once(file_handoff, provider_member, p
 
 def test_each_sweep_is_recorded_for_the_staff_page(file_handoff, staff, client):
     from apps.handoffs.models import SweepRun
-    from apps.handoffs.sweep import sweep_record
+    from apps.handoffs.clockwork.sweep import sweep_record
 
     file_handoff("P3")
     now = berlin(2026, 3, 3, 10, 5)
     sweep_record(started_at=now, result=sweep_due_clocks(now=now))
     run = SweepRun.objects.get()
-    assert (run.clocks, run.warnings, run.breaches) == (1, 1, 1)
+    assert (run.clocks, run.warnings, run.breaches, run.failed) == (1, 0, 1, 0)
     client.force_login(staff)
     response = client.get("/admin/handoffs/sweeprun/")
     assert response.status_code == 200

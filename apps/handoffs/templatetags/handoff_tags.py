@@ -39,6 +39,14 @@ CLOCK_COLOURS = {
 }
 RAG_COLOURS = {"green": "success", "amber": "warning", "red": "danger", "grey": "secondary"}
 RAG_WORDS = {"green": "on track", "amber": "at risk", "red": "breached", "grey": "no target"}
+VERDICT_WORDS = {
+    "on_track": "on track",
+    "at_risk": "at risk",
+    "breached": "breached",
+    "met": "met",
+    "paused": "paused",
+    "cancelled": "cancelled",
+}
 
 
 @register.simple_tag
@@ -87,17 +95,27 @@ def clock_duration(seconds, clock) -> str:
 
 @register.filter
 def time_left(reading) -> str:
-    """'2 business h 15 min left', 'overdue by 40 min', 'paused', 'best effort'."""
+    """What the one verdict says in words: '2 business h 15 min left', 'overdue by
+    40 min', 'paused · 3 business h left when it resumes', 'best effort'."""
     if reading is None:
         return "no clock running"
     clock = reading.clock
-    if clock.status == ClockStatus.PAUSED:
-        return "paused"
+    business = not clock.around_the_clock
     if reading.remaining is None:
         return "best effort"
-    business = not clock.around_the_clock
-    if reading.remaining < 0:
-        return f"overdue by {in_words(-reading.remaining, business=business)}"
+    overdue = in_words(max(-reading.remaining, 1), business=business)
+    if reading.verdict == "breached":
+        if clock.status == ClockStatus.PAUSED:
+            return f"breached · paused, overdue by {overdue}"
+        if reading.remaining < 0:
+            return f"overdue by {overdue}"
+        return "breached"
+    if reading.verdict == "paused":
+        left = in_words(reading.remaining, business=business)
+        return f"paused · {left} left when it resumes"
+    if reading.remaining <= 0:
+        # Exactly at the target and outside open hours: due, not yet breached.
+        return "due now · breaches when business time resumes"
     return f"{in_words(reading.remaining, business=business)} left"
 
 
@@ -108,7 +126,9 @@ def rag_colour(reading) -> str:
 
 @register.filter
 def rag_words(reading) -> str:
-    return RAG_WORDS.get(getattr(reading, "rag", "grey"), "")
+    if getattr(reading, "clock", None) is not None and reading.remaining is None:
+        return "no target"
+    return VERDICT_WORDS.get(getattr(reading, "verdict", ""), "")
 
 
 @register.filter

@@ -1,0 +1,10 @@
+"""The clock: one home for it.
+
+- `arithmetic` — pure: consumed business time, deadlines, the ladder, the verdict;
+- `verdict` — the verdict's SQL twin, for querysets;
+- `store` — loading, locking and saving clocks and writing their timeline events;
+- `services` — every change to a clock (warn, breach, escalate, transitions, recompute);
+- `sweep` — the periodic sweep, which calls the services.
+
+Data flows one way: sweep → services → store/arithmetic.
+"""

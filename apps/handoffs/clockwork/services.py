@@ -1,0 +1,642 @@
+"""Every change to a clock: firing the ladder (warn, breach, escalate), the transitions the
+handoff services ask for (start, pause, resume, stop, reopen, cancel, retarget), the
+recomputation of deadlines when windows or calendars change, and the withdrawal of a
+breach an exception window excuses.
+
+Data flows one way: the sweep and the handoff services call these; these call the store
+(rows and events) and the arithmetic (numbers). Callers hold the handoff's lock.
+
+Decisions (README "How clocks decide"):
+- A breach is recorded once, at the moment business time passed beyond the target, by the
+  sweep or — if the clock stops or pauses first — by the transition itself; it notifies
+  either way. A recorded breach is a fact: a later priority change keeps it.
+- An exception window (or a calendar change) that, recomputed, leaves a breached clock
+  within its target *withdraws* the breach: a timeline event, a notice to whoever was told
+  of it, and it leaves "breaches to review". That is what the window is for.
+- Simultaneous steps of one clock reach each person as one notification listing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import Q
+
+from apps.agreements.models import Notify
+from apps.notifications import services as notifications
+from apps.notifications.models import Channel, Notification
+from apps.teams.models import Membership, Role
+
+from ..models import Clock, ClockStatus, EventKind, Handoff
+from . import arithmetic, store
+from .store import ClockContext, Contexts
+
+LIVE = (ClockStatus.RUNNING, ClockStatus.PAUSED)
+SEVERITY = {"warning": 0, "escalation": 1, "breach": 2}
+URGENT_PRIORITIES = ("P1", "P2")
+# Roles a ladder step may name, resolved on the team when the step fires (with the
+# team's own fallback when a role is empty: Team.escalation_contacts).
+ROLE_STEPS = {
+    "provider_manager": ("provider", "manager"),
+    "provider_director": ("provider", "director"),
+    "requesting_manager": ("requesting", "manager"),
+    "requesting_director": ("requesting", "director"),
+}
+
+
+# --- who hears -----------------------------------------------------------------------------
+
+
+def recipients(handoff: Handoff, notify: str, user=None) -> list:
+    """The people a ladder step (or the default warning and breach) speaks to."""
+    from apps.accounts.models import User  # accounts is below handoffs; User is swappable
+
+    def leads(team_id):
+        return Q(memberships__team_id=team_id, memberships__role=Role.LEAD)
+
+    if notify == Notify.USER:
+        return [user] if user else []
+    if notify == Notify.ASSIGNEE and handoff.assignee_id:
+        return [handoff.assignee]
+    if notify in (Notify.ASSIGNEE, Notify.PROVIDER_TEAM):
+        # Nobody has it yet: the whole provider team hears about it.
+        ids = Membership.objects.filter(team_id=handoff.provider_team_id).values("user_id")
+        return list(User.objects.filter(pk__in=ids))
+    if notify in ROLE_STEPS:
+        side, role = ROLE_STEPS[notify]
+        team = handoff.provider_team if side == "provider" else handoff.requesting_team
+        return list(team.escalation_contacts(role))
+    condition = {
+        Notify.PROVIDER_LEAD: leads(handoff.provider_team_id),
+        Notify.REQUESTING_LEAD: leads(handoff.requesting_team_id),
+        Notify.BOTH_LEADS: leads(handoff.provider_team_id) | leads(handoff.requesting_team_id),
+    }[notify]
+    return list(User.objects.filter(condition).distinct())
+
+
+@dataclass
+class Notice:
+    kind: str  # notification kind: warning | breach | escalation
+    percent: int
+    title: str
+    recipients: list
+    team: object | None
+    urgent: bool
+
+
+@dataclass
+class Outbox:
+    """What one clock has to say in one go; sent as one notification per person."""
+
+    handoff: Handoff
+    clock: Clock
+    notices: list[Notice] = field(default_factory=list)
+
+    def add(self, notice: Notice) -> None:
+        self.notices.append(notice)
+
+    def send(self, now: datetime) -> None:
+        if not self.notices:
+            return
+        handoff, clock = self.handoff, self.clock
+        tag = "+".join(f"{n.kind}{n.percent}" for n in self.notices)
+        if clock.breached_at is not None and any(n.kind == "breach" for n in self.notices):
+            # A breach withdrawn and recorded again is a new breach: its own key.
+            tag += f"@{int(clock.breached_at.timestamp())}"
+        base = f"handoff:{handoff.pk}:clock:{clock.metric}:fire:{tag}"
+        by_person: dict[int, list[Notice]] = {}
+        people = {}
+        for notice in self.notices:
+            for person in notice.recipients:
+                if person is None:
+                    continue
+                people[person.pk] = person
+                by_person.setdefault(person.pk, [])
+                if notice not in by_person[person.pk]:
+                    by_person[person.pk].append(notice)
+        groups: dict[tuple[int, ...], list] = {}
+        for pk, notices in by_person.items():
+            groups.setdefault(tuple(id(n) for n in notices), []).append(people[pk])
+        for key, persons in groups.items():
+            notices = [n for n in self.notices if id(n) in key]
+            _deliver(handoff, notices, persons, None, base, now)
+        team_notices = [n for n in self.notices if n.team is not None]
+        if team_notices:
+            _deliver(handoff, team_notices, [], team_notices[0].team, base, now)
+        self.notices = []
+
+
+def _deliver(handoff, notices: list[Notice], persons, team, base: str, now: datetime) -> None:
+    top = max(notices, key=lambda n: SEVERITY[n.kind])
+    urgent = any(n.urgent for n in notices)
+    title = top.title if len(notices) == 1 else f"{top.title} (+{len(notices) - 1} more)"
+    lines = [n.title for n in notices] if len(notices) > 1 else []
+    summary = (
+        f"{handoff.title} — {handoff.get_priority_display()}, "
+        f"{handoff.requesting_team} → {handoff.provider_team}."
+    )
+    notifications.notify(
+        kind=top.kind,
+        title=title,
+        body="\n".join([*lines, summary]),
+        url=f"{settings.SITE_URL}{handoff.get_absolute_url()}",
+        dedup_base=base,
+        recipients=persons,
+        team=team,
+        urgent=urgent,
+        deliver_after=None if urgent else _next_open(handoff, now),
+        subject_type="handoff",
+        subject_id=handoff.pk,
+        now=now,
+    )
+
+
+def _next_open(handoff: Handoff, now: datetime) -> datetime | None:
+    """Non-urgent notices wait for the provider team's next open hours."""
+    periods = handoff.provider_team.calendar.open_periods(now, days=14)
+    if periods and periods[0][0] > now:
+        return periods[0][0]
+    return None
+
+
+# --- the ladder: warn, breach, escalate ------------------------------------------------------
+
+
+@dataclass
+class Fired:
+    """What firing did on one clock (the sweep adds these up)."""
+
+    warnings: int = 0
+    breaches: int = 0
+    escalations: int = 0
+    raise_priority: bool = False
+    percents: list[int] = field(default_factory=list)
+
+
+def _context(clock: Clock, context: ClockContext | None) -> ClockContext:
+    return context or ClockContext.load(clock.handoff.agreement_id)
+
+
+def _rung(ctx: ClockContext, clock: Clock, percent: int) -> arithmetic.Rung:
+    return next(r for r in ctx.rungs(clock.metric) if r.percent == percent)
+
+
+def _due(clock: Clock, ctx: ClockContext, now: datetime, kind: str) -> arithmetic.Rung | None:
+    fire, _ = arithmetic.due_rungs(
+        clock, ctx.hours(clock.around_the_clock), ctx.rungs(clock.metric), now
+    )
+    return next((r for r in fire if r.kind == kind), None)
+
+
+def _claim_percent(clock: Clock, percent: int) -> bool:
+    """Move `fired_percent` up to `percent`, once: a step is recorded by one caller only."""
+    if percent <= clock.fired_percent:
+        return False
+    if not Clock.objects.filter(pk=clock.pk, fired_percent=clock.fired_percent).update(
+        fired_percent=percent
+    ):
+        return False
+    clock.fired_percent = percent
+    return True
+
+
+def _escalation_notices(outbox: Outbox, clock: Clock, rung, fired: Fired, now) -> list:
+    """Notices and timeline events of a rung's escalation steps."""
+    handoff = clock.handoff
+    metric = clock.get_metric_display()
+    events = []
+    for step in rung.steps:
+        people = recipients(handoff, step.notify, user=step.user)
+        events.append(
+            store.clock_event(
+                handoff,
+                EventKind.ESCALATED,
+                clock=clock,
+                now=now,
+                percent=step.percent,
+                notify=step.notify,
+                raise_priority=step.raise_priority,
+                to=[p.pk for p in people],
+            )
+        )
+        if step.percent == arithmetic.BREACH_PERCENT:
+            kind = "breach"
+        elif rung.kind == "warning":
+            kind = "warning"
+        else:
+            kind = "escalation"
+        outbox.add(
+            Notice(
+                kind=kind,
+                percent=step.percent,
+                title=f"Escalation: {metric} of #{handoff.pk} at {step.percent} %",
+                recipients=people,
+                team=handoff.provider_team if step.notify == Notify.PROVIDER_TEAM else None,
+                urgent=step.percent >= 100 or handoff.priority in URGENT_PRIORITIES,
+            )
+        )
+        fired.escalations += 1
+        fired.raise_priority |= step.raise_priority
+    return events
+
+
+def clock_warn(
+    *,
+    clock: Clock,
+    now: datetime,
+    context: ClockContext | None = None,
+    outbox: Outbox | None = None,
+    fired: Fired | None = None,
+) -> bool:
+    """Fire the warning (or the ladder's steps at the warning threshold) if it is what is
+    due on the clock at `now`; once."""
+    ctx = _context(clock, context)
+    rung = _due(clock, ctx, now, "warning")
+    return rung is not None and _fire_early(clock, ctx, rung, now, outbox, fired)
+
+
+def clock_escalate(
+    *,
+    clock: Clock,
+    now: datetime,
+    context: ClockContext | None = None,
+    outbox: Outbox | None = None,
+    fired: Fired | None = None,
+) -> bool:
+    """Fire the escalation steps due on the clock at `now` (the highest due rung); once."""
+    ctx = _context(clock, context)
+    rung = _due(clock, ctx, now, "escalation")
+    return rung is not None and _fire_early(clock, ctx, rung, now, outbox, fired)
+
+
+def _fire_early(clock, ctx, rung, now, outbox, fired) -> bool:
+    if not _claim_percent(clock, rung.percent):
+        return False
+    box = outbox or Outbox(clock.handoff, clock)
+    fired = fired if fired is not None else Fired()
+    handoff = clock.handoff
+    events = []
+    if rung.kind == "warning" and not rung.steps:
+        metric = clock.get_metric_display()
+        events.append(
+            store.clock_event(
+                handoff, EventKind.WARNED, clock=clock, now=now, percent=rung.percent
+            )
+        )
+        box.add(
+            Notice(
+                kind="warning",
+                percent=rung.percent,
+                title=f"At risk: {metric} of #{handoff.pk} at {rung.percent} %",
+                recipients=recipients(handoff, Notify.ASSIGNEE),
+                team=None,
+                urgent=handoff.priority in URGENT_PRIORITIES,
+            )
+        )
+        fired.warnings += 1
+    else:
+        if rung.kind == "warning":
+            fired.warnings += 1
+        events += _escalation_notices(box, clock, rung, fired, now)
+    fired.percents.append(rung.percent)
+    store.record(events)
+    if outbox is None:
+        box.send(now)
+    return True
+
+
+def clock_breach(
+    *,
+    clock: Clock,
+    now: datetime,
+    context: ClockContext | None = None,
+    outbox: Outbox | None = None,
+    fired: Fired | None = None,
+    escalate: bool = True,
+) -> bool:
+    """Record the breach of a clock past its target, once: when it went over, a timeline
+    event, the breach notice, and (`escalate`) the ladder's steps at 100 %."""
+    ctx = _context(clock, context)
+    hours = ctx.hours(clock.around_the_clock)
+    if (
+        clock.breached_at is not None
+        or clock.status not in LIVE
+        or not arithmetic.overdue(clock, hours, now)
+    ):
+        return False
+    moment = arithmetic.breach_moment(clock, hours, now)
+    previous = clock.fired_percent
+    percent = max(previous, arithmetic.BREACH_PERCENT)
+    if not Clock.objects.filter(pk=clock.pk, breached_at__isnull=True).update(
+        breached_at=moment, fired_percent=percent
+    ):
+        return False  # recorded meanwhile by someone else
+    clock.breached_at = moment
+    clock.fired_percent = percent
+    box = outbox or Outbox(clock.handoff, clock)
+    fired = fired if fired is not None else Fired()
+    handoff = clock.handoff
+    events = [
+        store.clock_event(
+            handoff,
+            EventKind.CLOCK_BREACHED,
+            clock=clock,
+            now=now,
+            target_seconds=clock.target_seconds,
+            consumed_seconds=arithmetic.consumed_at(clock, hours, now),
+            breached_at=moment.isoformat(),
+        )
+    ]
+    box.add(
+        Notice(
+            kind="breach",
+            percent=arithmetic.BREACH_PERCENT,
+            title=f"Breached: {clock.get_metric_display()} target of #{handoff.pk}",
+            recipients=recipients(handoff, Notify.ASSIGNEE),
+            team=handoff.provider_team,
+            urgent=True,
+        )
+    )
+    fired.breaches += 1
+    fired.percents.append(arithmetic.BREACH_PERCENT)
+    if escalate and previous < arithmetic.BREACH_PERCENT:
+        events += _escalation_notices(
+            box, clock, _rung(ctx, clock, arithmetic.BREACH_PERCENT), fired, now
+        )
+    store.record(events)
+    if outbox is None:
+        box.send(now)
+    return True
+
+
+def clock_advance(*, clock: Clock, now: datetime, context: ClockContext | None = None) -> Fired:
+    """Fire what is due on a running clock at `now` — the sweep's unit of work, under the
+    handoff's lock — and store its next step. A priority raise the steps ask for is the
+    caller's (it is a change of the handoff, not of this clock)."""
+    ctx = _context(clock, context)
+    hours = ctx.hours(clock.around_the_clock)
+    fired = Fired()
+    fire, passed = arithmetic.due_rungs(clock, hours, ctx.rungs(clock.metric), now)
+    outbox = Outbox(clock.handoff, clock)
+    for rung in fire:
+        if rung.kind == "breach":
+            clock_breach(clock=clock, now=now, context=ctx, outbox=outbox, fired=fired)
+        else:
+            _fire_early(clock, ctx, rung, now, outbox, fired)
+    if passed > clock.fired_percent:
+        # Rungs passed over (stale warnings below a breach, steps a raise skipped).
+        _claim_percent(clock, passed)
+    outbox.send(now)
+    ctx.refresh(clock)
+    Clock.objects.filter(pk=clock.pk).update(
+        next_step_at=clock.next_step_at, breach_at=clock.breach_at, sweep_failures=0
+    )
+    return fired
+
+
+# --- transitions asked for by the handoff services ------------------------------------------
+
+Change = Callable[[Clock, ClockContext, Outbox], None]
+
+
+def clocks_start(*, handoff: Handoff, target, now: datetime) -> list[Clock]:
+    """The handoff's clocks, one per metric, running from `now` on the target's terms."""
+    from apps.agreements.models import Metric
+
+    ctx = ClockContext.load(handoff.agreement_id)
+    clocks = []
+    for metric in Metric.values:
+        clock = Clock(
+            handoff=handoff,
+            metric=metric,
+            provider_team_id=handoff.provider_team_id,
+            requesting_team_id=handoff.requesting_team_id,
+            series_id=ctx.agreement.series_id,
+            priority=handoff.priority,
+            customer_segment=handoff.customer_segment,
+            target_seconds=target.seconds_for(metric),
+            around_the_clock=target.around_the_clock,
+        )
+        arithmetic.start(clock, now)
+        ctx.refresh(clock)
+        clocks.append(clock)
+    Clock.objects.bulk_create(clocks)
+    store.save_handoff_due(handoff, clocks)
+    return clocks
+
+
+def clocks_change(*, handoff: Handoff, actor, now: datetime, change: Change) -> list[Clock]:
+    """Lock the handoff's clocks (the caller holds the handoff), let `change` act on each,
+    recompute every deadline, save, and record the clocks met."""
+    ctx = ClockContext.load(handoff.agreement_id)
+    clocks = store.lock_clocks(handoff.pk)
+    before = {c.pk: store.state(c) for c in clocks}
+    status_before = {c.pk: c.status for c in clocks}
+    outboxes = []
+    for clock in clocks:
+        clock.handoff = handoff
+        outbox = Outbox(handoff, clock)
+        change(clock, ctx, outbox)
+        ctx.refresh(clock)
+        outboxes.append(outbox)
+    store.save(clocks, before)
+    store.save_handoff_due(handoff, clocks)
+    store.record(
+        [
+            store.clock_event(
+                handoff,
+                EventKind.CLOCK_MET,
+                clock=clock,
+                now=now,
+                actor=actor,
+                consumed_seconds=clock.consumed_seconds,
+                target_seconds=clock.target_seconds,
+            )
+            for clock in clocks
+            if clock.status == ClockStatus.MET and status_before[clock.pk] != ClockStatus.MET
+        ]
+    )
+    for outbox in outboxes:
+        outbox.send(now)
+    return clocks
+
+
+def settle(clock: Clock, ctx: ClockContext, outbox: Outbox, now: datetime) -> None:
+    """Before a clock stops running (stop, pause, a new target), record the breach it has
+    run into, if the sweep has not yet: the verdict never depends on the sweep's timing.
+    The breach is told as the sweep would tell it; the ladder's escalation steps are not
+    fired (the clock is stopping, pausing or taking a new target: there is nothing left
+    to escalate on these terms)."""
+    if clock.status == ClockStatus.RUNNING:
+        clock_breach(clock=clock, now=now, context=ctx, outbox=outbox, escalate=False)
+
+
+def stopping(metrics: Iterable[str], now: datetime) -> Change:
+    metrics = set(metrics)
+
+    def change(clock: Clock, ctx: ClockContext, outbox: Outbox) -> None:
+        if clock.metric in metrics and clock.status in LIVE:
+            settle(clock, ctx, outbox, now)
+            arithmetic.stop(clock, ctx.hours(clock.around_the_clock), now)
+
+    return change
+
+
+def pausing(pausable: Callable[[str], bool], now: datetime) -> Change:
+    def change(clock: Clock, ctx: ClockContext, outbox: Outbox) -> None:
+        if clock.status == ClockStatus.RUNNING and pausable(clock.metric):
+            settle(clock, ctx, outbox, now)
+            arithmetic.pause(clock, ctx.hours(clock.around_the_clock), now)
+
+    return change
+
+
+def resuming(now: datetime) -> Change:
+    def change(clock: Clock, ctx: ClockContext, outbox: Outbox) -> None:
+        if clock.status == ClockStatus.PAUSED:
+            arithmetic.resume(clock, ctx.hours(clock.around_the_clock), now)
+
+    return change
+
+
+def reopening(metrics: Iterable[str], now: datetime) -> Change:
+    metrics = set(metrics)
+
+    def change(clock: Clock, ctx: ClockContext, outbox: Outbox) -> None:
+        if clock.metric in metrics and clock.status in (ClockStatus.MET, ClockStatus.BREACHED):
+            arithmetic.reopen(clock, ctx.hours(clock.around_the_clock), now)
+
+    return change
+
+
+def cancelling(now: datetime) -> Change:
+    """Clocks stop without a verdict (nobody failed a target)."""
+
+    def change(clock: Clock, ctx: ClockContext, outbox: Outbox) -> None:
+        if clock.status in LIVE:
+            arithmetic.cancel(clock, ctx.hours(clock.around_the_clock), now)
+
+    return change
+
+
+def retargeting(target, now: datetime) -> Change:
+    """A priority change: a breach already run into under the old target is recorded
+    first (and kept); the new target applies from `now`."""
+
+    def change(clock: Clock, ctx: ClockContext, outbox: Outbox) -> None:
+        if clock.status in LIVE:
+            settle(clock, ctx, outbox, now)
+            arithmetic.retarget(
+                clock,
+                target.seconds_for(clock.metric),
+                target.around_the_clock,
+                ctx.hours(clock.around_the_clock),
+                now,
+            )
+
+    return change
+
+
+# --- deadlines moved from outside: exception windows and calendars -------------------------
+
+RECOMPUTE_BATCH = 200
+
+
+def clocks_recompute(*, clocks, now: datetime, reason: str) -> int:
+    """Recompute the deadlines of many live clocks (an exception window approved or ended,
+    a calendar or its holidays edited), in the caller's transaction, a batch of handoffs
+    at a time: lock the handoffs (in id order) and their clocks, recount each clock's
+    history under today's hours, withdraw breaches the new hours excuse, save the batch
+    in one statement. Returns the number of clocks recomputed."""
+    handoff_ids = sorted(set(clocks.values_list("handoff_id", flat=True)))
+    contexts = Contexts()
+    done = 0
+    for i in range(0, len(handoff_ids), RECOMPUTE_BATCH):
+        chunk = handoff_ids[i : i + RECOMPUTE_BATCH]
+        handoffs = {
+            h.pk: h
+            for h in Handoff.objects.select_for_update(no_key=True, of=("self",))
+            .filter(pk__in=chunk)
+            .select_related("provider_team__calendar", "requesting_team", "assignee")
+            .order_by("pk")
+        }
+        batch = list(
+            Clock.objects.select_for_update(no_key=True)
+            .filter(handoff_id__in=chunk, status__in=LIVE)
+            .order_by("handoff_id", "pk")
+        )
+        withdrawn = []
+        for clock in batch:
+            clock.handoff = handoffs[clock.handoff_id]
+            ctx = contexts[clock.handoff.agreement_id]
+            ctx.recount(clock)
+            if clock.breached_at is not None and not arithmetic.overdue(
+                clock, ctx.hours(clock.around_the_clock), now
+            ):
+                withdrawn.append(clock)
+                clock.breached_at = None
+            ctx.refresh(clock)
+        store.save_many(batch)
+        due: dict[int, list[Clock]] = {}
+        for clock in batch:
+            due.setdefault(clock.handoff_id, []).append(clock)
+        store.save_handoffs_due(
+            {
+                pk: store.handoff_due(clocks_of)
+                for pk, clocks_of in due.items()
+                if store.handoff_due(clocks_of) != handoffs[pk].due_at
+            }
+        )
+        _withdraw(withdrawn, now, reason)
+        done += len(batch)
+    return done
+
+
+def _withdraw(clocks: Sequence[Clock], now: datetime, reason: str) -> None:
+    """Say so when a recorded breach no longer stands: on the timeline, and to everyone
+    who was told of it."""
+    if not clocks:
+        return
+    store.record(
+        [
+            store.clock_event(
+                clock.handoff,
+                EventKind.CLOCK_BREACH_WITHDRAWN,
+                clock=clock,
+                now=now,
+                reason=reason,
+                consumed_seconds=clock.consumed_seconds,
+                target_seconds=clock.target_seconds,
+            )
+            for clock in clocks
+        ]
+    )
+    from apps.accounts.models import User
+
+    for clock in clocks:
+        handoff = clock.handoff
+        told = Notification.objects.filter(
+            subject_type="handoff",
+            subject_id=handoff.pk,
+            kind="breach",
+            channel=Channel.IN_APP,
+            dedup_key__startswith=f"handoff:{handoff.pk}:clock:{clock.metric}:",
+        ).values("recipient_id")
+        metric = clock.get_metric_display()
+        notifications.notify(
+            kind="breach",
+            title=f"Breach withdrawn: {metric} of #{handoff.pk}",
+            body=f"{reason} {handoff.title}: the {metric.lower()} target is no longer "
+            "breached, and the breach leaves the list to review.",
+            url=f"{settings.SITE_URL}{handoff.get_absolute_url()}",
+            dedup_base=f"handoff:{handoff.pk}:clock:{clock.metric}:withdrawn:"
+            f"{int(now.timestamp())}",
+            recipients=list(User.objects.filter(pk__in=told)),
+            urgent=True,
+            subject_type="handoff",
+            subject_id=handoff.pk,
+            now=now,
+        )
