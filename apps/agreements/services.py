@@ -24,7 +24,7 @@ from apps.accounts.models import User
 from apps.core.exceptions import Conflict
 from apps.notifications.models import Kind as NotificationKind
 from apps.notifications.services import notify
-from apps.teams.models import Role, Team
+from apps.teams.models import Membership, Role, Team
 
 from .models import (
     SLUG_RE,
@@ -183,6 +183,24 @@ def _check_step(index: int, step: dict, errors: dict) -> None:
         errors.setdefault(f"{prefix}.notify", []).append("Choose who is notified.")
     if step.get("notify") == Notify.USER and not step.get("user"):
         errors.setdefault(f"{prefix}.user", []).append("Name the person to notify.")
+
+
+def _check_contacts(*, steps: list[dict], teams: tuple[Team, Team]) -> None:
+    """A named escalation contact belongs to one of the two teams: an escalation carries
+    the handoff's title and link, which nobody else may see."""
+    named = {index: step.get("user") for index, step in enumerate(steps) if step.get("user")}
+    ids = {getattr(user, "pk", user) for user in named.values()}
+    members = set(
+        Membership.objects.filter(team__in=teams, user_id__in=ids).values_list("user_id", flat=True)
+    )
+    sides = " or ".join(str(team) for team in teams)
+    errors = {
+        f"steps.{index}.user": [f"{user} is not a member of {sides}: name someone of either team."]
+        for index, user in named.items()
+        if getattr(user, "pk", user) not in members
+    }
+    if errors:
+        raise ValidationError(errors)
 
 
 def validate_version(
@@ -358,6 +376,7 @@ def agreement_create_draft(
             {"requesting_team": ["The requesting team must differ from the provider team."]}
         )
     validate_version(fields=fields, targets=targets, triage_fields=triage, steps=steps)
+    _check_contacts(steps=steps, teams=(provider_team, requesting_team))
     series = AgreementSeries.objects.create(
         provider_team=provider_team, requesting_team=requesting_team
     )
@@ -410,6 +429,9 @@ def agreement_update_draft(
     )
     steps = current_steps if steps is None else [_clean_step(s) for s in steps]
     validate_version(fields=merged, targets=targets, triage_fields=triage, steps=steps)
+    _check_contacts(
+        steps=steps, teams=(agreement.series.provider_team, agreement.series.requesting_team)
+    )
     for name, value in merged.items():
         setattr(agreement, name, value)
     agreement.full_clean(exclude=["series", "created_by", "calendar"])
