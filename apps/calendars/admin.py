@@ -53,6 +53,9 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
         # Choosing a country in the admin copies its holidays just as the page does.
         if "holiday_country" in form.changed_data or "holiday_subdivision" in form.changed_data:
             services.calendar_reimport_country_holidays(calendar=calendar)
+        elif change:
+            # Hours or holidays edited in the inlines move running clocks' deadlines.
+            services.calendar_hours_edited(calendar=calendar)
 
 
 @admin.register(Holiday)
@@ -60,3 +63,12 @@ class HolidayAdmin(admin.ModelAdmin):
     list_display = ("date", "name", "calendar", "source")
     list_filter = ("source", "calendar")
     date_hierarchy = "date"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.calendar_hours_edited(calendar=obj.calendar)
+
+    def delete_model(self, request, obj):
+        calendar = obj.calendar
+        super().delete_model(request, obj)
+        services.calendar_hours_edited(calendar=calendar)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, datetime, time
 from itertools import pairwise
 
 from django.conf import settings
@@ -14,6 +14,7 @@ from apps.accounts.timezones import is_valid_timezone
 
 from . import holiday_sources
 from .models import MIDNIGHT, BusinessCalendar, Holiday, OpeningInterval
+from .signals import calendar_changed
 
 Weekly = dict[int, list[tuple[time, time]]]
 
@@ -43,9 +44,7 @@ def holiday_years(today: date | None = None) -> range:
     return range(year - 1, year + settings.HOLIDAY_YEARS_AHEAD + 1)
 
 
-def _validate(
-    *, name: str, time_zone: str, weekly: Weekly, country: str, subdivision: str
-) -> None:
+def _validate(*, name: str, time_zone: str, weekly: Weekly, country: str, subdivision: str) -> None:
     errors: dict[str, list[str]] = {}
     if not name.strip():
         errors["name"] = ["A calendar needs a name."]
@@ -95,9 +94,11 @@ def calendar_save(
     holiday_country: str = "",
     holiday_subdivision: str = "",
     custom_holidays: dict[date, str] | None = None,
+    now: datetime | None = None,
 ) -> BusinessCalendar:
     """Create or replace a calendar's schedule; its country holidays are re-copied when
-    the country changes, custom holidays are replaced by `custom_holidays` when given."""
+    the country changes, custom holidays are replaced by `custom_holidays` when given.
+    The deadlines of running clocks on it are recomputed in the same transaction."""
     holiday_country = holiday_country.upper().strip()
     holiday_subdivision = holiday_subdivision.strip()
     _validate(
@@ -136,19 +137,44 @@ def calendar_save(
             Holiday(calendar=calendar, date=day, name=label, source=Holiday.Source.CUSTOM)
             for day, label in sorted(custom_holidays.items())
         )
-    if country_changed:
-        calendar_reimport_country_holidays(calendar=calendar)
+    if country_changed and not creating:
+        calendar_reimport_country_holidays(calendar=calendar, now=now)
+    elif country_changed:
+        _import_country_holidays(calendar=calendar, years=holiday_years())
+    if not creating:
+        _changed(calendar, now)
     return calendar
 
 
 @transaction.atomic
-def calendar_reimport_country_holidays(*, calendar: BusinessCalendar) -> int:
-    """Replace the calendar's country holidays with its current country's; custom stay."""
-    calendar.holidays.filter(source=Holiday.Source.COUNTRY).delete()
-    return _import_country_holidays(calendar=calendar, years=holiday_years())
+def calendar_hours_edited(*, calendar: BusinessCalendar, now: datetime | None = None) -> None:
+    """The calendar's hours or holidays were edited row by row (the admin's inlines and
+    holiday pages): recompute the clocks on it, as a page edit does."""
+    _changed(calendar, now)
+
+
+def _changed(calendar: BusinessCalendar, now: datetime | None) -> None:
+    """Tell the apps above (the clocks on this calendar) inside this transaction."""
+    calendar_changed.send(sender=BusinessCalendar, calendar=calendar, now=now or timezone.now())
 
 
 @transaction.atomic
-def calendar_extend_holidays(*, calendar: BusinessCalendar, today: date | None = None) -> int:
+def calendar_reimport_country_holidays(
+    *, calendar: BusinessCalendar, now: datetime | None = None
+) -> int:
+    """Replace the calendar's country holidays with its current country's; custom stay."""
+    calendar.holidays.filter(source=Holiday.Source.COUNTRY).delete()
+    imported = _import_country_holidays(calendar=calendar, years=holiday_years())
+    _changed(calendar, now)
+    return imported
+
+
+@transaction.atomic
+def calendar_extend_holidays(
+    *, calendar: BusinessCalendar, today: date | None = None, now: datetime | None = None
+) -> int:
     """Copy country holidays for years not yet held (past dates are never touched)."""
-    return _import_country_holidays(calendar=calendar, years=holiday_years(today))
+    imported = _import_country_holidays(calendar=calendar, years=holiday_years(today))
+    if imported:
+        _changed(calendar, now)
+    return imported

@@ -243,8 +243,7 @@ def refresh(clock: Clock, hours: BusinessHours, *, warning_threshold: int, steps
     moments = [
         moment
         for rung in ladder(warning_threshold, steps)
-        if is_pending(clock, rung)
-        and (moment := rung_moment(clock, hours, rung, base)) is not None
+        if is_pending(clock, rung) and (moment := rung_moment(clock, hours, rung, base)) is not None
     ]
     clock.next_step_at = min(moments) if moments else None
 

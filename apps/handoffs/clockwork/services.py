@@ -282,9 +282,7 @@ def _fire_early(clock, ctx, rung, now, outbox, fired) -> bool:
     if rung.kind == "warning" and not rung.steps:
         metric = clock.get_metric_display()
         events.append(
-            store.clock_event(
-                handoff, EventKind.WARNED, clock=clock, now=now, percent=rung.percent
-            )
+            store.clock_event(handoff, EventKind.WARNED, clock=clock, now=now, percent=rung.percent)
         )
         box.add(
             Notice(

@@ -140,9 +140,7 @@ def save(clocks: Iterable[Clock], before: dict[int, tuple]) -> None:
     three clocks; cheaper than bulk_update's CASE expressions)."""
     for clock in clocks:
         if before.get(clock.pk) != state(clock):
-            Clock.objects.filter(pk=clock.pk).update(
-                **{f: getattr(clock, f) for f in STATE_FIELDS}
-            )
+            Clock.objects.filter(pk=clock.pk).update(**{f: getattr(clock, f) for f in STATE_FIELDS})
 
 
 def save_many(clocks: Sequence[Clock], fields: Sequence[str] = DEADLINE_FIELDS) -> None:

@@ -105,7 +105,9 @@ def _sweep_handoff(handoff_id, clock_ids, now, contexts, result: SweepResult) ->
     clocks = [
         c
         for c in store.lock_clocks(handoff_id)
-        if c.pk in clock_ids and c.status == ClockStatus.RUNNING and c.next_step_at
+        if c.pk in clock_ids
+        and c.status == ClockStatus.RUNNING
+        and c.next_step_at
         and c.next_step_at <= now
     ]
     ctx = contexts[handoff.agreement_id]
