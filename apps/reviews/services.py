@@ -328,7 +328,7 @@ def _lock(review: QuarterlyReview) -> QuarterlyReview:
     """Re-read the review under a row lock: concurrent edits and sign-offs serialise."""
     return (
         QuarterlyReview.objects.select_for_update(of=("self",))
-        .select_related("series__provider_team", "series__requesting_team", "agreement")
+        .select_related("series__provider_team", "series__requesting_team", "agreement__calendar")
         .get(pk=review.pk)
     )
 
@@ -348,11 +348,26 @@ def _targets_of(agreement: Agreement) -> dict:
     return targets_of(agreement)
 
 
+def review_period_over(review: QuarterlyReview, *, now: datetime, time_zone: str) -> bool:
+    """Whether the review's period has ended in the agreement's zone (`period_end` is the
+    first day after it)."""
+    return _local_today(now, time_zone) >= review.period_end
+
+
+def _refuse_before_period_end(review: QuarterlyReview, now: datetime, doing: str) -> None:
+    if not review_period_over(review, now=now, time_zone=review.agreement.calendar.time_zone):
+        raise Conflict(
+            f"The period under review runs until {_date_text(review.period_last_day)}: the "
+            f"review can be {doing} from {_date_text(review.period_end)}, once the period is "
+            "over and its figures are complete. Notes can be written before."
+        )
+
+
 @transaction.atomic
 def review_start(*, review: QuarterlyReview, actor, now: datetime) -> QuarterlyReview:
-    """Start a scheduled review (any time; leads prepare early): the compliance pack and
-    the recommended targets are frozen, and the proposed targets begin as the current ones
-    of the version in force."""
+    """Start a scheduled review once its period is over: the compliance pack and the
+    recommended targets are frozen, and the proposed targets begin as the current ones
+    of the version in force. (Before, the pack would claim a period it has not seen.)"""
     from .pack import build_pack, recommendations_for
 
     review = _lock(review)
@@ -360,6 +375,7 @@ def review_start(*, review: QuarterlyReview, actor, now: datetime) -> QuarterlyR
         raise PermissionDenied("Only a lead of either team may start the review.")
     if review.status != ReviewStatus.SCHEDULED:
         raise Conflict("This review has already been started.")
+    _refuse_before_period_end(review, now, "started")
     # The version reviewed is the one in force now (it may have changed since scheduling).
     agreement = _active_version(review.series_id) or review.agreement
     pack = build_pack(
@@ -510,6 +526,90 @@ def review_update(
     return review
 
 
+def rebase_targets(*, base: dict, proposed: dict, active: dict) -> tuple[dict, list[dict]]:
+    """The review's own changes (`proposed` against `base`, the targets of the version it
+    started from) applied on top of `active`, the targets in force now; and the cells
+    where the newer version changed the same target to something else (conflicts:
+    `{"priority", "metric", "base", "active", "proposed"}`).
+
+    A cell the review left alone keeps the active value, so an amendment approved while
+    the review was open is kept; a cell both changed to the same value is no conflict."""
+    result = {priority: dict(row or {}) for priority, row in active.items()}
+    conflicts: list[dict] = []
+    for priority, row in proposed.items():
+        for metric in METRICS:
+            if not isinstance(row, dict) or metric not in row:
+                continue
+            new, old = row[metric], (base.get(priority) or {}).get(metric)
+            if new == old:
+                continue  # not changed by the review
+            if priority not in result:
+                conflicts.append(
+                    {"priority": priority, "metric": metric, "base": old, "active": None,
+                     "proposed": new, "removed": True}
+                )  # fmt: skip
+                continue
+            now_value = result[priority].get(metric)
+            if now_value != old and now_value != new:
+                conflicts.append(
+                    {"priority": priority, "metric": metric, "base": old, "active": now_value,
+                     "proposed": new}
+                )  # fmt: skip
+                continue
+            result[priority][metric] = new
+    return result, conflicts
+
+
+def _say(seconds, *, business: bool) -> str:
+    return format_duration(seconds, business=business) if seconds else "best effort"
+
+
+def conflict_words(conflicts: list[dict], *, active: Agreement) -> str:
+    """ "Version 8 (approved on 12 Mar 2026, while this review was open) changed P3 resolve
+    from 72 h to 60 h; this review proposes 48 h." — one sentence per conflict, then what
+    to do about it."""
+    business = {t.priority: not t.around_the_clock for t in active.targets.all()}
+    when = (
+        f"approved on {_date_text(_local_today(active.activated_at, active.calendar.time_zone))}"
+        if active.activated_at
+        else "approved"
+    )
+    name = f"Version {active.version} ({when}, while this review was open)"
+    sentences = []
+    for c in conflicts:
+        b = business.get(c["priority"], True)
+        cell = f"{c['priority']} {c['metric'].replace('_', ' ')}"
+        if c.get("removed"):
+            sentences.append(
+                f"{name} no longer has {c['priority']}; this review proposes "
+                f"{_say(c['proposed'], business=b)} for {cell}."
+            )
+        else:
+            sentences.append(
+                f"{name} changed {cell} from {_say(c['base'], business=b)} to "
+                f"{_say(c['active'], business=b)}; this review proposes "
+                f"{_say(c['proposed'], business=b)}."
+            )
+    return (
+        " ".join(sentences)
+        + f" Keep version {active.version}'s value in the proposal (or the value the review "
+        "started from) and sign again; to go further, amend the agreement after the review."
+    )
+
+
+def review_rebased(review: QuarterlyReview, active: Agreement | None = None):
+    """(targets the sign-off would make active, conflicts, the active version) for an
+    open review: its own changes on top of the version in force now."""
+    active = active or _active_version(review.series_id)
+    if active is None or not review.proposed_targets:
+        return None, [], active
+    base = _targets_of(review.agreement)
+    targets, conflicts = rebase_targets(
+        base=base, proposed=review.proposed_targets, active=_targets_of(active)
+    )
+    return targets, conflicts, active
+
+
 def _target_changes(proposed: dict, active: Agreement) -> list[str]:
     """What the proposal changes against the version in force, in words ("P2 resolve
     72 h → 60 h"); empty when nothing does."""
@@ -541,6 +641,7 @@ def review_sign_off(
         raise Conflict("Start the review before signing it off: nothing has been agreed yet.")
     if review.status == ReviewStatus.COMPLETED:
         raise Conflict("This review is already completed.")
+    _refuse_before_period_end(review, now, "signed off")
     sides = sides_to_sign(actor, review)
     if not sides:
         raise Conflict("You have already signed this review for every team you lead.")
@@ -552,14 +653,23 @@ def review_sign_off(
 
     next_version = None
     changes: list[str] = []
-    if completing:
-        # Compared with the version in force now, not the one reviewed: an amendment
-        # approved meanwhile is not undone by the review. With no version in force (the
-        # agreement was retired) there is nothing to amend.
-        active = _active_version(review.series_id)
-        if active is not None and review.proposed_targets:
-            changes = _target_changes(review.proposed_targets, active)
+    # Only what the review changed is applied, on top of the version in force now: an
+    # amendment approved while the review was open is kept. Where both changed the same
+    # target differently, nobody signs until the leads choose (nothing silently undone).
+    # With no version in force (the agreement was retired) there is nothing to amend.
+    targets, conflicts, active = review_rebased(review)
+    if conflicts:
+        raise Conflict(conflict_words(conflicts, active=active))
+    if completing and targets is not None:
+        changes = _target_changes(targets, active)
         if changes:
+            try:
+                validate_targets(targets, priorities=[t.priority for t in active.targets.all()])
+            except ValidationError as exc:
+                raise Conflict(
+                    f"On top of version {active.version} the review's targets would not hold "
+                    f"({' '.join(exc.messages)}): edit the proposal and sign again."
+                ) from exc
             _check_can_amend(review, active, earlier)
     signed = ReviewSignOff.objects.bulk_create(
         ReviewSignOff(review=review, team=team, user=actor, signed_at=now, comment=comment)
@@ -571,7 +681,7 @@ def review_sign_off(
         _tell_the_other_side(review, actor, signed, now)
         return review
     if changes:
-        next_version = _next_version(review, active, [*earlier, *signed], changes)
+        next_version = _next_version(review, active, targets, [*earlier, *signed], changes)
     review.status = ReviewStatus.COMPLETED
     review.completed_at = now
     review.resulting_agreement = next_version
@@ -651,7 +761,11 @@ def _check_can_amend(review: QuarterlyReview, active: Agreement, earlier) -> Non
 
 
 def _next_version(
-    review: QuarterlyReview, active: Agreement, sign_offs: list[ReviewSignOff], changes
+    review: QuarterlyReview,
+    active: Agreement,
+    agreed: dict,
+    sign_offs: list[ReviewSignOff],
+    changes,
 ) -> Agreement:
     """Amend → set the agreed targets → submit → approve by the signers: the agreements'
     own lifecycle, so the new version is exactly what any other amendment would be."""
@@ -661,7 +775,7 @@ def _next_version(
     for target in draft.targets.all():
         data = {f: getattr(target, f) for f in agreement_services.TARGET_FIELDS}
         for metric in METRICS:
-            data[f"{metric}_seconds"] = review.proposed_targets.get(target.priority, {}).get(
+            data[f"{metric}_seconds"] = agreed.get(target.priority, {}).get(
                 metric, data[f"{metric}_seconds"]
             )
         targets.append(data)

@@ -183,9 +183,39 @@ def _current_targets(review: QuarterlyReview) -> dict:
     }
 
 
+def _rebased(review: QuarterlyReview) -> dict:
+    """For an open review: the version in force now, what signing would make of the
+    targets (the review's own changes on top of that version) and the conflicts with a
+    version approved while the review was open. Computed once per request."""
+    if not hasattr(review, "_rebased"):
+        targets, conflicts, active = (
+            services.review_rebased(review) if review.is_open else (None, [], None)
+        )
+        newer = active is not None and active.pk != review.agreement_id
+        review._rebased = {
+            "active": active,
+            "newer": active if newer else None,
+            "targets": targets,
+            "conflicts": conflicts,
+            "conflict_text": services.conflict_words(conflicts, active=active) if conflicts else "",
+        }
+    return review._rebased
+
+
+def _proposal(review: QuarterlyReview) -> dict:
+    """The targets the grid shows: what signing would make active — the review's own
+    changes over the version in force now, and its proposal where it conflicts."""
+    rebased = _rebased(review)
+    if rebased["targets"] is None:
+        return review.proposed_targets or _current_targets(review)
+    shown = {p: dict(row) for p, row in rebased["targets"].items()}
+    for c in rebased["conflicts"]:
+        shown.setdefault(c["priority"], {})[c["metric"]] = c["proposed"]
+    return shown
+
+
 def _targets_form(review: QuarterlyReview, data=None) -> TargetsForm:
-    targets = review.proposed_targets or _current_targets(review)
-    return TargetsForm(data, priorities=_priorities(review), targets=targets)
+    return TargetsForm(data, priorities=_priorities(review), targets=_proposal(review))
 
 
 def _section_rows(section: dict | None) -> dict[tuple[str, str], dict]:
@@ -302,10 +332,23 @@ def _section_words(section: dict | None) -> str:
 
 def _recommendations(review: QuarterlyReview) -> list[dict]:
     clock24 = _around_the_clock(review)
+    # "Current" is the version in force now (an amendment may have been approved since
+    # the review started); a completed review shows what it was compared with.
+    active = _rebased(review)["active"]
+    in_force = (
+        {
+            t.priority: {m.value: t.seconds_for(m.value) for m in Metric}
+            for t in active.targets.all()
+        }
+        if active is not None
+        else None
+    )
     rows = []
     for rec in review.recommendations or []:
         business = not clock24.get(rec["priority"], False)
         current, recommended = rec.get("current_seconds"), rec.get("recommended_seconds")
+        if in_force is not None:
+            current = (in_force.get(rec["priority"]) or {}).get(rec["metric"])
         rows.append(
             {
                 **rec,
@@ -333,7 +376,7 @@ def _what_if_context(review: QuarterlyReview, form: TargetsForm) -> dict:
         form.is_valid()
         proposed = form.valid_targets()
     else:
-        proposed = review.proposed_targets or _current_targets(review)
+        proposed = _proposal(review)
     replayable = {
         priority: {m: s for m, s in row.items()} for priority, row in proposed.items() if row
     }
@@ -436,6 +479,10 @@ def _detail_context(request, review: QuarterlyReview, **bound) -> dict:
         "sides": _sides(review),
         "sides_to_sign": sides_to_sign,
         "pack": _pack_context(review),
+        "rebased": _rebased(review),
+        "period_over": services.review_period_over(
+            review, now=timezone.now(), time_zone=review.agreement.calendar.time_zone
+        ),
         "recommendations": _recommendations(review),
         "targets_form": targets_form,
         "grid_rows": _grid_rows(targets_form, review),

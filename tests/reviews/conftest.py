@@ -33,8 +33,9 @@ PERIOD_END = date(2026, 4, 1)
 DUE = PERIOD_END
 # Monday 2 March 2026, 10:00 in Berlin: inside the period and Engineering's hours.
 MONDAY_10 = berlin(2026, 3, 2, 10, 0)
-# A moment during the review meeting, a week before it is due.
-REVIEW_DAY = berlin(2026, 3, 25, 11, 0)
+# The review meeting, on the day it is due: the first day after the period, when a review
+# can start (its figures are complete) and be signed.
+REVIEW_DAY = berlin(2026, 4, 1, 11, 0)
 
 TRIAGE = {"steps": "1. open the app 2. crash", "environment": "production"}
 

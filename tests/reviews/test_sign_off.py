@@ -97,9 +97,19 @@ def test_only_leads_start_a_review_and_only_once(
         services.review_start(review=review, actor=provider_lead, now=REVIEW_DAY)
 
 
-def test_a_review_may_be_started_weeks_before_it_is_due(review, provider_lead):
+def test_a_review_starts_only_once_its_period_is_over(review, provider_lead):
+    # The pack frozen on 10 Feb would claim to cover a quarter that runs to 31 Mar.
+    for moment in (berlin(2026, 2, 10, 9, 0), berlin(2026, 3, 31, 23, 59)):
+        with pytest.raises(Conflict, match=r"runs until 31 Mar 2026.*started from 1 Apr 2026"):
+            services.review_start(review=review, actor=provider_lead, now=moment)
+    review.refresh_from_db()
+    assert review.status == ReviewStatus.SCHEDULED and review.pack == {}
+    # Notes may be written before.
+    services.review_update(
+        review=review, actor=provider_lead, findings="Agenda", now=berlin(2026, 2, 10, 9, 0)
+    )
     started = services.review_start(
-        review=review, actor=provider_lead, now=berlin(2026, 2, 10, 9, 0)
+        review=review, actor=provider_lead, now=berlin(2026, 4, 1, 0, 0)
     )
     assert started.status == ReviewStatus.IN_PROGRESS
 
