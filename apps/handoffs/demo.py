@@ -16,8 +16,8 @@ from django.utils import timezone
 from apps.agreements.models import Agreement, Metric
 from apps.core.exceptions import Conflict
 
+from . import permissions, services
 from .clockwork import arithmetic as clockwork
-from . import services
 from .models import Handoff
 
 # Three review periods (and a little of the one before) of finished work, so that the
@@ -92,6 +92,13 @@ ESCALATION_TITLES = [
     "Bulk import hangs at 99 %",
     "Report totals differ from export",
 ]
+# What a requester answers to "Can you share the customer's account id and a HAR file?".
+REPLIES = [
+    "Account id 48213. The HAR is in the shared drive: support/escalations/48213.",
+    "Account 99102; the customer reproduced it at 10:42 CET, trace id 7f3c9a.",
+    "The account id is 20577. They cannot share a HAR; the steps above reproduce it.",
+    "Account 31840, enterprise plan. Logs: https://logs.example.com/trace/31840",
+]
 ONBOARDING_CUSTOMERS = [
     "Acme Logistics",
     "Globex",
@@ -163,6 +170,14 @@ class Simulator:
         seconds = target.seconds_for(metric) or target.seconds_for(Metric.ACKNOWLEDGE)
         return max(60, int(seconds * self.pace(handoff, metric)))
 
+    def responsible(self, handoff: Handoff, action: str, preferred):
+        """`preferred` when the agreement's responsibilities let them take `action`, else
+        the first person who may (the lead posts the plan where the lead triages)."""
+        if permissions.may(preferred, handoff, action):
+            return preferred
+        people = [*self.providers, *self.requesters]
+        return next((u for u in people if permissions.may(u, handoff, action)), preferred)
+
     def clock_hours(self, handoff: Handoff):
         return self.hours[self.agreement.target_for(handoff.priority).around_the_clock]
 
@@ -215,7 +230,7 @@ class Simulator:
                 planned,
                 lambda t: services.handoff_post_action_plan(
                     handoff=handoff,
-                    actor=engineer,
+                    actor=self.responsible(handoff, "action_plan", engineer),
                     plan="Reproduced; fix and test plan posted.",
                     now=t,
                 ),
@@ -244,7 +259,11 @@ class Simulator:
                     "replied",
                     replied,
                     lambda t: services.handoff_resume(
-                        handoff=handoff, actor=requester, reply="Attached.", now=t
+                        handoff=handoff,
+                        actor=requester,
+                        # Nothing can be attached to a reply: the answer is in the text.
+                        reply=rng.choice(REPLIES),
+                        now=t,
                     ),
                 )
             )
@@ -289,7 +308,9 @@ class Simulator:
             (
                 "closed",
                 at,
-                lambda t: services.handoff_close(handoff=handoff, actor=requester, now=t),
+                lambda t: services.handoff_close(
+                    handoff=handoff, actor=self.responsible(handoff, "close", requester), now=t
+                ),
             )
         )
         previous = handoff.created_at

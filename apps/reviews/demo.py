@@ -34,9 +34,9 @@ from . import services
 from .models import QuarterlyReview, ReviewStatus
 
 HOUR = 3600
-# The current review is due this many days after the seed: inside the 14 days ahead in
-# which the daily task creates it, so `make run` shows it as it would be in real use.
-DUE_IN_DAYS = 10
+# The current review is due on the day of the seed: its period has just ended (a review
+# starts once its figures are complete), and the leads are in the meeting.
+DUE_IN_DAYS = 0
 # Breaches newer than this are left to review; of the older ones, this share is reviewed.
 TO_REVIEW_DAYS = 10
 REVIEWED_SHARE = 0.7
@@ -158,11 +158,12 @@ def _past_review(
     targets: dict,
     actions: list[tuple],
 ) -> QuarterlyReview:
-    """Run a past review from start to both sign-offs, in the days before it was due."""
+    """Run a past review from start to both sign-offs on the day it was due: the first day
+    after its period, when its figures were complete."""
     due = review.due_date
-    started = _at(due - timedelta(days=4), 10, tz)
+    started = _at(due, 9, tz)
     review = services.review_start(review=review, actor=lead, now=started)
-    meeting = _at(due - timedelta(days=3), 14, tz)
+    meeting = _at(due, 11, tz)
     review = services.review_update(
         review=review,
         actor=lead,
@@ -188,11 +189,9 @@ def _past_review(
         review=review,
         actor=lead,
         comment="Agreed in the meeting.",
-        now=_at(due - timedelta(days=2), 16, tz),
+        now=_at(due, 15, tz),
     )
-    return services.review_sign_off(
-        review=review, actor=other_lead, now=_at(due - timedelta(days=1), 11, tz)
-    )
+    return services.review_sign_off(review=review, actor=other_lead, now=_at(due, 16, tz))
 
 
 def seed(*, context: dict, stdout) -> None:
@@ -270,7 +269,8 @@ def seed(*, context: dict, stdout) -> None:
     )
 
     review = _scheduled(series, now=now - timedelta(hours=3))
-    started = now - timedelta(hours=2)
+    # Started this morning (its period ended at midnight), two hours ago at most.
+    started = max(now - timedelta(hours=2), _at(due, 0, tz))
     review = services.review_start(review=review, actor=erin, now=started)
     proposal = {
         "P1": {"acknowledge": _recommended(review, "P1", "acknowledge")},
