@@ -12,6 +12,8 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.core import limits
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -70,6 +72,7 @@ MIDDLEWARE = [
     "apps.core.middleware.PermissionsPolicyMiddleware",
     "apps.core.middleware.ContentSecurityPolicyMiddleware",
     "apps.core.middleware.RejectNullCharactersMiddleware",
+    "apps.core.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -82,6 +85,10 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
+
+# The largest request body read (apps.core.limits; 413 beyond it). No page or endpoint
+# takes a file upload, so this caps every body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = limits.REQUEST_BODY_MAX
 
 ROOT_URLCONF = "olaportal.urls"
 WSGI_APPLICATION = "olaportal.wsgi.application"

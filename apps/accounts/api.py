@@ -6,6 +6,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
+from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle
 
 from . import selectors, services
@@ -63,6 +64,8 @@ class ObtainTokenView(ObtainAuthToken):
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [TokenThrottle]
+    # DRF's token view names the plain JSON parser: take the project's safe one.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
     serializer_class = ThrottledAuthTokenSerializer
 
     @extend_schema(

@@ -16,11 +16,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from apps.calendars.models import BusinessCalendar
+from apps.core import limits
+from apps.core.api import SafeJSONParser
+from apps.core.fields import AwareDateTimeInput, BoundedDateInput
 from apps.teams.models import Team
 
 from . import services
@@ -41,11 +43,24 @@ from .models import (
     TriageField,
 )
 
-# Storage ranges of the columns: a larger number is a type error (and would overflow
-# PostgreSQL's integer columns), whereas "positive", "1-99 %" … are rules of the services.
-MAX_INT = 2_147_483_647
-MAX_SMALL_INT = 32_767
-MAX_PARTS = 50
+# Storage ranges of the columns and the sizes the pages accept (apps.core.limits): a larger
+# number is a type error (and would overflow PostgreSQL's integer columns), whereas
+# "positive", "1-99 %" … are rules of the services.
+MAX_INT = limits.INT_MAX
+MAX_SMALL_INT = limits.SMALL_INT_MAX
+MAX_PARTS = limits.PARTS_MAX
+
+
+def _long_text(**kwargs) -> serializers.CharField:
+    return serializers.CharField(
+        required=False, allow_blank=True, max_length=limits.LONG_TEXT_MAX, **kwargs
+    )
+
+
+def _decision_text() -> serializers.CharField:
+    return serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=limits.DECISION_TEXT_MAX
+    )
 
 
 # --- output --------------------------------------------------------------------------------
@@ -194,15 +209,15 @@ def _visible_series(queryset, user):
 
 class TargetInput(serializers.Serializer):
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    impact = serializers.CharField(required=False, allow_blank=True)
+    impact = _long_text()
     acknowledge_seconds = serializers.IntegerField(
-        required=False, allow_null=True, max_value=MAX_INT, min_value=-MAX_INT
+        required=False, allow_null=True, max_value=limits.TARGET_SECONDS_MAX, min_value=-MAX_INT
     )
     action_plan_seconds = serializers.IntegerField(
-        required=False, allow_null=True, max_value=MAX_INT, min_value=-MAX_INT
+        required=False, allow_null=True, max_value=limits.TARGET_SECONDS_MAX, min_value=-MAX_INT
     )
     resolve_seconds = serializers.IntegerField(
-        required=False, allow_null=True, max_value=MAX_INT, min_value=-MAX_INT
+        required=False, allow_null=True, max_value=limits.TARGET_SECONDS_MAX, min_value=-MAX_INT
     )
     around_the_clock = serializers.BooleanField(required=False)
     pause_action_plan = serializers.BooleanField(required=False)
@@ -213,17 +228,26 @@ class TargetInput(serializers.Serializer):
 
 
 class TriageFieldInput(serializers.Serializer):
-    key = serializers.CharField(max_length=50, required=False, allow_blank=True)
-    label = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    help_text = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    key = serializers.CharField(max_length=limits.TRIAGE_KEY_MAX, required=False, allow_blank=True)
+    label = serializers.CharField(
+        max_length=limits.TRIAGE_LABEL_MAX, required=False, allow_blank=True
+    )
+    help_text = serializers.CharField(
+        max_length=limits.TRIAGE_HELP_TEXT_MAX,
+        required=False,
+        allow_blank=True,
+        help_text="Shown as plain text under the field.",
+    )
     kind = serializers.ChoiceField(choices=FieldKind.choices, required=False, default="text")
     choices = serializers.ListField(
-        child=serializers.CharField(max_length=200, allow_blank=True),
+        child=serializers.CharField(max_length=limits.TRIAGE_CHOICE_MAX, allow_blank=True),
         required=False,
         max_length=MAX_PARTS,
     )
     required = serializers.BooleanField(required=False)
-    pattern = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    pattern = serializers.CharField(
+        max_length=limits.TRIAGE_PATTERN_MAX, required=False, allow_blank=True
+    )
     order = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=MAX_SMALL_INT
     )
@@ -235,7 +259,7 @@ class TriageFieldInput(serializers.Serializer):
 class StepInput(serializers.Serializer):
     metric = serializers.ChoiceField(choices=Metric.choices, required=False)
     percent = serializers.IntegerField(
-        required=False, allow_null=True, min_value=-MAX_SMALL_INT, max_value=MAX_SMALL_INT
+        required=False, allow_null=True, min_value=-MAX_SMALL_INT, max_value=limits.STEP_PERCENT_MAX
     )
     notify = serializers.ChoiceField(choices=Notify.choices, required=False)
     user = serializers.PrimaryKeyRelatedField(
@@ -253,12 +277,12 @@ class StepInput(serializers.Serializer):
 class VersionInput(serializers.Serializer):
     """The editable fields of a version and its parts (targets, triage template, ladder)."""
 
-    title = serializers.CharField(max_length=200, allow_blank=True)
+    title = serializers.CharField(max_length=limits.TITLE_MAX, allow_blank=True)
     kind = serializers.ChoiceField(choices=Kind.choices, required=False)
-    service_description = serializers.CharField(required=False, allow_blank=True)
-    scope_included = serializers.CharField(required=False, allow_blank=True)
-    scope_excluded = serializers.CharField(required=False, allow_blank=True)
-    customer_sla = serializers.CharField(required=False, allow_blank=True)
+    service_description = _long_text()
+    scope_included = _long_text()
+    scope_excluded = _long_text()
+    customer_sla = _long_text()
     calendar = _VisibleRelatedField(
         queryset=BusinessCalendar.objects.all(),
         visible=lambda qs, user: qs.visible_to(user),
@@ -275,12 +299,12 @@ class VersionInput(serializers.Serializer):
     review_cadence_months = serializers.IntegerField(
         required=False, min_value=-MAX_SMALL_INT, max_value=MAX_SMALL_INT
     )
-    next_review_date = serializers.DateField(required=False, allow_null=True)
-    playbook = serializers.CharField(required=False, allow_blank=True)
+    next_review_date = BoundedDateInput(required=False, allow_null=True)
+    playbook = _long_text()
     waiting_auto_close_days = serializers.IntegerField(
         required=False, min_value=-MAX_SMALL_INT, max_value=MAX_SMALL_INT
     )
-    change_summary = serializers.CharField(required=False, allow_blank=True)
+    change_summary = _long_text()
     targets = TargetInput(many=True, required=False, max_length=MAX_PARTS)
     triage_fields = TriageFieldInput(many=True, required=False, max_length=MAX_PARTS)
     steps = StepInput(
@@ -317,7 +341,7 @@ class AgreementUpdateInput(VersionInput):
 
 
 class CommentInput(serializers.Serializer):
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    comment = _decision_text()
 
 
 class AgreementSubmitInput(serializers.Serializer):
@@ -337,7 +361,7 @@ class AgreementAmendInput(serializers.Serializer):
 
 
 class AgreementRetireInput(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = _decision_text()
 
 
 # --- agreements ----------------------------------------------------------------------------
@@ -389,7 +413,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     serializer_class = AgreementSerializer
     filterset_class = AgreementFilter
     # Nested lists of parts only make sense as JSON.
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     def get_queryset(self):
         visible = Agreement.objects.visible_to(self.request.user)
@@ -578,9 +602,9 @@ class ExceptionWindowInput(serializers.Serializer):
         help_text="The agreement series (an agreement's `series`); empty: every agreement "
         "the provider team keeps.",
     )
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    reason = serializers.CharField(allow_blank=True)
+    start = AwareDateTimeInput()
+    end = AwareDateTimeInput()
+    reason = serializers.CharField(allow_blank=True, max_length=limits.DECISION_TEXT_MAX)
     # Seed 003's documentation of an exception: required by the service (a blank one is
     # refused with a message on the field).
     affected_customers = serializers.CharField(allow_blank=True, max_length=2000)
@@ -588,7 +612,7 @@ class ExceptionWindowInput(serializers.Serializer):
 
 
 class WindowDecisionInput(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = _decision_text()
 
 
 class ExceptionWindowApproveInput(WindowDecisionInput):

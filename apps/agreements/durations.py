@@ -9,24 +9,40 @@ from __future__ import annotations
 
 import re
 
-DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$", re.IGNORECASE)
+from apps.core import limits
+
+# ASCII digits only: `\d` would take "٣". The text is at most TEXT_MAX characters, so
+# every number in it converts cheaply; the range is checked after.
+DURATION_RE = re.compile(r"^\s*(?:([0-9]+)\s*h)?\s*(?:([0-9]+)\s*m(?:in)?)?\s*$", re.IGNORECASE)
+MINUTES_RE = re.compile(r"^[0-9]+$")
+TEXT_MAX = 40
 BEST_EFFORT = {"", "-", "—", "best effort", "none"}
 
 
 def parse_duration(text: str | None) -> int | None:
-    """'1h30m' → 5400; blank or 'best effort' → None; anything else raises ValueError."""
+    """'1h30m' → 5400; blank or 'best effort' → None; anything else, or more than
+    `limits.TARGET_SECONDS_MAX`, raises ValueError."""
     value = (text or "").strip().lower()
     if value in BEST_EFFORT:
         return None
-    if value.isdigit():  # a bare number is minutes, as in most ticketing tools
-        return int(value) * 60
-    match = DURATION_RE.match(value)
-    if not match or not (match[1] or match[2]):
+    if len(value) > TEXT_MAX:
+        raise ValueError(f"“{value[:20]}…” is not a duration: write 30m, 2h or 1h30m.")
+    if MINUTES_RE.match(value):  # a bare number is minutes, as in most ticketing tools
+        seconds = int(value) * 60
+    else:
+        match = DURATION_RE.match(value)
+        if not match or not (match[1] or match[2]):
+            raise ValueError(
+                f"“{text}” is not a duration: write minutes and hours such as 30m, 2h or "
+                "1h30m, or leave it blank for best effort."
+            )
+        seconds = int(match[1] or 0) * 3600 + int(match[2] or 0) * 60
+    if seconds > limits.TARGET_SECONDS_MAX:
         raise ValueError(
-            f"“{text}” is not a duration: write minutes and hours such as 30m, 2h or 1h30m, "
-            "or leave it blank for best effort."
+            f"“{text}” is longer than any target can be: at most "
+            f"{limits.TARGET_SECONDS_MAX // 3600:,}h (ten years)."
         )
-    return int(match[1] or 0) * 3600 + int(match[2] or 0) * 60
+    return seconds
 
 
 def format_duration(seconds: int | None, *, business: bool = True) -> str:

@@ -16,10 +16,14 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db.models import OuterRef, Subquery
+from django.utils.html import escape
 
 from apps.accounts.models import User
 from apps.calendars.models import BusinessCalendar
+from apps.core import limits
+from apps.core.fields import AwareDateTimeField, BoundedDateField
 from apps.teams.models import Team
 
 from .durations import duration_input, parse_duration
@@ -69,22 +73,32 @@ def _triage_form_field(field) -> forms.Field:
     kind = _get(field, "kind") or FieldKind.TEXT
     options = {
         "label": _get(field, "label") or _get(field, "key"),
-        "help_text": _get(field, "help_text") or "",
+        # Written by a lead, shown to everyone: Django and crispy render a form's help text
+        # as HTML (`|safe`), so it is escaped here and can only ever be text.
+        "help_text": escape(_get(field, "help_text") or ""),
         "required": bool(_get(field, "required", True)),
     }
     if kind == FieldKind.LONG_TEXT:
-        form_field = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **options)
+        form_field = forms.CharField(
+            widget=forms.Textarea(attrs={"rows": 3}),
+            max_length=limits.TRIAGE_LONG_TEXT_MAX,
+            **options,
+        )
     elif kind == FieldKind.URL:
-        form_field = forms.URLField(assume_scheme="https", **options)
+        form_field = forms.URLField(
+            assume_scheme="https", max_length=limits.TRIAGE_TEXT_MAX, **options
+        )
     elif kind == FieldKind.EMAIL:
-        form_field = forms.EmailField(**options)
+        form_field = forms.EmailField(max_length=limits.TRIAGE_TEXT_MAX, **options)
     elif kind == FieldKind.NUMBER:
-        form_field = forms.DecimalField(min_value=Decimal(0), **options)
+        form_field = forms.DecimalField(
+            min_value=Decimal(0), max_value=Decimal(limits.TRIAGE_NUMBER_MAX), **options
+        )
     elif kind == FieldKind.CHOICE:
         choices = [(c, c) for c in (_get(field, "choices") or [])]
         form_field = forms.ChoiceField(choices=[("", "—"), *choices], **options)
     else:
-        form_field = forms.CharField(max_length=500, **options)
+        form_field = forms.CharField(max_length=limits.TRIAGE_TEXT_MAX, **options)
     pattern = _get(field, "pattern") or ""
     if pattern and kind != FieldKind.CHOICE:
         # The service refuses bad patterns; a stored one must still not break the form.
@@ -152,6 +166,24 @@ class TeamPairForm(forms.Form):
         return cleaned
 
 
+LONG_TEXT_FIELDS = (
+    "service_description",
+    "scope_included",
+    "scope_excluded",
+    "customer_sla",
+    "playbook",
+    "change_summary",
+)
+
+
+def _limit_length(field: forms.CharField, limit: int) -> None:
+    """Give a model form's text field the size limit the API has (TextFields have none)."""
+    if field.max_length is None or field.max_length > limit:
+        field.max_length = limit
+        field.validators.append(MaxLengthValidator(limit))
+        field.widget.attrs["maxlength"] = str(limit)
+
+
 class AgreementForm(forms.ModelForm):
     """The plain fields of a version. Domain rules are checked by the service."""
 
@@ -167,9 +199,13 @@ class AgreementForm(forms.ModelForm):
             "change_summary": _textarea(2),
             "next_review_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
+        field_classes = {"next_review_date": BoundedDateField}
 
     def __init__(self, *args, creating: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in LONG_TEXT_FIELDS:
+            _limit_length(self.fields[name], limits.LONG_TEXT_MAX)
+        _limit_length(self.fields["title"], limits.TITLE_MAX)
         calendar = self.fields["calendar"]
         calendar.queryset = BusinessCalendar.objects.order_by("name")
         if creating:
@@ -211,7 +247,12 @@ class DurationField(forms.CharField):
 
 class TargetForm(forms.Form):
     priority = forms.ChoiceField(choices=[("", "—"), *Priority.choices])
-    impact = forms.CharField(label="Impact definition", required=False, widget=_textarea(2))
+    impact = forms.CharField(
+        label="Impact definition",
+        required=False,
+        widget=_textarea(2),
+        max_length=limits.LONG_TEXT_MAX,
+    )
     acknowledge_seconds = DurationField(label="Acknowledge")
     action_plan_seconds = DurationField(label="Action plan")
     resolve_seconds = DurationField(label="Resolve")
@@ -228,10 +269,16 @@ class TargetForm(forms.Form):
 
 class TriageFieldForm(forms.Form):
     key = forms.CharField(
-        max_length=50, help_text="Lowercase letters, digits and _.", required=False
+        max_length=limits.TRIAGE_KEY_MAX,
+        help_text="Lowercase letters, digits and _.",
+        required=False,
     )
-    label = forms.CharField(max_length=120, required=False)
-    help_text = forms.CharField(max_length=300, required=False)
+    label = forms.CharField(max_length=limits.TRIAGE_LABEL_MAX, required=False)
+    help_text = forms.CharField(
+        max_length=limits.TRIAGE_HELP_TEXT_MAX,
+        required=False,
+        help_text="Plain text, shown under the field.",
+    )
     kind = forms.ChoiceField(choices=FieldKind.choices, initial=FieldKind.TEXT)
     choices = forms.CharField(
         required=False,
@@ -240,15 +287,24 @@ class TriageFieldForm(forms.Form):
     )
     required = forms.BooleanField(required=False, initial=True)
     pattern = forms.CharField(
-        max_length=200,
+        max_length=limits.TRIAGE_PATTERN_MAX,
         required=False,
         help_text="Optional regular expression the whole answer must match.",
     )
-    order = forms.IntegerField(min_value=0, max_value=32767, required=False)
+    order = forms.IntegerField(min_value=0, max_value=limits.SMALL_INT_MAX, required=False)
 
     def clean_choices(self) -> list[str]:
         text = self.cleaned_data.get("choices") or ""
-        return [line.strip() for line in text.splitlines() if line.strip()]
+        choices = [line.strip() for line in text.splitlines() if line.strip()]
+        if len(choices) > limits.PARTS_MAX:
+            raise ValidationError(f"At most {limits.PARTS_MAX} choices.")
+        too_long = [c for c in choices if len(c) > limits.TRIAGE_CHOICE_MAX]
+        if too_long:
+            raise ValidationError(
+                f"A choice has at most {limits.TRIAGE_CHOICE_MAX} characters; "
+                f"“{too_long[0][:30]}…” has {len(too_long[0])}."
+            )
+        return choices
 
     @classmethod
     def initial_for(cls, field) -> dict:
@@ -260,7 +316,9 @@ class TriageFieldForm(forms.Form):
 class EscalationStepForm(forms.Form):
     metric = forms.ChoiceField(choices=[("", "—"), *Metric.choices])
     percent = forms.IntegerField(
-        min_value=1, max_value=1000, help_text="Of the target, e.g. 75, 100, 150."
+        min_value=1,
+        max_value=limits.STEP_PERCENT_MAX,
+        help_text="Of the target, e.g. 75, 100, 150.",
     )
     notify = forms.ChoiceField(choices=Notify.choices, initial=Notify.ASSIGNEE)
     user = forms.ModelChoiceField(
@@ -416,15 +474,19 @@ def editor_formsets(data=None, *, agreement: Agreement | None = None, users=None
 
 
 class CommentForm(forms.Form):
-    comment = forms.CharField(required=False, widget=_textarea(2), max_length=2000)
+    comment = forms.CharField(
+        required=False, widget=_textarea(2), max_length=limits.DECISION_TEXT_MAX
+    )
 
 
 class RetireForm(forms.Form):
-    reason = forms.CharField(required=False, widget=_textarea(2), max_length=2000)
+    reason = forms.CharField(
+        required=False, widget=_textarea(2), max_length=limits.DECISION_TEXT_MAX
+    )
 
 
 class DecisionForm(forms.Form):
-    note = forms.CharField(required=False, max_length=2000)
+    note = forms.CharField(required=False, max_length=limits.DECISION_TEXT_MAX)
 
 
 # --- exception windows -------------------------------------------------------------------
@@ -449,10 +511,12 @@ class ExceptionWindowForm(forms.Form):
         label="Agreement",
         empty_label="All of the team's agreements",
     )
-    start = forms.DateTimeField(widget=LocalDateTimeInput())
-    end = forms.DateTimeField(widget=LocalDateTimeInput())
+    start = AwareDateTimeField(widget=LocalDateTimeInput())
+    end = AwareDateTimeField(widget=LocalDateTimeInput())
     reason = forms.CharField(
-        widget=_textarea(3), help_text="Outage, launch, force majeure… and what it affects."
+        widget=_textarea(3),
+        max_length=limits.DECISION_TEXT_MAX,
+        help_text="Outage, launch, force majeure… and what it affects.",
     )
     # Not required here: the service says what is missing, on the field (seed 003's
     # documentation of an exception).

@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.models import User
+from apps.core import limits
 from apps.core.exceptions import Conflict
 from apps.teams.models import Membership, Role, Team
 
@@ -123,10 +124,9 @@ def agreement_compare(request, pk: int):
             messages.info(request, "This agreement has only one version: nothing to compare.")
             return redirect(agreement)
         return redirect(f"{reverse('agreements:compare', args=[pk])}?with={other.pk}")
-    try:
-        other_pk = int(other_id)
-    except ValueError:
-        raise Http404("No such version.") from None
+    other_pk = limits.parse_id(other_id)
+    if other_pk is None:
+        raise Http404("No such version.")
     other = selectors.agreement_get(user=request.user, pk=other_pk)
     if other.series_id != agreement.series_id:
         raise Http404("Not a version of the same agreement.")

@@ -12,12 +12,14 @@ from datetime import date, time
 from django import forms
 
 from apps.accounts.timezones import timezone_choices
+from apps.core import limits
 
 from . import holiday_sources
 from .models import MIDNIGHT, BusinessCalendar, Weekday
 
-INTERVAL_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–—]\s*(\d{1,2}):(\d{2})\s*$")
-HOLIDAY_RE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*(.*)$")
+# re.ASCII: digits are 0-9 only (`\d` would also take "٣" and "³").
+INTERVAL_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–—]\s*(\d{1,2}):(\d{2})\s*$", re.ASCII)
+HOLIDAY_RE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*(.*)$", re.ASCII)
 
 
 def _parse_time(hours: str, minutes: str, *, is_end: bool) -> time:
@@ -58,7 +60,7 @@ def format_intervals(intervals: list[tuple[time, time]]) -> str:
 
 
 class BusinessCalendarForm(forms.Form):
-    name = forms.CharField(max_length=120)
+    name = forms.CharField(max_length=limits.CALENDAR_NAME_MAX)
     time_zone = forms.ChoiceField(
         choices=timezone_choices, help_text="Open hours are wall-clock times in this zone."
     )
@@ -122,12 +124,16 @@ class BusinessCalendarForm(forms.Form):
             except forms.ValidationError as exc:
                 self.add_error(key, exc)
         if not cleaned.get("is_24x7") and not any(weekly.values()) and not self.errors:
-            self.add_error(
-                "weekday_0", "Give at least one open interval, or tick “Open 24×7”."
-            )
+            self.add_error("weekday_0", "Give at least one open interval, or tick “Open 24×7”.")
         cleaned["weekly"] = weekly
         holidays: dict[date, str] = {}
-        for number, line in enumerate((cleaned.get("custom_holidays") or "").splitlines(), 1):
+        lines = (cleaned.get("custom_holidays") or "").splitlines()
+        if len([line for line in lines if line.strip()]) > limits.CUSTOM_HOLIDAYS_MAX:
+            self.add_error(
+                "custom_holidays", f"At most {limits.CUSTOM_HOLIDAYS_MAX} custom closed days."
+            )
+            lines = []
+        for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             match = HOLIDAY_RE.match(line)
@@ -138,9 +144,19 @@ class BusinessCalendarForm(forms.Form):
             if day is None:
                 self.add_error(
                     "custom_holidays",
-                    f"Line {number}: “{line.strip()}” should start with a date as YYYY-MM-DD.",
+                    f"Line {number}: “{line.strip()[:40]}” should start with a date as YYYY-MM-DD.",
                 )
                 continue
-            holidays[day] = match[2].strip() or "Closed"
+            name = match[2].strip() or "Closed"
+            if not limits.DATE_MIN <= day <= limits.DATE_MAX:
+                self.add_error("custom_holidays", f"Line {number}: {limits.date_range_message()}")
+            elif len(name) > limits.HOLIDAY_NAME_MAX:
+                self.add_error(
+                    "custom_holidays",
+                    f"Line {number}: a holiday's name has at most {limits.HOLIDAY_NAME_MAX} "
+                    f"characters (this one has {len(name):,}).",
+                )
+            else:
+                holidays[day] = name
         cleaned["holidays"] = holidays
         return cleaned

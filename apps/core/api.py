@@ -7,6 +7,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from . import limits
 from .exceptions import Conflict
 
 
@@ -36,16 +37,60 @@ def nest_error_keys(errors: dict[str, list[str]]) -> dict:
 
 
 class SafeJSONParser(JSONParser):
-    """DRF's JSON parser, except that a body nested deeper than Python's parser can follow
-    (`[[[[…`) is a 400: DRF lets that RecursionError through as a 500."""
+    """DRF's JSON parser, made safe for any body: the project's only JSON parser (the
+    default in settings, and named by every view that lists its parsers).
+
+    - A body nested deeper than `limits.JSON_DEPTH_MAX` is a 400: deeper than Python's
+      parser can follow (`[[[[…`), DRF lets the RecursionError through as a 500, and no
+      input of ours nests more than a few levels.
+    - A string (key or value) holding a lone UTF-16 surrogate (`"\\ud800"`) is a 400:
+      it is not a character, and PostgreSQL refuses it in text and jsonb (a 500 later).
+    """
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError(
                 "JSON parse error - the body is nested too deeply."
             ) from None
+        problem = _json_problem(data)
+        if problem:
+            raise exceptions.ParseError(f"JSON parse error - {problem}")
+        return data
+
+
+def _json_problem(data) -> str | None:
+    """What makes a parsed JSON value unfit to store, or None. Iterative, so that its own
+    depth is no limit."""
+    stack = [(data, 0, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, str):
+            if limits.has_surrogate(value):
+                where = f" at {path}" if path else ""
+                return (
+                    f"the text{where} holds a lone surrogate (such as \\ud800), "
+                    "which is not a character."
+                )
+            continue
+        if isinstance(value, dict):
+            items = value.items()
+        elif isinstance(value, list):
+            items = enumerate(value)
+        else:
+            continue
+        if depth >= limits.JSON_DEPTH_MAX:
+            return f"the body is nested more than {limits.JSON_DEPTH_MAX} levels deep."
+        for key, item in items:
+            where = limits.printable(f"{path}.{key}" if path else str(key))
+            if isinstance(key, str) and limits.has_surrogate(key):
+                return (
+                    f"the key {where!r} holds a lone surrogate (such as \\ud800), "
+                    "which is not a character."
+                )
+            stack.append((item, depth + 1, where))
+    return None
 
 
 def exception_handler(exc, context):

@@ -21,6 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.agreements.models import Agreement, Priority
+from apps.core import limits
 from apps.core.api import SafeJSONParser
 
 from . import selectors, services
@@ -29,7 +30,12 @@ from .models import Clock, Handoff, HandoffEvent, Segment
 
 # The storage range of an integer column: a larger number is a type error (and would
 # overflow PostgreSQL's integer), whereas "not negative" is a rule the service words.
-MAX_INT = 2_147_483_647
+MAX_INT = limits.INT_MAX
+
+
+def _text(**kwargs) -> serializers.CharField:
+    """Text typed on a handoff: as long as the page accepts (limits.HANDOFF_TEXT_MAX)."""
+    return serializers.CharField(allow_blank=True, max_length=limits.HANDOFF_TEXT_MAX, **kwargs)
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -160,22 +166,27 @@ class HandoffCreateInput(serializers.Serializer):
     `{"triage": {"steps": ["Steps to reproduce is required."]}}`."""
 
     agreement = VisibleAgreementField(help_text="The id of an active agreement version.")
-    title = serializers.CharField(max_length=200, allow_blank=True)
+    title = serializers.CharField(max_length=limits.TITLE_MAX, allow_blank=True)
     priority = serializers.ChoiceField(choices=Priority.choices)
     triage = serializers.DictField(
         required=False,
         default=dict,
         help_text="Answers to the agreement's triage fields, keyed by field key.",
     )
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = _text(required=False, default="")
     customer_segment = serializers.ChoiceField(
         choices=Segment.choices, required=False, default=Segment.BUSINESS
     )
     impacted_customers = serializers.IntegerField(
-        required=False, default=0, min_value=-MAX_INT, max_value=MAX_INT
+        required=False, default=0, min_value=-MAX_INT, max_value=limits.IMPACTED_CUSTOMERS_MAX
     )
 
     def validate_triage(self, value):
+        if len(value) > limits.PARTS_MAX:
+            raise serializers.ValidationError(
+                f"At most {limits.PARTS_MAX} answers (an agreement has at most that many "
+                "triage fields)."
+            )
         where = _no_null_characters(value)
         if where is not None:
             raise serializers.ValidationError({where: ["Null characters are not allowed."]})
@@ -191,31 +202,31 @@ class HandoffStartInput(serializers.Serializer):
 
 
 class HandoffWaitInput(serializers.Serializer):
-    question = serializers.CharField(allow_blank=True, help_text="What you need from them.")
+    question = _text(help_text="What you need from them.")
 
 
 class HandoffResumeInput(serializers.Serializer):
-    reply = serializers.CharField(required=False, allow_blank=True, default="")
+    reply = _text(required=False, default="")
 
 
 class HandoffActionPlanInput(serializers.Serializer):
-    plan = serializers.CharField(allow_blank=True, help_text="What will be done, by when.")
+    plan = _text(help_text="What will be done, by when.")
 
 
 class HandoffResolveInput(serializers.Serializer):
-    resolution = serializers.CharField(allow_blank=True)
+    resolution = _text()
 
 
 class HandoffReopenInput(serializers.Serializer):
-    reason = serializers.CharField(allow_blank=True)
+    reason = _text()
 
 
 class HandoffCloseInput(serializers.Serializer):
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    comment = _text(required=False, default="")
 
 
 class HandoffCancelInput(serializers.Serializer):
-    reason = serializers.CharField(allow_blank=True)
+    reason = _text()
 
 
 class HandoffAssignInput(serializers.Serializer):
@@ -243,12 +254,12 @@ class HandoffAssignInput(serializers.Serializer):
 
 
 class HandoffCommentInput(serializers.Serializer):
-    comment = serializers.CharField(allow_blank=True)
+    comment = _text()
 
 
 class HandoffPriorityInput(serializers.Serializer):
     priority = serializers.ChoiceField(choices=Priority.choices)
-    reason = serializers.CharField(allow_blank=True)
+    reason = _text()
 
 
 # --- parsing ---------------------------------------------------------------------------------

@@ -5,12 +5,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.agreements.models import Priority
+from apps.core import limits
 from apps.teams.models import Team
 
 from .clockwork.verdict import handoff_at_risk_q, handoff_breached_q
 from .models import OPEN_STATUSES, Handoff, Status
 
-MAX_ID = 2_147_483_647
+MAX_ID = limits.INT_MAX
 
 
 # The queue's tabs read the one verdict (clockwork.verdict).
@@ -73,12 +74,10 @@ class HandoffFilter(django_filters.FilterSet):
             return queryset.filter(assignee=user) if user else queryset.none()
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if value.isdigit():
-            # Out of the id range: no such user (and no integer overflow in the database).
-            if int(value) > MAX_ID:
-                return queryset.none()
-            return queryset.filter(assignee_id=int(value))
-        return queryset.none()
+        # ASCII digits within the id range only: "²" passes isdigit() and fails int(), and
+        # a larger number would overflow the database's integer.
+        user_id = limits.parse_id(value)
+        return queryset.none() if user_id is None else queryset.filter(assignee_id=user_id)
 
     def filter_breached(self, queryset, name, value):
         if value is None:
@@ -95,8 +94,10 @@ class HandoffFilter(django_filters.FilterSet):
     def filter_q(self, queryset, name, value):
         if not value:
             return queryset
-        if value.lstrip("#").isdigit():
-            return queryset.filter(Q(pk=int(value.lstrip("#"))) | Q(title__icontains=value))
+        # "#42" or "42" also finds handoff 42 (ASCII digits within the id range only).
+        pk = limits.parse_id(value.strip().lstrip("#"))
+        if pk is not None:
+            return queryset.filter(Q(pk=pk) | Q(title__icontains=value))
         return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))
 
 

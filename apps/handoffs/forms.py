@@ -17,10 +17,11 @@ from apps.accounts.models import User
 from apps.agreements.durations import format_duration
 from apps.agreements.forms import triage_form_class
 from apps.agreements.models import DEFAULT_IMPACT, Agreement, Metric, Priority, PriorityTarget
+from apps.core import limits
 
 from .models import Segment
 
-TEXT_LIMIT = 10_000
+TEXT_LIMIT = limits.HANDOFF_TEXT_MAX
 PRIORITY_ORDER = {value: index for index, value in enumerate(Priority.values)}
 
 
@@ -65,7 +66,7 @@ def tier_of(target: PriorityTarget) -> Tier:
 
 class HandoffForm(forms.Form):
     title = forms.CharField(
-        max_length=200,
+        max_length=limits.TITLE_MAX,
         error_messages={"required": "Give the handoff a title."},
         help_text="One line someone scanning the queue understands.",
     )
@@ -78,7 +79,7 @@ class HandoffForm(forms.Form):
     )
     impacted_customers = forms.IntegerField(
         min_value=0,
-        max_value=10_000_000,
+        max_value=limits.IMPACTED_CUSTOMERS_MAX,
         initial=0,
         label="Impacted customers",
         help_text="How many customers are affected, as far as you know.",

@@ -7,12 +7,12 @@ is checked and normalised, and every problem is reported on its field's key.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 
 from apps.agreements.models import FieldKind, TriageField
+from apps.core import limits
 
 
 def clean_answer(field: TriageField, raw) -> tuple[object, str | None]:
@@ -25,17 +25,25 @@ def clean_answer(field: TriageField, raw) -> tuple[object, str | None]:
             return None, f"{field.label} is required."
         return None, None
     if field.kind == FieldKind.NUMBER:
-        if isinstance(value, bool):
-            return None, f"{field.label} must be a number."
         try:
-            number = Decimal(str(value))
-        except (InvalidOperation, ValueError):
-            return None, f"{field.label} must be a number."
-        if not number.is_finite():
-            return None, f"{field.label} must be a number."
-        value = int(number) if number == number.to_integral_value() else float(number)
+            value = limits.parse_number(value, maximum=limits.TRIAGE_NUMBER_MAX)
+        except ValueError:
+            return None, (
+                f"{field.label} must be a number of at most "
+                f"{limits.TRIAGE_NUMBER_MAX:,} (digits 0-9, no exponent beyond that)."
+            )
     elif not isinstance(value, str):
         return None, f"{field.label} must be text."
+    else:
+        limit = (
+            limits.TRIAGE_LONG_TEXT_MAX
+            if field.kind == FieldKind.LONG_TEXT
+            else limits.TRIAGE_TEXT_MAX
+        )
+        if len(value) > limit:
+            return None, f"{field.label} has at most {limit:,} characters (it has {len(value):,})."
+        if problem := limits.bad_character(value):
+            return None, f"{field.label}: {problem}"
     if field.kind == FieldKind.CHOICE and value not in field.choices:
         return None, f"Choose one of: {', '.join(field.choices)}."
     if field.kind == FieldKind.URL:
@@ -68,7 +76,9 @@ def validate_triage(fields: list[TriageField], answers: dict | None) -> dict:
             cleaned[field.key] = value
     unknown = sorted(set(answers) - {f.key for f in fields})
     if unknown:
-        errors["triage"] = [f"Unknown triage fields: {', '.join(map(str, unknown))}."]
+        named = ", ".join(limits.printable(str(key), 50) for key in unknown[:10])
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        errors["triage"] = [f"Unknown triage fields: {named}{more}."]
     if errors:
         raise ValidationError(errors)
     return cleaned

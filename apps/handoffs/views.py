@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.accounts.models import User
 from apps.agreements.models import Agreement
+from apps.core import limits
 from apps.core.exceptions import Conflict
 from apps.teams.models import Team
 
@@ -58,13 +59,14 @@ PER_PAGE = 50
 def _agreement_for_filing(user, agreement_id: str) -> Agreement:
     """The agreement version to file under: visible to the user and one their team hands
     work over through (403 otherwise)."""
-    if not agreement_id.isdigit():
+    pk = limits.parse_id(agreement_id)  # "²" passes isdigit() and fails int()
+    if pk is None:
         raise Http404("No such agreement.")
     agreement = get_object_or_404(
         Agreement.objects.visible_to(user)
         .select_related("series__provider_team", "series__requesting_team")
         .prefetch_related("targets", "triage_fields"),
-        pk=int(agreement_id),
+        pk=pk,
     )
     requesting = agreement.series.requesting_team
     if not (user.is_staff or Team.objects.of_member(user).filter(pk=requesting.pk).exists()):

@@ -6,11 +6,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from apps.agreements.models import Agreement
+from apps.core import limits
 from apps.teams.models import Team
 
 from .models import ActionItem, BreachReview, QuarterlyReview, ReviewStatus, RootCause
 
-MAX_ID = 2_147_483_647
+MAX_ID = limits.INT_MAX
 
 
 class QuarterlyReviewFilter(django_filters.FilterSet):
@@ -106,6 +107,6 @@ class ActionItemFilter(django_filters.FilterSet):
             return (
                 queryset.filter(owner=user) if user and user.is_authenticated else queryset.none()
             )
-        if value.isdigit() and int(value) <= MAX_ID:
-            return queryset.filter(owner_id=int(value))
-        return queryset.none()
+        # ASCII digits only: "²" passes isdigit() and fails int().
+        owner_id = limits.parse_id(value)
+        return queryset.none() if owner_id is None else queryset.filter(owner_id=owner_id)
