@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install install-dev migrate seed lint bench clean
+.PHONY: run test test-long install install-dev migrate seed lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test: $(DEV_STAMP)
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The clock's state machine at length (CI runs a short, fixed-seed run inside `make test`).
+test-long: $(DEV_STAMP)
+	CLOCK_MACHINE_EXAMPLES=$${CLOCK_MACHINE_EXAMPLES:-400} CLOCK_MACHINE_STEPS=$${CLOCK_MACHINE_STEPS:-40} \
+		$(BIN)/python -m pytest tests/handoffs/test_clock_state_machine.py -q $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
