@@ -17,6 +17,7 @@ CLOCK_MACHINE_EXAMPLES=500) runs longer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -37,7 +38,7 @@ from hypothesis.stateful import (
 )
 
 from apps.agreements import services as agreement_services
-from apps.agreements.models import EscalationStep, ExceptionWindow, PriorityTarget
+from apps.agreements.models import EscalationStep, PriorityTarget
 from apps.calendars import services as calendar_services
 from apps.calendars.models import Holiday
 from apps.core.exceptions import Conflict
@@ -116,6 +117,10 @@ steps = st.lists(
 )
 
 
+def scaled(seconds, scale):
+    return None if seconds is None else seconds * scale
+
+
 class ClockMachine(RuleBasedStateMachine):
     handoffs = Bundle("handoffs")
     windows = Bundle("windows")
@@ -185,9 +190,8 @@ class ClockMachine(RuleBasedStateMachine):
                 agreement=self.agreement,
                 priority=priority,
                 acknowledge_seconds=tier["acknowledge_seconds"] * scale,
-                action_plan_seconds=tier["action_plan_seconds"]
-                and tier["action_plan_seconds"] * scale,
-                resolve_seconds=tier["resolve_seconds"] and tier["resolve_seconds"] * scale,
+                action_plan_seconds=scaled(tier["action_plan_seconds"], scale),
+                resolve_seconds=scaled(tier["resolve_seconds"], scale),
                 around_the_clock=around_the_clock and index % 2 == 0,
             )
         self.priorities = sorted(priorities)
@@ -229,10 +233,8 @@ class ClockMachine(RuleBasedStateMachine):
         )
 
     def _try(self, action, **kwargs):
-        try:
+        with contextlib.suppress(*OK_REFUSALS):
             action(now=self.now, **kwargs)
-        except OK_REFUSALS:
-            pass
 
     @rule(handoff=handoffs)
     def acknowledge(self, handoff):
