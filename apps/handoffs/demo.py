@@ -50,7 +50,7 @@ DEFAULT_PACE = {
     Metric.RESOLVE: Pace(0.05, 0.9, late=0.15, late_high=2.2),
 }
 # Support → Engineering, shaped so that its quarterly reviews have something to say:
-# P1 and P2 acknowledgements are always in time (three periods ≥ 95 %: tighten), P3 ones
+# P1 and P2 acknowledgements are always in time (three months ≥ 95 %: tighten), P3 ones
 # come far sooner than promised (the 80th percentile is well under the target), P2
 # resolutions drift late over the last months (the target needs loosening), and in the
 # capacity crunch of late spring P3 resolutions breached often. P4 plans and resolutions

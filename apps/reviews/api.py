@@ -110,7 +110,9 @@ class _PackDoc(serializers.Serializer):
     built_at = serializers.DateTimeField()
     period = _PackSectionDoc()
     previous = _PackSectionDoc()
-    history = _HistoryDoc(many=True, help_text="Met % of the last three periods, this one last.")
+    history = _HistoryDoc(
+        many=True, help_text="Met % of the last three months of the period, the latest last."
+    )
 
 
 class _RecommendationDoc(serializers.Serializer):

@@ -202,8 +202,9 @@ def build_pack(
     now: datetime,
 ) -> dict:
     """The compliance pack of `[period_start, period_end)` and the period before, with the
-    met % of the last three periods; JSON-ready. Targets are the reviewed version's
-    (`review.agreement`, else `agreement`, else the series' active version)."""
+    met % of the last three months (the tightening rule reads months); JSON-ready.
+    Targets are the reviewed version's (`review.agreement`, else `agreement`, else the
+    series' active version)."""
     if review is not None:
         series = series or review.series
         agreement = agreement or review.agreement
@@ -220,14 +221,13 @@ def build_pack(
     targets = targets_of(agreement)
 
     previous = previous_period(period_start, period_end)
-    before = previous_period(*previous)
-    periods = {"period": (period_start, period_end), "previous": previous, "before": before}
+    periods = {"period": (period_start, period_end), "previous": previous}
     bounds = {key: _utc_bounds(tz, *days) for key, days in periods.items()}
 
-    # Handoffs of the three periods in one query.
+    # Handoffs of both periods in one query.
     counts = Handoff.objects.filter(
         agreement__series=series,
-        created_at__gte=bounds["before"][0],
+        created_at__gte=bounds["previous"][0],
         created_at__lt=bounds["period"][1],
     ).aggregate(
         **{
@@ -246,7 +246,7 @@ def build_pack(
     # for their causes: the cost of a pack is reading the clocks, so each is read once.
     clocks = Clock.objects.filter(
         series=series,
-        started_at__gte=bounds["before"][0],
+        started_at__gte=bounds["previous"][0],
         started_at__lt=bounds["period"][1],
     )
     compliance = clock_compliance(
@@ -271,19 +271,7 @@ def build_pack(
         )
         for key in ("period", "previous")
     }
-    # The period before the previous one counts only for the three-period streak.
-    before_rows = [r for r in compliance if r["period"] == "before"]
-    history = [
-        {"start": before[0].isoformat(), "end": before[1].isoformat(), "rows": _rates(before_rows)},
-        *(
-            {
-                "start": sections[key]["start"],
-                "end": sections[key]["end"],
-                "rows": _rates(r for r in sections[key]["rows"] if r["volume"]),
-            }
-            for key in ("previous", "period")
-        ),
-    ]
+    history = monthly_history(series=series, tz=tz, period_end=period_end)
     return {
         "built_at": now.astimezone(UTC).isoformat(),
         "agreement": {"id": agreement.pk, "version": agreement.version},
@@ -293,6 +281,38 @@ def build_pack(
         "previous": sections["previous"],
         "history": history,
     }
+
+
+def last_months(period_end: date, count: int = 3) -> list[tuple[date, date]]:
+    """The `count` months that end where the period ends, oldest first: [1 Jan, 1 Feb),
+    [1 Feb, 1 Mar), [1 Mar, 1 Apr) for a period ending on 1 Apr (16 Dec–16 Jan, … for
+    one ending on 16 Mar)."""
+    return [
+        (_add_months(period_end, -n), _add_months(period_end, 1 - n)) for n in range(count, 0, -1)
+    ]
+
+
+def monthly_history(*, series: AgreementSeries, tz: str, period_end: date) -> list[dict]:
+    """Met % per priority × metric in each of the last three months of the period, oldest
+    first (one query): what the tightening rule reads — three *months* at ≥ 95 %, however
+    long the review period."""
+    months = last_months(period_end)
+    bounds = {f"m{i}": _utc_bounds(tz, *days) for i, days in enumerate(months)}
+    clocks = Clock.objects.filter(
+        series=series, started_at__gte=bounds["m0"][0], started_at__lt=bounds["m2"][1]
+    )
+    rows = clock_compliance(
+        clocks, group_by=("period", "priority", "metric"), tz=tz, periods=bounds,
+        percentiles=False,
+    )  # fmt: skip
+    return [
+        {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "rows": _rates(r for r in rows if r["period"] == key and r["with_target"]),
+        }
+        for key, (start, end) in zip(bounds, months, strict=True)
+    ]
 
 
 def recommendations_for(*, agreement: Agreement, pack: dict) -> list[dict]:

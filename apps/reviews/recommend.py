@@ -9,8 +9,9 @@ The rules, per priority × metric:
 
 - no finished clocks in the period → keep the current target (basis "no_data");
 - best effort today (no target) → keep it; the reason says what a target would be;
-- met ≥ 95 % in each of the last three periods → tighten the current target by 10–15 %
-  (basis "tighten"): a team that always makes it can promise a little more;
+- met ≥ 95 % in each of the last three months → tighten the current target by 10–15 %
+  (basis "tighten"): a team that always makes it can promise a little more (months, not
+  review periods: three quarters would make a team wait most of a year);
 - otherwise the period's 80th percentile plus a buffer, rounded up to a unit people
   write targets in (basis "p80"): ≤ 1 h in 5 min steps, ≤ 8 h in 15 min, ≤ 2 days in
   whole hours, beyond in 4 h blocks;
@@ -32,7 +33,7 @@ STEPS = ((HOUR, 5 * MINUTE), (8 * HOUR, 15 * MINUTE), (48 * HOUR, HOUR), (math.i
 FLOOR_BUSINESS = 15 * MINUTE
 FLOOR_24X7 = 5 * MINUTE
 TIGHTEN_WHEN_MET_PCT = 95.0
-TIGHTEN_PERIODS = 3
+TIGHTEN_MONTHS = 3
 # A tightening lands between 10 % and 15 % under the current target, aiming at 12.5 %.
 TIGHTEN_LEAST, TIGHTEN_MOST, TIGHTEN_AIM = 0.10, 0.15, 0.125
 
@@ -83,7 +84,7 @@ def tighten(current: int) -> int:
 
 def _met_pcts(history: Sequence[Mapping], priority: str, metric: str) -> list[float | None]:
     found = []
-    for period in history[-TIGHTEN_PERIODS:]:
+    for period in history[-TIGHTEN_MONTHS:]:
         row = next(
             (
                 r
@@ -114,7 +115,7 @@ def recommend(
     """One recommendation per priority of `current_targets` × metric.
 
     `rows`: the period's pack rows (priority, metric, volume, p80, …); `history`: the last
-    periods oldest first, each {"rows": [{priority, metric, met_pct}]}, this one last;
+    months oldest first, each {"rows": [{priority, metric, met_pct}]}, the latest last;
     `around_the_clock`: priority → whether its clocks run 24×7. Each result: priority,
     metric, current_seconds, recommended_seconds, basis ("p80" | "tighten" | "keep" |
     "no_data"), reason (a sentence for the page), volume and p80 of the period.
@@ -173,7 +174,7 @@ def recommend(
                 continue
 
             met = _met_pcts(history, priority, metric)
-            if len(met) == TIGHTEN_PERIODS and all(
+            if len(met) == TIGHTEN_MONTHS and all(
                 m is not None and m >= TIGHTEN_WHEN_MET_PCT for m in met
             ):
                 tighter = max(tighten(current), floor)
@@ -185,7 +186,7 @@ def recommend(
                             "recommended_seconds": current,
                             "basis": "keep",
                             "reason": f"Met in at least 95 % of cases in each of the last "
-                            f"three periods ({streak}), but {say(current)} is already the "
+                            f"three months ({streak}), but {say(current)} is already the "
                             f"soonest the calendar allows; keep it.",
                         }
                     )
@@ -198,7 +199,7 @@ def recommend(
                         "recommended_seconds": tighter,
                         "basis": "tighten",
                         "reason": f"Met in at least 95 % of cases in each of the last three "
-                        f"periods ({streak}): tighten {say(current)} by {cut} → "
+                        f"months ({streak}): tighten {say(current)} by {cut} → "
                         f"{say(tighter)}{floored}.",
                     }
                 )

@@ -63,7 +63,7 @@ def test_seed_demo_gives_the_current_review_meaningful_recommendations():
     tighten = [r for r in recommendations if r["basis"] == "tighten"]
     keep = [r for r in recommendations if r["basis"] == "keep"]
     assert loosen and tighten and keep, [(r["basis"], r["reason"]) for r in recommendations]
-    # The three-period streak behind a tightening is in the pack.
+    # The three-month streak behind a tightening is in the pack.
     for r in tighten:
         streak = [
             next(

@@ -93,7 +93,7 @@ def test_the_buffer_is_a_parameter_and_business_hours_read_as_such():
     )
 
 
-def test_three_periods_at_95_percent_or_more_tighten_by_10_to_15_percent():
+def test_three_months_at_95_percent_or_more_tighten_by_10_to_15_percent():
     found = one(
         recommend(
             rows=rows(p80=5 * MIN),
@@ -110,12 +110,12 @@ def test_three_periods_at_95_percent_or_more_tighten_by_10_to_15_percent():
 @pytest.mark.parametrize(
     "streak",
     [
-        (94.9, 99.0, 99.0),  # one period below 95 %
-        (None, 99.0, 99.0),  # a period without data
-        (99.0, 99.0),  # only two periods known
+        (94.9, 99.0, 99.0),  # one month below 95 %
+        (None, 99.0, 99.0),  # a month without data
+        (99.0, 99.0),  # only two months known
     ],
 )
-def test_no_tightening_without_three_periods_at_95_percent(streak):
+def test_no_tightening_without_three_months_at_95_percent(streak):
     found = one(
         recommend(
             rows=rows(p80=HOUR),
