@@ -236,7 +236,8 @@ EXPECTED: dict[str, Row] = {
     # Resuming a new handoff: the status does not allow it, said in a message.
     "handoffs:resume": handoff_action("either", on_empty=302),
     "handoffs:resolve": handoff_action("provider", on_empty=400),
-    "handoffs:close": handoff_action("either", on_empty=302),
+    # The agreement's default: the requesting team validates (closes) the resolution.
+    "handoffs:close": handoff_action("requester", on_empty=302),
     "handoffs:reopen": handoff_action("requester", on_empty=400),
     "handoffs:cancel": handoff_action("either", on_empty=400),
     "handoffs:assign": handoff_action("provider", on_empty=302),
@@ -357,7 +358,9 @@ EXPECTED: dict[str, Row] = {
     "handoff-resolve": row(
         pk="handoff", GET=API_POST_ONLY, POST=api(400, outsider=404, requester=403)
     ),
-    "handoff-close": row(pk="handoff", GET=API_POST_ONLY, POST=api(409, outsider=404)),
+    "handoff-close": row(
+        pk="handoff", GET=API_POST_ONLY, POST=api(409, outsider=404, member=403, lead=403)
+    ),
     "handoff-reopen": row(
         pk="handoff", GET=API_POST_ONLY, POST=api(400, outsider=404, member=403, lead=403)
     ),
