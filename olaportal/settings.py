@@ -119,8 +119,17 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several processes (web, worker, beat) share the file: wait rather than fail on a lock.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Several processes (web, worker, beat) share the file. A deferred transaction that
+    # reads and then writes cannot wait for the lock (SQLite answers "database is locked"
+    # at once): IMMEDIATE takes the write lock at BEGIN, where the busy timeout applies.
+    # WAL lets readers go on while one process writes; NORMAL sync is safe with WAL.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 
 # Shared by every process: DRF's request throttles count here. The default is per process
 # (fine for `make run`); production sets CACHE_URL=redis://… (README).

@@ -37,6 +37,20 @@ def _private_filesystem_broker(tmp_path_factory):
     ensure_filesystem_broker_folders()
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, test in a file like `make run` does (Django would use a shared in-memory
+    database): WAL, immediate transactions and the busy timeout only mean something there,
+    and several test runs at once each get their own file."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(
+            tmp_path_factory.mktemp("sqlite") / "test.sqlite3"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     # Throttling counters live in the cache: one test's sign-ins must not throttle another's.
