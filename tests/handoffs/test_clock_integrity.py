@@ -436,3 +436,32 @@ def test_a_member_of_both_teams_replying_is_recorded_as_a_reply(
     services.handoff_resume(handoff=handoff, actor=both, reply="Here", now=MONDAY_10)
     assert handoff.events.filter(kind=EventKind.REPLIED).count() == 1
     assert SweepRun.objects.count() == 0
+
+
+# --- 6. a ladder that names roles survives people changing jobs ----------------------------
+
+
+def test_a_step_naming_a_role_reaches_whoever_holds_it_now(
+    file_handoff, agreement, provider_team, provider_lead, provider_member
+):
+    EscalationStep.objects.create(
+        agreement=agreement, metric="acknowledge", percent=100, notify="provider_director"
+    )
+    first, second = file_handoff("P1"), file_handoff("P1", at=berlin(2026, 3, 2, 12, 0))
+    # Nobody is director yet: the step falls back to the manager, then to the leads.
+    sweep_due_clocks(now=berlin(2026, 3, 2, 10, 45))
+    # (The lead's escalation arrives in one notification with the breach.)
+    escalated = Notification.objects.filter(
+        subject_id=first.pk, channel="in_app", body__contains="Escalation: Acknowledge"
+    )
+    assert set(escalated.values_list("recipient", flat=True)) == {provider_lead.pk}
+    director = UserFactory(username="dora")
+    provider_team.director = director
+    provider_team.save(update_fields=["director"])
+    sweep_due_clocks(now=berlin(2026, 3, 2, 12, 45))
+    escalated = Notification.objects.filter(subject_id=second.pk, channel="in_app").filter(
+        title__contains="Escalation: Acknowledge"
+    ) | Notification.objects.filter(
+        subject_id=second.pk, channel="in_app", body__contains="Escalation: Acknowledge"
+    )
+    assert set(escalated.values_list("recipient", flat=True)) == {director.pk}
