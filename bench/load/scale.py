@@ -45,7 +45,8 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.agreements.models import Agreement, Metric
-from apps.handoffs import clocks as clockwork
+from apps.handoffs.clockwork import arithmetic as clockwork
+from apps.handoffs.clockwork.store import ClockContext
 from apps.handoffs.demo import ESCALATION_TITLES, _pick_priority, _triage
 from apps.handoffs.models import (
     OPEN_STATUSES,
@@ -57,7 +58,6 @@ from apps.handoffs.models import (
     Segment,
     Status,
 )
-from apps.handoffs.services import ClockContext
 from apps.teams.models import Team
 
 PROVIDER, REQUESTER = "engineering", "support"
@@ -93,9 +93,7 @@ class Builder:
         self.now = now
         self.rng = rng
         self.targets = {t.priority: t for t in agreement.targets.all()}
-        # ClockContext only needs the agreement and how far back exception windows matter.
-        probe = Handoff(agreement=agreement, created_at=now - timedelta(days=30))
-        self.ctx = ClockContext(probe)
+        self.ctx = ClockContext.load(agreement.pk)
         series = agreement.series
         self.provider = series.provider_team
         self.requester = series.requesting_team
@@ -114,23 +112,16 @@ class Builder:
     def _sweep_state(self, clock: Clock, hours) -> None:
         """What the sweep would have recorded by now on a running clock: the highest step
         percent reached, the breach moment; then the deadlines from there."""
-        ladder = self.ctx.ladder(clock.metric)
-        threshold = self.agreement.warning_threshold
-        clockwork.refresh_deadlines(clock, hours, warning_threshold=threshold, ladder=ladder)
+        self.ctx.refresh(clock)
         if clock.status != ClockStatus.RUNNING or not clock.target_seconds:
             return
-        consumed = clockwork.consumed_at(clock, hours, self.now)
-        reached = [
-            p
-            for p in clockwork.step_percents(threshold, ladder)
-            if consumed * 100 >= clock.target_seconds * p
-        ]
-        if not reached:
+        fire, passed = clockwork.due_rungs(clock, hours, self.ctx.rungs(clock.metric), self.now)
+        if not fire:
             return
-        clock.fired_percent = reached[-1]
-        if reached[-1] >= 100:
-            clock.breached_at = clockwork.moment_of(clock, hours, clock.target_seconds)
-        clockwork.refresh_deadlines(clock, hours, warning_threshold=threshold, ladder=ladder)
+        clock.fired_percent = passed
+        if clockwork.overdue(clock, hours, self.now):
+            clock.breached_at = clockwork.breach_moment(clock, hours, self.now)
+        self.ctx.refresh(clock)
 
     def handoff(self, index: int) -> tuple[Handoff, list[Clock], list[HandoffEvent]]:
         rng = self.rng
@@ -174,20 +165,26 @@ class Builder:
             metric: Clock(
                 handoff=handoff,
                 metric=metric,
+                provider_team=self.provider,
+                requesting_team=self.requester,
+                series_id=self.agreement.series_id,
+                priority=priority,
+                customer_segment=handoff.customer_segment,
                 target_seconds=target.seconds_for(metric),
                 around_the_clock=target.around_the_clock,
-                status=ClockStatus.RUNNING,
-                started_at=created,
-                segment_started_at=created,
             )
             for metric in Metric.values
         }
+        for clock in clocks.values():
+            clockwork.start(clock, created)
 
         def hours(clock: Clock):
             return self.ctx.hours(clock.around_the_clock)
 
         def stop(metric: str, at: datetime, actor) -> None:
             clock = clocks[metric]
+            if clockwork.overdue(clock, hours(clock), at):
+                clock.breached_at = clockwork.breach_moment(clock, hours(clock), at)
             clockwork.stop(clock, hours(clock), at)
             kind = (
                 EventKind.CLOCK_MET if clock.status == ClockStatus.MET else EventKind.CLOCK_BREACHED
