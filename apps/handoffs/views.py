@@ -56,18 +56,30 @@ PER_PAGE = 50
 # --- filing a handoff --------------------------------------------------------------------
 
 
-def _agreement_for_filing(user, agreement_id: str) -> Agreement:
+def _agreement_for_filing(user, agreement_id: str = "", series_id: str = "") -> Agreement:
     """The agreement version to file under: visible to the user and one their team hands
-    work over through (403 otherwise)."""
-    pk = limits.parse_id(agreement_id)  # "²" passes isdigit() and fails int()
+    work over through (403 otherwise). A filing link names the series (`?series=`) and
+    files under its active version; an older `?agreement=` link of a version since
+    superseded does the same, so saved links survive amendments."""
+    pk = limits.parse_id(series_id or agreement_id)  # "²" passes isdigit() and fails int()
     if pk is None:
         raise Http404("No such agreement.")
-    agreement = get_object_or_404(
+    versions = (
         Agreement.objects.visible_to(user)
         .select_related("series__provider_team", "series__requesting_team")
-        .prefetch_related("targets", "triage_fields"),
-        pk=pk,
+        .prefetch_related("targets", "triage_fields")
     )
+    if series_id:
+        agreement = versions.filter(series_id=pk).active().first()
+        if agreement is None:
+            # A series without an active version (retired, or still a draft): say which.
+            agreement = versions.filter(series_id=pk).order_by("-version").first()
+        if agreement is None:
+            raise Http404("No such agreement.")
+    else:
+        agreement = get_object_or_404(versions, pk=pk)
+        if agreement.status == "superseded":
+            agreement = versions.filter(series_id=agreement.series_id).active().first() or agreement
     requesting = agreement.series.requesting_team
     if not (user.is_staff or Team.objects.of_member(user).filter(pk=requesting.pk).exists()):
         raise PermissionDenied(f"Only members of {requesting} file handoffs under this agreement.")
@@ -103,13 +115,14 @@ def _put_create_errors(exc: ValidationError, form: forms.Form, triage: forms.For
 @require_http_methods(["GET", "POST"])
 def handoff_new(request):
     agreement_id = request.GET.get("agreement", "")
-    if not agreement_id:
+    series_id = request.GET.get("series", "")
+    if not (agreement_id or series_id):
         return render(
             request,
             "handoffs/handoff_choose.html",
             {"agreements": _agreements_to_file_under(request.user)},
         )
-    agreement = _agreement_for_filing(request.user, agreement_id)
+    agreement = _agreement_for_filing(request.user, agreement_id, series_id)
     if request.method == "GET" and agreement.status != "active":
         # On POST the service says so on the form, keeping what was typed.
         messages.error(
@@ -162,14 +175,16 @@ def _filed_message(handoff: Handoff, agreement: Agreement) -> str:
 
 
 def _people(events) -> dict[int, User]:
-    """Users the timeline mentions by id (assignees before and after), in one query."""
-    ids = {
-        value
-        for event in events
-        for side in (event.before or {}, event.after or {})
-        for key, value in side.items()
-        if key == "assignee" and isinstance(value, int)
-    }
+    """Users the timeline mentions by id (assignees before and after, who an escalation
+    reached), in one query."""
+    ids = set()
+    for event in events:
+        for side in (event.before or {}, event.after or {}):
+            for key, value in side.items():
+                if key == "assignee" and isinstance(value, int):
+                    ids.add(value)
+                elif key == "to" and isinstance(value, list):
+                    ids.update(v for v in value if isinstance(v, int))
     return {user.pk: user for user in User.objects.filter(pk__in=ids)} if ids else {}
 
 

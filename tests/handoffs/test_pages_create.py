@@ -167,7 +167,7 @@ def test_the_first_step_lists_the_active_agreements_my_teams_hand_work_over_thro
     assert response.status_code == 200
     assert list(response.context["agreements"]) == [agreement]
     html = response.content.decode()
-    assert f'href="?agreement={agreement.pk}"' in html
+    assert f'href="?series={agreement.series_id}"' in html
     assert inbound_to_support.title not in html
     assert retired.title not in html
 
