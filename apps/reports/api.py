@@ -40,8 +40,13 @@ class ComplianceRowSerializer(serializers.Serializer):
     month_label = serializers.CharField(required=False)
     metric = serializers.ChoiceField(choices=Metric.choices)
     metric_label = serializers.CharField()
-    volume = serializers.IntegerField(help_text="Finished clocks (met or breached).")
-    with_target = serializers.IntegerField()
+    volume = serializers.IntegerField(help_text="Finished clocks: with_target + best_effort.")
+    with_target = serializers.IntegerField(
+        help_text="Finished clocks with a target: the denominator of met_pct."
+    )
+    best_effort = serializers.IntegerField(
+        help_text="Finished clocks without a target (best effort): in no percentage."
+    )
     met = serializers.IntegerField()
     breached = serializers.IntegerField()
     met_pct = serializers.FloatField(allow_null=True)

@@ -8,6 +8,7 @@ queries whatever the amount of work: lists are capped, counts are aggregated.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Exists, OuterRef, Q
 from django.shortcuts import render
@@ -24,7 +25,8 @@ from apps.reviews.models import QuarterlyReview, ReviewStatus
 from apps.reviews.selectors import breaches_to_review
 from apps.teams.models import Membership, Role
 
-from .selectors import clock_compliance
+from .forms import user_zone
+from .selectors import clock_compliance, last_days_bounds, met_words
 
 LIST_SIZE = 8
 TILE_DAYS = 30
@@ -121,11 +123,21 @@ def dashboard_context(*, user, now: datetime) -> dict:
     # The count itself is the navigation's (one COUNT per page, apps.notifications).
     latest_unread = list(Notification.objects.visible_to(user).inbox().unread()[:5])
 
-    since = now - timedelta(days=TILE_DAYS)
+    # The report's "Last 30 days" for the same person: local dates in their zone, today
+    # included, the same clocks (their teams' inbound work) and the same definition.
+    tz = user_zone(user)
+    since, until = last_days_bounds(
+        today=now.astimezone(ZoneInfo(tz)).date(), days=TILE_DAYS, tz=tz
+    )
     tiles = {}
     if team_ids:
-        clocks = Clock.objects.filter(provider_team_id__in=team_ids, started_at__gte=since)
-        tiles = {row["team"]: row for row in clock_compliance(clocks, group_by=["team"])}
+        clocks = Clock.objects.filter(
+            provider_team_id__in=team_ids, started_at__gte=since, started_at__lt=until
+        )
+        tiles = {
+            row["team"]: {**row, "met_words": met_words(row)}
+            for row in clock_compliance(clocks, group_by=["team"], tz=tz)
+        }
 
     return {
         "now": now,

@@ -36,6 +36,7 @@ def compliance_table(rows: list[dict], group_by: str) -> Iterable[list[str]]:
         "metric_label",
         "volume",
         "with_target",
+        "best_effort",
         "met",
         "breached",
         "met_pct",
@@ -59,7 +60,7 @@ def compliance_table(rows: list[dict], group_by: str) -> Iterable[list[str]]:
             row["metric_label"],
             *(
                 _number(row[name])
-                for name in ("volume", "with_target", "met", "breached", "met_pct")
+                for name in ("volume", "with_target", "best_effort", "met", "breached", "met_pct")
             ),
             _number(row["p50"]),
             readable(row["p50"]),

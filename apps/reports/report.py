@@ -22,7 +22,7 @@ from apps.reviews.models import RootCause
 from apps.teams.models import Team
 
 from .forms import PRIORITY_LABELS, SEGMENT_LABELS, AgreementChoice, ReportQuery
-from .selectors import UNREVIEWED, breach_causes, clock_compliance
+from .selectors import UNREVIEWED, _pct, breach_causes, clock_compliance, met_words
 
 METRICS = list(Metric.choices)
 METRIC_LABELS = dict(Metric.choices)
@@ -35,6 +35,7 @@ SEGMENT_ORDER = list(SEGMENT_LABELS)
 FIGURES = (
     "volume",
     "with_target",
+    "best_effort",
     "met",
     "breached",
     "met_pct",
@@ -256,6 +257,7 @@ def _grouped(rows: list[dict], group_by: str) -> list[dict]:
             {
                 **row,
                 "text": {
+                    "met": met_words(row),
                     "met_pct": percent(row["met_pct"]),
                     "p50": readable(row["p50"]),
                     "p80": readable(row["p80"]),
@@ -265,6 +267,18 @@ def _grouped(rows: list[dict], group_by: str) -> list[dict]:
                 },
             }
         )
+    for group in groups:
+        # All metrics together, as the dashboard's tile counts a team's clocks.
+        total = {
+            key: sum(r[key] for r in group["rows"])
+            for key in ("volume", "with_target", "best_effort", "met", "breached")
+        }
+        met_pct = _pct(total["met"], total["met"] + total["breached"])
+        group["total"] = {
+            **total,
+            "met_pct": met_pct,
+            "text": {"met": met_words(total), "met_pct": percent(met_pct)},
+        }
     return groups
 
 

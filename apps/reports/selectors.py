@@ -32,7 +32,7 @@ caller's, when called inside `atomic()`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connections
@@ -115,6 +115,24 @@ def _pct(part: int, whole: int) -> float | None:
 
 def _int(value) -> int | None:
     return None if value is None else int(value)
+
+
+def met_words(row: dict | None) -> str:
+    """ "32 of 34 met" — a figure with its denominator (finished clocks with a target)."""
+    if not row or not row.get("with_target"):
+        return "no finished clock with a target"
+    return f"{row['met']} of {row['with_target']} met"
+
+
+def last_days_bounds(*, today: date, days: int, tz: str) -> tuple[datetime, datetime]:
+    """The last `days` local dates in `tz`, today included, as [since, until) aware
+    datetimes: the dashboard's tiles and the report's "Last 30 days" read the same
+    window."""
+    zone = ZoneInfo(tz)
+    first = today - timedelta(days=days - 1)
+    return tuple(
+        datetime.combine(day, time(0), tzinfo=zone) for day in (first, today + timedelta(days=1))
+    )
 
 
 def clock_compliance(
@@ -254,6 +272,10 @@ def clock_compliance(
             with_target=with_target,
             met=met,
             breached=breached,
+            # One definition everywhere: met % is of the finished clocks *with a target*
+            # (`with_target`, the denominator shown beside it); best-effort clocks are
+            # finished too but counted apart, never in the percentage.
+            best_effort=volume - with_target,
             met_pct=_pct(met, met + breached),
             p50=p50,
             p80=p80,

@@ -42,13 +42,14 @@ def test_compliance_csv_has_the_pages_figures(client, provider_lead, world):
         in (response["Content-Disposition"])
     )
     rows = parse(response)
-    assert list(rows[0])[:8] == [
+    assert list(rows[0])[:9] == [
         "priority",
         "priority_label",
         "metric",
         "metric_label",
         "volume",
         "with_target",
+        "best_effort",
         "met",
         "breached",
     ]

@@ -84,6 +84,10 @@ def test_outsider_sees_nothing_of_other_teams(client, outsider, monday_work):
 
 def test_agreements_awaiting_my_approval(client, agreement, provider_lead, requester_lead):
     draft = agreement_services.agreement_amend(agreement=agreement, actor=requester_lead)
+    # An unchanged version cannot be submitted: the amendment changes the playbook.
+    agreement_services.agreement_update_draft(
+        agreement=draft, actor=requester_lead, playbook="Page the on-call engineer first."
+    )
     agreement_services.agreement_submit(agreement=draft, actor=requester_lead)
     agreement_services.agreement_approve(agreement=draft, actor=requester_lead)
     client.force_login(provider_lead)
