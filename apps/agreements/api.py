@@ -486,7 +486,9 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @_action_schema(AgreementApproveInput, "Approve a version in review for the sides you lead")
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None, format=None):
-        agreement = self.get_object()
+        # Anyone signed in sees an active version: who leads neither team is refused
+        # before the body is read. (The service asks again, and refuses staff.)
+        agreement = self._editable()
         data = self._input(AgreementApproveInput)
         return self._respond(
             services.agreement_approve(
