@@ -12,6 +12,7 @@ its rows count finished clocks only (met or breached), as every compliance figur
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -83,8 +84,11 @@ def period_clocks(
 
 
 def _add_months(day: date, months: int) -> date:
+    """The same day `months` later (earlier when negative), kept inside the month: 31 Dec
+    − 3 months is 30 Sep, 29 Mar − 1 month is 28 Feb (a month has no 29 Feb most years)."""
     index = day.year * 12 + day.month - 1 + months
-    return day.replace(year=index // 12, month=index % 12 + 1)
+    year, month = index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def previous_period(start: date, end: date) -> tuple[date, date]:

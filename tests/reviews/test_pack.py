@@ -366,3 +366,37 @@ def test_targets_in_the_shared_shape(agreement):
         "action_plan": None,
         "resolve": None,
     }
+
+
+@pytest.mark.parametrize(
+    "day,months,expected",
+    [
+        (date(2026, 12, 31), -3, date(2026, 9, 30)),
+        (date(2026, 3, 29), -1, date(2026, 2, 28)),
+        (date(2028, 3, 29), -1, date(2028, 2, 29)),
+        (date(2026, 11, 30), 3, date(2027, 2, 28)),
+        (date(2026, 1, 15), -1, date(2025, 12, 15)),
+    ],
+)
+def test_months_are_added_inside_the_month(day, months, expected):
+    from apps.reviews.pack import _add_months
+
+    assert _add_months(day, months) == expected
+
+
+def test_a_pack_for_a_period_ending_on_the_29th_to_31st_has_its_three_months(agreement):
+    from apps.reviews.pack import last_months
+
+    assert last_months(date(2026, 3, 29)) == [
+        (date(2025, 12, 29), date(2026, 1, 29)),
+        (date(2026, 1, 29), date(2026, 2, 28)),
+        (date(2026, 2, 28), date(2026, 3, 29)),
+    ]
+    pack = build_pack(
+        series=agreement.series,
+        agreement=agreement,
+        period_start=date(2025, 12, 31),
+        period_end=date(2026, 3, 31),
+        now=REVIEW_DAY,
+    )
+    assert len(pack["history"]) == 3
