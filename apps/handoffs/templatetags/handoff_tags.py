@@ -6,6 +6,9 @@ Everything here reads what the views prefetched; no tag runs a query.
 from __future__ import annotations
 
 from django import template
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from apps.agreements.durations import format_duration
@@ -146,7 +149,13 @@ CHANGE_LABELS = {
     "metric": "clock",
     "consumed_seconds": "used",
     "target_seconds": "target",
+    "to": "told",
+    "role": "as",
+    "raise_priority": "raises the priority",
+    "breached_at": "breached at",
 }
+# Technical keys the timeline does not show (the step's audience is shown as "told").
+HIDDEN_KEYS = {"metric", "notify"}
 
 
 def _value(key: str, value, *, clock, people: dict) -> str:
@@ -154,6 +163,17 @@ def _value(key: str, value, *, clock, people: dict) -> str:
         if value is None:
             return "best effort"
         return in_words(int(value), business=not (clock and clock.around_the_clock))
+    if key == "to":
+        names = [people[v].display_name if v in people else f"user {v}" for v in value or []]
+        return ", ".join(names) or "nobody"
+    if key == "percent":
+        return f"{value} %"
+    if key == "raise_priority":
+        return "yes" if value else "no"
+    if key == "breached_at" and isinstance(value, str):
+        moment = parse_datetime(value)
+        if moment is not None:
+            return date_format(timezone.localtime(moment), "D j M Y, H:i T")
     if value is None or value == "":
         return "nobody" if key == "assignee" else "—"
     if key == "status":
@@ -175,7 +195,7 @@ def event_changes(event, handoff, people: dict) -> list[dict]:
     clock = handoff.clock(metric) if metric else None
     changes = []
     for key in [*after, *(k for k in before if k not in after)]:
-        if key == "metric":
+        if key in HIDDEN_KEYS:
             continue
         old = _value(key, before[key], clock=clock, people=people) if key in before else ""
         new = _value(key, after[key], clock=clock, people=people) if key in after else ""
