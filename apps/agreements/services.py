@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.core import limits
 from apps.core.exceptions import Conflict
 from apps.notifications.models import Kind as NotificationKind
 from apps.notifications.services import notify
@@ -64,6 +65,20 @@ AGREEMENT_FIELDS = (
     "waiting_auto_close_days",
     "change_summary",
 )
+LONG_TEXT_FIELDS = (
+    "service_description",
+    "scope_included",
+    "scope_excluded",
+    "customer_sla",
+    "playbook",
+    "change_summary",
+)
+TRIAGE_TEXT_LIMITS = {
+    "key": limits.TRIAGE_KEY_MAX,
+    "label": limits.TRIAGE_LABEL_MAX,
+    "help_text": limits.TRIAGE_HELP_TEXT_MAX,
+    "pattern": limits.TRIAGE_PATTERN_MAX,
+}
 TARGET_FIELDS = (
     "priority",
     "impact",
@@ -127,6 +142,10 @@ def _check_target(index: int, target: dict, errors: dict) -> None:
     for field, value in values.items():
         if value is not None and value <= 0:
             errors.setdefault(f"{prefix}.{field}", []).append("A target must be positive.")
+        elif value is not None and value > limits.TARGET_SECONDS_MAX:
+            errors.setdefault(f"{prefix}.{field}", []).append(
+                f"A target is at most {limits.TARGET_SECONDS_MAX // 3600:,} hours (ten years)."
+            )
     if all(v is None for v in values.values()):
         errors.setdefault(f"{prefix}.acknowledge_seconds", []).append(
             "Give this priority at least one target (acknowledge, action plan or resolve)."
@@ -214,6 +233,15 @@ def validate_version(
     errors: dict[str, list[str]] = {}
     if not (fields.get("title") or "").strip():
         errors["title"] = ["Give the agreement a title."]
+    # The last line of defence behind the forms and serializers (apps.core.limits).
+    limits.check_text(errors, "title", fields.get("title"), limits.TITLE_MAX)
+    for name in LONG_TEXT_FIELDS:
+        limits.check_text(errors, name, fields.get(name), limits.LONG_TEXT_MAX)
+    for index, field in enumerate(triage_fields):
+        for name, limit in TRIAGE_TEXT_LIMITS.items():
+            value = field.get(name)
+            if isinstance(value, str):
+                limits.check_text(errors, f"triage_fields.{index}.{name}", value, limit)
     if fields.get("kind") not in Kind.values:
         errors["kind"] = ["Choose escalation, handoff or request."]
     threshold = fields.get("warning_threshold")
@@ -692,9 +720,13 @@ def exception_window_request(
         errors["start"] = ["Give the start."]
     if end is None:
         errors["end"] = ["Give the end."]
-    if start and end and end <= start:
+    for key, moment in (("start", start), ("end", end)):
+        if moment is not None and not limits.in_datetime_range(moment):
+            errors[key] = [limits.datetime_range_message()]
+    # A moment missing or out of range cannot be compared with the other or with now.
+    if not errors and end <= start:
         errors["end"] = ["The window must end after it starts."]
-    elif start and end:
+    elif not errors:
         _window_limits(start, end, now, errors)
     if not (reason or "").strip():
         errors["reason"] = ["Say why (outage, launch, force majeure…)."]

@@ -172,8 +172,13 @@ def require_text(key: str, value: str | None, limit: int) -> None:
 
 
 def in_datetime_range(moment: datetime) -> bool:
-    """Whether an aware moment lies in [DATETIME_MIN, DATETIME_MAX)."""
-    return DATETIME_MIN <= moment < DATETIME_MAX
+    """Whether an aware moment lies in [DATETIME_MIN, DATETIME_MAX). A moment whose
+    offset takes it past what Python holds (year 9999 at UTC-12) compares with an
+    OverflowError: it is out of range too."""
+    try:
+        return DATETIME_MIN <= moment < DATETIME_MAX
+    except (OverflowError, TypeError):
+        return False
 
 
 def datetime_range_message() -> str:

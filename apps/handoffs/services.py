@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from apps.agreements.models import Agreement, Metric, Priority
 from apps.agreements.models import Status as AgreementStatus
+from apps.core import limits
 from apps.core.exceptions import Conflict
 
 from . import permissions
@@ -150,6 +151,9 @@ def _conflict_message(handoff: Handoff, action: str) -> str:
 def _event(
     handoff, kind, actor, now, *, comment="", before=None, after=None, role=""
 ) -> HandoffEvent:
+    # The last line of defence behind the forms and serializers (apps.core.limits): the
+    # admin, tasks and scripts call services too.
+    limits.require_text("comment", comment, limits.HANDOFF_TEXT_MAX)
     after = dict(after or {})
     if role:
         after["role"] = role
@@ -205,6 +209,8 @@ def handoff_create(
         errors["agreement"] = ["Only an active agreement accepts new handoffs."]
     if not (title or "").strip():
         errors["title"] = ["Give the handoff a title."]
+    limits.check_text(errors, "title", title, limits.TITLE_MAX)
+    limits.check_text(errors, "description", description, limits.HANDOFF_TEXT_MAX)
     target = agreement.target_for(priority)
     if target is None:
         defined = ", ".join(t.priority for t in agreement.targets.all()) or "none"
@@ -213,6 +219,10 @@ def handoff_create(
         errors["customer_segment"] = ["Choose a customer segment."]
     if impacted_customers is None or impacted_customers < 0:
         errors["impacted_customers"] = ["The number of impacted customers cannot be negative."]
+    elif impacted_customers > limits.IMPACTED_CUSTOMERS_MAX:
+        errors["impacted_customers"] = [
+            f"At most {limits.IMPACTED_CUSTOMERS_MAX:,} impacted customers can be given."
+        ]
     try:
         cleaned = validate_triage(list(agreement.triage_fields.all()), triage)
     except ValidationError as exc:

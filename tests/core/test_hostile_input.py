@@ -492,3 +492,74 @@ def test_a_target_beyond_ten_years_is_a_400_on_the_api(
     )
     assert response.status_code == 400
     assert "resolve_seconds" in response.json()["targets"]["0"]
+
+
+# --- the services refuse it whoever calls ----------------------------------------------
+
+
+def test_the_handoff_services_refuse_oversized_texts(agreement, requester, handoff):
+    from django.core.exceptions import ValidationError
+
+    from apps.handoffs import services
+
+    with pytest.raises(ValidationError) as caught:
+        services.handoff_create(
+            actor=requester,
+            agreement=agreement,
+            title="t" * 201,
+            priority="P2",
+            triage=TRIAGE,
+            description="d" * 10_001,
+            impacted_customers=limits.IMPACTED_CUSTOMERS_MAX + 1,
+        )
+    assert set(caught.value.message_dict) >= {"title", "description", "impacted_customers"}
+    with pytest.raises(ValidationError) as caught:
+        services.handoff_comment(handoff=handoff, actor=requester, comment="c" * 10_001)
+    assert "comment" in caught.value.message_dict
+    assert Handoff.objects.count() == 1
+    assert not HandoffEvent.objects.filter(kind=EventKind.COMMENTED).exists()
+
+
+def test_the_window_service_refuses_moments_outside_the_range(provider_member, provider_team):
+    from datetime import timedelta, timezone
+
+    from django.core.exceptions import ValidationError
+
+    from apps.agreements import services
+
+    far = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-12)))
+    with pytest.raises(ValidationError) as caught:
+        services.exception_window_request(
+            actor=provider_member,
+            provider_team=provider_team,
+            start=far,
+            end=far + timedelta(minutes=59),
+            reason="Far",
+            affected_customers="none",
+            communication_plan="none",
+        )
+    assert set(caught.value.message_dict) >= {"start", "end"}
+    assert not ExceptionWindow.objects.exists()
+
+
+def test_the_agreement_service_refuses_a_target_beyond_ten_years(
+    provider_lead, provider_team, requesting_team
+):
+    from django.core.exceptions import ValidationError
+
+    from apps.agreements import services
+    from tests.factories import standard_targets
+
+    targets = standard_targets()
+    targets[0]["resolve_seconds"] = limits.TARGET_SECONDS_MAX + 1
+    with pytest.raises(ValidationError) as caught:
+        services.agreement_create_draft(
+            actor=provider_lead,
+            provider_team=provider_team,
+            requesting_team=requesting_team,
+            title="Escalations",
+            targets=targets,
+            triage_fields=[{"key": "k", "label": "L" * 121, "kind": "text"}],
+        )
+    assert "targets.0.resolve_seconds" in caught.value.message_dict
+    assert "triage_fields.0.label" in caught.value.message_dict
