@@ -6,8 +6,9 @@ that does not document a code itself (an operation's own, more specific descript
 wins). Which codes an operation can answer follows from what it is:
 
 - 401 unless it allows anonymous calls (DRF answers `WWW-Authenticate: Token`);
-- 400 when it takes a request body or filters (field-keyed messages), and 415 when the
-  body comes in a media type the operation does not read;
+- 400 when it takes a request body or filters (field-keyed messages), 413 when that
+  body is larger than the portal reads, and 415 when it comes in a media type the
+  operation does not read;
 - 403 for writes that need a signed-in user (a team that may not act, or a session
   request without its CSRF token);
 - 404 when its path names an object (not there or not visible to you) or it is
@@ -61,6 +62,7 @@ DESCRIPTIONS = {
     "403": ("Not allowed: your team may not do this (or a session request lacks its CSRF token)."),
     "404": "No such object, or not one you may see (also a `page` past the last one).",
     "409": "The object's current status does not allow this.",
+    "413": "The body is larger than the portal reads (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB).",
     "415": "The body's Content-Type is not one this operation reads.",
     "429": "Too many requests: wait the `Retry-After` seconds.",
 }
@@ -113,7 +115,7 @@ def error_codes(path: str, method: str, operation: dict) -> list[str]:
     if "requestBody" in operation or query - PAGINATION_PARAMETERS:
         codes.append("400")
     if "requestBody" in operation:
-        codes.append("415")
+        codes.extend(["413", "415"])
     if method in WRITES and signed_in:
         codes.append("403")
     names_object = "{" in path

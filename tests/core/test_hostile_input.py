@@ -563,3 +563,22 @@ def test_the_agreement_service_refuses_a_target_beyond_ten_years(
         )
     assert "targets.0.resolve_seconds" in caught.value.message_dict
     assert "triage_fields.0.label" in caught.value.message_dict
+
+
+def test_the_schema_documents_413_on_every_operation_with_a_body():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    with_body = [
+        (path, method, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    ]
+    assert with_body
+    for path, method, operation in with_body:
+        response = operation["responses"].get("413")
+        assert response, f"{method.upper()} {path}"
+        assert response["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ApiError"
+        }
