@@ -425,7 +425,7 @@ EXCEPTION_WINDOW_MAX_BACKDATE = timedelta(
 EXCEPTION_WINDOW_MAX_LENGTH = timedelta(
     days=env.int("EXCEPTION_WINDOW_MAX_LENGTH_DAYS", default=14)
 )
-if EXCEPTION_WINDOW_MAX_BACKDATE < timedelta(0) or EXCEPTION_WINDOW_MAX_LENGTH <= timedelta(0):
+if timedelta(0) > EXCEPTION_WINDOW_MAX_BACKDATE or timedelta(0) >= EXCEPTION_WINDOW_MAX_LENGTH:
     raise ImproperlyConfigured(
         "EXCEPTION_WINDOW_MAX_BACKDATE_DAYS must be 0 or more, "
         "EXCEPTION_WINDOW_MAX_LENGTH_DAYS more than 0."

@@ -11,8 +11,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from apps.handoffs import services
-from apps.handoffs.models import Clock, Handoff
 from apps.handoffs.clockwork.sweep import sweep_due_clocks
+from apps.handoffs.models import Clock, Handoff
 from tests.factories import AgreementFactory
 
 from .conftest import MONDAY_10, TRIAGE, berlin

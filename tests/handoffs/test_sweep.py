@@ -7,8 +7,8 @@ from django.db import connection, connections
 
 from apps.agreements import services as agreement_services
 from apps.handoffs import services
-from apps.handoffs.models import ClockStatus, EventKind
 from apps.handoffs.clockwork.sweep import sweep_due_clocks
+from apps.handoffs.models import ClockStatus, EventKind
 
 from .conftest import MONDAY_10, berlin
 
@@ -193,8 +193,8 @@ def test_two_sweeps_at_once_fire_each_step_once(file_handoff, provider_member, p
 
 
 def test_each_sweep_is_recorded_for_the_staff_page(file_handoff, staff, client):
-    from apps.handoffs.models import SweepRun
     from apps.handoffs.clockwork.sweep import sweep_record
+    from apps.handoffs.models import SweepRun
 
     file_handoff("P3")
     now = berlin(2026, 3, 3, 10, 5)

@@ -9,8 +9,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.core.exceptions import Conflict
 from apps.handoffs import services as handoff_services
-from apps.handoffs.models import Clock
 from apps.handoffs.clockwork.sweep import sweep_due_clocks
+from apps.handoffs.models import Clock
 from apps.reviews import selectors, services
 from apps.reviews.models import BreachReview, RootCause
 from apps.teams.models import Membership
