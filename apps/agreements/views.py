@@ -396,9 +396,15 @@ def agreement_retire(request, pk: int):
 
 
 def _safe_next(request, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    # Only a path: redirect() takes a word without "/" or "." for a URL pattern's name,
+    # so `next=x` would be a NoReverseMatch (a 500).
+    if (
+        target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return target
     return default

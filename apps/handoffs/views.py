@@ -376,8 +376,14 @@ ACTIONS: dict[str, Action] = {
 
 def _next_url(request, handoff: Handoff) -> str:
     target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    # Only a path: redirect() takes a word without "/" or "." for a URL pattern's name,
+    # so `next=x` would be a NoReverseMatch (a 500).
+    if (
+        target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return target
     return handoff.get_absolute_url()

@@ -582,3 +582,16 @@ def test_the_schema_documents_413_on_every_operation_with_a_body():
         assert response["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/ApiError"
         }
+
+
+@pytest.mark.parametrize(
+    "target", ["୧", "x", "dashboard", "//evil.example/", "https://evil.example/"]
+)
+def test_a_next_that_is_not_a_path_on_this_site_falls_back(handoff, provider_member, target):
+    response = page(provider_member).post(
+        reverse("handoffs:comment", kwargs={"pk": handoff.pk}),
+        {"comment": "Looking", "next": target},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == handoff.get_absolute_url()
+    assert HandoffEvent.objects.filter(kind=EventKind.COMMENTED).count() == 1
