@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 
 from .. import services as handoff_services
 from ..models import OPEN_STATUSES, Clock, ClockStatus, SweepRun
@@ -72,6 +73,10 @@ def sweep_due_clocks(
     still due."""
     started = time.perf_counter()
     result = SweepResult()
+    # Load the URLconf (notification links) before any handoff is locked: the first
+    # reverse() in a fresh worker process costs a second or more, and must not be spent
+    # holding a handoff somebody may be acting on.
+    reverse("handoffs:detail", kwargs={"pk": 1})
     due = list(
         Clock.objects.filter(status=ClockStatus.RUNNING, next_step_at__lte=now)
         .order_by("next_step_at", "pk")
