@@ -9,9 +9,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.core.http import safe_next
 
 from . import selectors, services
 from .forms import PreferencesForm
@@ -26,10 +28,7 @@ def inbox(request):
 
 
 def _back(request):
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return redirect(target)
-    return redirect("notifications:inbox")
+    return redirect(safe_next(request, reverse("notifications:inbox")))
 
 
 @require_POST

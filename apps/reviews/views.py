@@ -21,12 +21,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.agreements.durations import duration_input, format_duration
 from apps.agreements.models import Metric, Priority
 from apps.core.exceptions import Conflict
+from apps.core.http import safe_next
 from apps.handoffs.models import Clock, Handoff
 from apps.handoffs.selectors import ClockReader, windows_for
 from apps.teams.models import Membership, Role, Team
@@ -93,12 +93,7 @@ def hours(seconds) -> float | None:
 
 
 def _safe_next(request, default: str) -> str:
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
+    return safe_next(request, default)
 
 
 def _put_errors(form, exc: ValidationError) -> None:

@@ -5,6 +5,12 @@ a provider lead or staff (drawn with the case). No request may answer 500, and e
 answered must be one the schema documents for that operation (`apps/core/schema.py`
 documents the error answers).
 
+Beyond what the schema describes, the values real clients and attackers send: in about half
+of the generated bodies and query strings one value (a string or number at any depth) is
+replaced by one of `HOSTILE` — Unicode digits (`²`, `٣`), lone surrogates, NUL, exponent
+numbers (`1e1000000`), numbers past every column's range, dates far outside any sane range
+(`9999-12-31T23:00`, `0001-01-01T00:00`) — and generated dates reach those years too.
+
 Bounded for CI: `SCHEMATHESIS_MAX_EXAMPLES` (default 25) examples per operation,
 derandomized with a fixed seed so that a run is repeatable. A deeper local run adds the
 coverage phase (every boundary and type violation the schema allows):
@@ -12,7 +18,7 @@ coverage phase (every boundary and type violation the schema allows):
 """
 
 import os
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 import schemathesis
@@ -67,6 +73,98 @@ schema = schemathesis.openapi.from_wsgi(
 
 TRIAGE = {"steps": "1. open the app 2. crash", "environment": "production"}
 
+# --- hostile values: what a schema generator does not try -----------------------------------
+
+FAR_DATETIMES = [
+    "9999-12-31T23:00:00Z",
+    "9999-12-31T23:59:59+14:00",
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00-12:00",
+    "1969-12-31T23:59:59Z",
+    "2038-01-19T03:14:08Z",
+]
+FAR_DATES = ["9999-12-31", "0001-01-01", "1900-02-28", "2100-12-31"]
+HOSTILE = [
+    "²",
+    "٣",
+    "１２",
+    "²³⁴",
+    "\ud800",  # a lone surrogate: JSON can carry it (escaped), no database can store it
+    "a\udfffb",
+    "\x00",
+    "a\x00b",
+    "1e1000000",
+    "1e5000",
+    "-1e309",
+    "99999999999",
+    "999999999h",
+    "9223372036854775808",
+    10**30,
+    -(10**30),
+    2**31,
+    1e308,
+    "[" * 200,
+    "9999-12-31T23:00",
+    "0001-01-01T00:00",
+    *FAR_DATETIMES,
+    *FAR_DATES,
+]
+hostile = st.sampled_from(HOSTILE)
+
+
+def _has_surrogate(text: str) -> bool:
+    return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
+# A URL carries bytes: a lone surrogate has no UTF-8 form to percent-encode (a client that
+# sends its raw bytes gets them decoded as U+FFFD by the server, a character like any other).
+hostile_in_query = st.sampled_from(
+    [v for v in HOSTILE if not (isinstance(v, str) and _has_surrogate(v))]
+)
+
+
+def _leaves(value, path=()):
+    """Paths to the strings and numbers inside a JSON value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, (*path, index))
+    elif isinstance(value, str | int | float) and not isinstance(value, bool):
+        yield path
+
+
+def _replaced(value, path, new):
+    if not path:
+        return new
+    head, *rest = path
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[head] = _replaced(value[head], rest, new)
+    return copy
+
+
+def _sprinkled(value, values=hostile) -> st.SearchStrategy:
+    """The value as generated, or with one of its leaves replaced by a hostile value."""
+    leaves = list(_leaves(value))
+    if not leaves:
+        return st.just(value)
+    one = st.tuples(st.sampled_from(leaves), values).map(lambda p: _replaced(value, *p))
+    return st.one_of(st.just(value), one)
+
+
+# Generated dates reach the far years as well as the near ones.
+schemathesis.openapi.format(
+    "date-time",
+    st.one_of(
+        st.sampled_from(FAR_DATETIMES),
+        st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()),
+    ),
+)
+schemathesis.openapi.format(
+    "date", st.one_of(st.sampled_from(FAR_DATES), st.dates().map(lambda d: d.isoformat()))
+)
+
 # Which objects a path's `{id}` names, by the collection it sits under.
 COLLECTIONS = {
     "agreements": "agreements",
@@ -94,6 +192,16 @@ BODY_REFERENCES = {
     "review": "reviews",
     "breach_review": "breach_reviews",
 }
+
+
+@schema.hook
+def flatmap_body(context, body):
+    return _sprinkled(body)
+
+
+@schema.hook
+def flatmap_query(context, query):
+    return _sprinkled(query, hostile_in_query) if query else st.just(query)
 
 
 def _persona(username: str, team, role=Role.MEMBER, **extra):
