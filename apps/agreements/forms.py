@@ -9,8 +9,6 @@ position.
 
 from __future__ import annotations
 
-import contextlib
-import re
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -24,6 +22,7 @@ from apps.accounts.models import User
 from apps.calendars.models import BusinessCalendar
 from apps.core import limits
 from apps.core.fields import AwareDateTimeField, BoundedDateField
+from apps.core.patterns import TIMEOUT_MESSAGE, PatternBudget, PatternError, PatternTimeout
 from apps.teams.models import Team
 
 from .durations import duration_input, parse_duration
@@ -48,25 +47,39 @@ def _get(field, name: str, default=None):
     return getattr(field, name, default)
 
 
-class FullMatchValidator:
-    """The answer must match the whole pattern, as an HTML `pattern` attribute does."""
+class TriageForm(forms.Form):
+    """The answers must match the whole of their field's pattern, as an HTML `pattern`
+    attribute does. Checked here rather than by a validator per field so that all the
+    matches share one time budget (`apps.core.patterns`)."""
 
-    def __init__(self, pattern: str):
-        self.pattern = pattern
-        self.regex = re.compile(pattern)
+    # Underscored: a triage key starts with a letter, so no field can take this name.
+    _patterns: dict[str, str] = {}
 
-    def __call__(self, value) -> None:
-        if value in (None, ""):
-            return
-        if not self.regex.fullmatch(str(value)):
-            raise ValidationError(
-                "Does not match the expected format (%(pattern)s).",
-                code="pattern",
-                params={"pattern": self.pattern},
-            )
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, FullMatchValidator) and other.pattern == self.pattern
+    def clean(self):
+        cleaned = super().clean()
+        budget = PatternBudget()
+        for key, pattern in self._patterns.items():
+            value = cleaned.get(key)
+            if value in (None, ""):
+                continue
+            try:
+                matched = budget.full_match(pattern, str(value))
+            except PatternTimeout:
+                self.add_error(key, ValidationError(TIMEOUT_MESSAGE, code="pattern_timeout"))
+                continue
+            except PatternError:
+                # The service refuses such patterns; a stored one must not break the form.
+                continue
+            if not matched:
+                self.add_error(
+                    key,
+                    ValidationError(
+                        "Does not match the expected format (%(pattern)s).",
+                        code="pattern",
+                        params={"pattern": pattern},
+                    ),
+                )
+        return cleaned
 
 
 def _triage_form_field(field) -> forms.Field:
@@ -99,11 +112,6 @@ def _triage_form_field(field) -> forms.Field:
         form_field = forms.ChoiceField(choices=[("", "—"), *choices], **options)
     else:
         form_field = forms.CharField(max_length=limits.TRIAGE_TEXT_MAX, **options)
-    pattern = _get(field, "pattern") or ""
-    if pattern and kind != FieldKind.CHOICE:
-        # The service refuses bad patterns; a stored one must still not break the form.
-        with contextlib.suppress(re.error):
-            form_field.validators.append(FullMatchValidator(pattern))
     return form_field
 
 
@@ -113,12 +121,15 @@ def triage_form_class(fields: Iterable, *, disabled: bool = False) -> type[forms
     The agreement page previews it disabled; the create-handoff form uses it as is.
     """
     rows = sorted(fields, key=lambda f: _get(f, "order") or 0)
-    declared = {}
+    declared: dict = {"_patterns": {}}
     for row in rows:
         form_field = _triage_form_field(row)
         form_field.disabled = disabled
         declared[_get(row, "key")] = form_field
-    return type("TriageForm", (forms.Form,), declared)
+        pattern = _get(row, "pattern") or ""
+        if pattern and _get(row, "kind") != FieldKind.CHOICE:
+            declared["_patterns"][_get(row, "key")] = pattern
+    return type("TriageForm", (TriageForm,), declared)
 
 
 # --- the draft editor ------------------------------------------------------------------

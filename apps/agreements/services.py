@@ -8,7 +8,6 @@ each message on the field it concerns.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
@@ -23,6 +22,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.core import limits
 from apps.core.exceptions import Conflict
+from apps.core.patterns import pattern_problem
 from apps.notifications.models import Kind as NotificationKind
 from apps.notifications.services import notify
 from apps.teams.models import Membership, Role, Team
@@ -182,13 +182,15 @@ def _check_triage_field(index: int, field: dict, errors: dict) -> None:
         errors.setdefault(f"{prefix}.choices", []).append("A choice field needs choices.")
     if len({str(c).strip() for c in choices}) != len(choices):
         errors.setdefault(f"{prefix}.choices", []).append("Choices must differ.")
-    if field.get("pattern"):
-        try:
-            re.compile(field["pattern"])
-        except re.error as exc:
-            errors.setdefault(f"{prefix}.pattern", []).append(
-                f"Not a valid regular expression: {exc}."
-            )
+    # Its length and characters are checked with the other texts (TRIAGE_TEXT_LIMITS).
+    pattern = str(field.get("pattern") or "")
+    if (
+        pattern
+        and len(pattern) <= limits.TRIAGE_PATTERN_MAX
+        and not limits.bad_character(pattern)
+        and (problem := pattern_problem(pattern))
+    ):
+        errors.setdefault(f"{prefix}.pattern", []).append(problem)
 
 
 def _check_step(index: int, step: dict, errors: dict) -> None:

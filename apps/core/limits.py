@@ -73,6 +73,20 @@ DATETIME_MAX = datetime(2100, 1, 1, tzinfo=UTC)
 DATE_MIN = date(2000, 1, 1)
 DATE_MAX = date(2099, 12, 31)  # inclusive: the last day before DATETIME_MAX
 
+# --- validation patterns -------------------------------------------------------------
+
+# A lead-written triage pattern is matched with the `regex` package's timeout, because a
+# pattern such as `(a|a)*$` backtracks for hours on a 500-character answer. One match gets
+# PATTERN_TIMEOUT_SECONDS; all the matches of one filing together PATTERN_BUDGET_SECONDS
+# (fifty patterned fields must not add up to ten seconds). A page runs them twice (its
+# form, then the service), which stays under a second with the timer's overshoot.
+PATTERN_TIMEOUT_SECONDS = 0.2
+PATTERN_BUDGET_SECONDS = 0.25
+# Counted repeats are spelled out when a pattern is compiled, nested ones multiplied:
+# `(?:a{1000}){1000}` takes a second to compile and `x{4294967294}` all the memory there
+# is. The characters a pattern may spell out (10,000 compiles in ~5 ms).
+PATTERN_WEIGHT_MAX = 10_000
+
 # --- request bodies -------------------------------------------------------------------
 
 # settings.DATA_UPLOAD_MAX_MEMORY_SIZE: the largest body read (413 beyond it).

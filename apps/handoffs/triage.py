@@ -6,17 +6,19 @@ is checked and normalised, and every problem is reported on its field's key.
 
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 
 from apps.agreements.models import FieldKind, TriageField
 from apps.core import limits
+from apps.core.patterns import TIMEOUT_MESSAGE, PatternBudget, PatternError, PatternTimeout
 
 
-def clean_answer(field: TriageField, raw) -> tuple[object, str | None]:
-    """(normalised value, error message or None) for one answer."""
+def clean_answer(
+    field: TriageField, raw, *, budget: PatternBudget | None = None
+) -> tuple[object, str | None]:
+    """(normalised value, error message or None) for one answer. Its pattern is matched
+    within `budget` (the filing's), or a budget of its own."""
     value = "" if raw is None else raw
     if isinstance(value, str):
         value = value.strip()
@@ -56,8 +58,17 @@ def clean_answer(field: TriageField, raw) -> tuple[object, str | None]:
             EmailValidator()(value)
         except ValidationError:
             return None, f"{field.label} must be an email address."
-    if field.pattern and not re.fullmatch(field.pattern, str(value)):
-        return None, f"{field.label} does not have the expected format."
+    if field.pattern:
+        try:
+            matched = (budget or PatternBudget()).full_match(field.pattern, str(value))
+        except PatternTimeout:
+            return None, TIMEOUT_MESSAGE
+        except PatternError:
+            # Saved before patterns were checked as they are now: it checks nothing rather
+            # than stopping every filing under the agreement.
+            matched = True
+        if not matched:
+            return None, f"{field.label} does not have the expected format."
     return value, None
 
 
@@ -68,8 +79,9 @@ def validate_triage(fields: list[TriageField], answers: dict | None) -> dict:
     answers = answers or {}
     cleaned: dict = {}
     errors: dict[str, list[str]] = {}
+    budget = PatternBudget()
     for field in fields:
-        value, error = clean_answer(field, answers.get(field.key))
+        value, error = clean_answer(field, answers.get(field.key), budget=budget)
         if error:
             errors[f"triage.{field.key}"] = [error]
         elif value is not None:
