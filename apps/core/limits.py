@@ -73,6 +73,9 @@ DATETIME_MAX = datetime(2100, 1, 1, tzinfo=UTC)
 DATE_MIN = date(2000, 1, 1)
 DATE_MAX = date(2099, 12, 31)  # inclusive: the last day before DATETIME_MAX
 
+# A report's period: five years at most (its dates within DATE_MIN … DATE_MAX).
+REPORT_DAYS_MAX = 5 * 366
+
 # --- validation patterns -------------------------------------------------------------
 
 # A lead-written triage pattern is matched with the `regex` package's timeout, because a

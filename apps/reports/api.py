@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.agreements.models import Metric, Priority
+from apps.core import limits
 
 from .forms import GROUPS, ReportForm, local_today, user_zone
 from .report import Namer, compliance_rows, report_clocks
@@ -83,7 +84,8 @@ PARAMETERS = [
     OpenApiParameter(
         "to",
         OpenApiTypes.DATE,
-        description="Last day of the period, included. Default: today. At most 1830 days.",
+        description="Last day of the period, included. Default: today. "
+        f"At most {limits.REPORT_DAYS_MAX} days.",
     ),
     OpenApiParameter(
         "group_by",

@@ -16,6 +16,8 @@ from django import forms
 from django.utils import timezone
 
 from apps.agreements.models import Agreement, Priority
+from apps.core import limits
+from apps.core.fields import BoundedDateField
 from apps.handoffs.models import Segment
 from apps.teams.models import Team
 
@@ -27,10 +29,6 @@ GROUPS = {
     "month": "Month",
 }
 DEFAULT_DAYS = 90
-# Reports stay bounded: five years at most, and dates a calendar can hold.
-MAX_DAYS = 5 * 366
-EARLIEST = date(2000, 1, 1)
-LATEST = date(2100, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,7 @@ class ReportForm(forms.Form):
         super().__init__(data, **kwargs)
         # `from` is a Python keyword: these two are added by name.
         self.fields = {
-            name: forms.DateField(
+            name: BoundedDateField(
                 label=label,
                 required=False,
                 widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -134,22 +132,17 @@ class ReportForm(forms.Form):
         if "from" in self.errors or "to" in self.errors:
             return cleaned
         since, until = cleaned.get("from"), cleaned.get("to")
-        for name, day in (("from", since), ("to", until)):
-            if day is not None and not EARLIEST <= day <= LATEST:
-                self.add_error(name, f"Choose a date between {EARLIEST} and {LATEST}.")
-        if self.errors:
-            return cleaned
         default = presets(self.today)[1]
         if since is None and until is None:
             since, until = default.since, default.until
         elif since is None:
-            since = max(EARLIEST, until - timedelta(days=DEFAULT_DAYS - 1))
+            since = max(limits.DATE_MIN, until - timedelta(days=DEFAULT_DAYS - 1))
         elif until is None:
-            until = min(LATEST, max(since, self.today))
+            until = min(limits.DATE_MAX, max(since, self.today))
         if since > until:
             self.add_error("to", "The end of the period comes before its start.")
-        elif (until - since).days + 1 > MAX_DAYS:
-            self.add_error("to", f"A report covers at most {MAX_DAYS} days.")
+        elif (until - since).days + 1 > limits.REPORT_DAYS_MAX:
+            self.add_error("to", f"A report covers at most {limits.REPORT_DAYS_MAX} days.")
         cleaned["from"], cleaned["to"] = since, until
         cleaned["group_by"] = cleaned.get("group_by") or "team"
         by_slug = {t.slug: t for t in self.teams.values()}

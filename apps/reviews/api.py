@@ -29,7 +29,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.agreements.models import Metric, Priority
+from apps.core import limits
 from apps.core.api import SafeJSONParser
+from apps.core.fields import BoundedDateInput
 from apps.handoffs.models import Clock, Handoff
 from apps.teams.models import Team
 
@@ -37,10 +39,6 @@ from . import pack, selectors, services, whatif
 from .filters import ActionItemFilter, BreachReviewFilter, QuarterlyReviewFilter
 from .models import ActionItem, BreachReview, QuarterlyReview, ReviewSignOff, RootCause
 
-# The storage range of an integer column: a larger number is a type error (and would
-# overflow PostgreSQL's integer), whereas "positive" is a rule the services word.
-MAX_INT = 2_147_483_647
-TEXT_LIMIT = 20_000
 NO_DELETE = ["get", "post", "patch", "head", "options"]
 
 
@@ -366,7 +364,9 @@ class _IdField(serializers.IntegerField):
     """A primary key as the client types it: an integer within the column's range."""
 
     def __init__(self, **kwargs):
-        super().__init__(min_value=1, max_value=MAX_INT, **kwargs)
+        # The storage range of an id column: a larger number is a type error (and would
+        # overflow PostgreSQL's integer), whereas "positive" is a rule the services word.
+        super().__init__(min_value=1, max_value=limits.INT_MAX, **kwargs)
 
 
 class _VisibleField(serializers.PrimaryKeyRelatedField):
@@ -385,7 +385,7 @@ class _VisibleField(serializers.PrimaryKeyRelatedField):
 
 
 def _text(**kwargs):
-    return serializers.CharField(max_length=TEXT_LIMIT, allow_blank=True, **kwargs)
+    return serializers.CharField(max_length=limits.LONG_TEXT_MAX, allow_blank=True, **kwargs)
 
 
 class ReviewUpdateInput(serializers.Serializer):
@@ -401,7 +401,9 @@ class ReviewStartInput(serializers.Serializer):
 
 
 class ReviewSignOffInput(serializers.Serializer):
-    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    comment = serializers.CharField(
+        max_length=limits.DECISION_TEXT_MAX, required=False, allow_blank=True, default=""
+    )
 
 
 class WhatIfInput(serializers.Serializer):
@@ -430,13 +432,13 @@ class ActionItemCreateInput(serializers.Serializer):
 
     review = _VisibleField(QuarterlyReview, required=False, allow_null=True)
     breach_review = _VisibleField(BreachReview, required=False, allow_null=True)
-    title = serializers.CharField(max_length=200, allow_blank=True)
+    title = serializers.CharField(max_length=limits.TITLE_MAX, allow_blank=True)
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.filter(is_active=True),
         pk_field=_IdField(),
         help_text="A member of one of the two teams.",
     )
-    due_date = serializers.DateField()
+    due_date = BoundedDateInput()
 
     def validate(self, attrs):
         if bool(attrs.get("review")) == bool(attrs.get("breach_review")):

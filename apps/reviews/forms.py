@@ -13,10 +13,10 @@ from django import forms
 from apps.accounts.models import User
 from apps.agreements.forms import DurationField
 from apps.agreements.models import Metric, Priority
+from apps.core import limits
+from apps.core.fields import BoundedDateField
 
 from .models import RootCause
-
-TEXT_LIMIT = 20_000
 
 
 def _textarea(rows: int = 3, **attrs) -> forms.Textarea:
@@ -106,28 +106,32 @@ class TargetsForm(forms.Form):
 class ReviewNotesForm(forms.Form):
     findings = forms.CharField(
         required=False,
-        max_length=TEXT_LIMIT,
+        max_length=limits.LONG_TEXT_MAX,
         widget=_textarea(6),
         help_text="What the figures say: what went well, what did not, and why.",
     )
     decisions = forms.CharField(
         required=False,
-        max_length=TEXT_LIMIT,
+        max_length=limits.LONG_TEXT_MAX,
         widget=_textarea(6),
         help_text="What both teams agree to change (targets, staffing, process).",
     )
 
 
 class SignOffForm(forms.Form):
-    comment = forms.CharField(required=False, max_length=2000, label="Comment (optional)")
+    comment = forms.CharField(
+        required=False, max_length=limits.DECISION_TEXT_MAX, label="Comment (optional)"
+    )
 
 
 class ActionItemForm(forms.Form):
-    title = forms.CharField(max_length=200, error_messages={"required": "Say what is to be done."})
+    title = forms.CharField(
+        max_length=limits.TITLE_MAX, error_messages={"required": "Say what is to be done."}
+    )
     owner = forms.ModelChoiceField(
         queryset=User.objects.none(), error_messages={"required": "Choose who owns it."}
     )
-    due_date = forms.DateField(
+    due_date = BoundedDateField(
         label="Due",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"required": "Give a due date."},
@@ -156,13 +160,13 @@ class BreachReviewForm(forms.Form):
     )
     what_happened = forms.CharField(
         label="What happened",
-        max_length=TEXT_LIMIT,
+        max_length=limits.LONG_TEXT_MAX,
         widget=_textarea(4),
         error_messages={"required": "Say what happened."},
     )
     prevention = forms.CharField(
         label="What would have prevented it",
         required=False,
-        max_length=TEXT_LIMIT,
+        max_length=limits.LONG_TEXT_MAX,
         widget=_textarea(3),
     )

@@ -27,6 +27,7 @@ from apps.agreements import services as agreement_services
 from apps.agreements.durations import format_duration
 from apps.agreements.models import Agreement
 from apps.agreements.models import Status as AgreementStatus
+from apps.core import limits
 from apps.core.exceptions import Conflict
 from apps.handoffs.models import Clock
 from apps.teams.models import Membership, Role, Team
@@ -43,7 +44,6 @@ from .models import (
 SCHEDULE_AHEAD_DAYS = 14
 REMIND_DAYS = (14, 3)
 METRICS = ("acknowledge", "action_plan", "resolve")
-MAX_TARGET_SECONDS = 2_147_483_647  # what a PositiveIntegerField holds everywhere
 # A local date is at most a day away from the UTC date (UTC-12 … UTC+14).
 ZONE_SLACK = timedelta(days=1)
 
@@ -439,12 +439,16 @@ def validate_targets(targets, *, priorities: Iterable[str], prefix: str = "propo
         for metric in METRICS:
             value = metrics.get(metric)
             if value is not None and (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or not 0 < value <= MAX_TARGET_SECONDS
+                isinstance(value, bool) or not isinstance(value, int) or value <= 0
             ):
                 errors.setdefault(f"{key}.{metric}", []).append(
                     "A target is a positive whole number of seconds (empty: best effort)."
+                )
+                value = None
+            elif value is not None and value > limits.TARGET_SECONDS_MAX:
+                # The agreements' limit: the next version would refuse it at sign-off.
+                errors.setdefault(f"{key}.{metric}", []).append(
+                    f"A target is at most {limits.TARGET_SECONDS_MAX // 3600:,} hours (ten years)."
                 )
                 value = None
             row[metric] = value
@@ -891,14 +895,18 @@ def action_item_create(
     title = (title or "").strip()
     if not title:
         errors["title"] = ["Say what is to be done."]
-    elif len(title) > 200:
-        errors["title"] = ["Keep the title within 200 characters."]
+    elif len(title) > limits.TITLE_MAX:
+        errors["title"] = [f"Keep the title within {limits.TITLE_MAX} characters."]
+    elif problem := limits.bad_character(title):
+        errors["title"] = [problem]
     if owner is None:
         errors["owner"] = ["Choose who owns it."]
     elif not _team_ids(owner, _parent_team_ids(review, breach_review), lead=False):
         errors["owner"] = ["The owner must be a member of one of the two teams."]
     if due_date is None:
         errors["due_date"] = ["Give a due date."]
+    elif not limits.DATE_MIN <= due_date <= limits.DATE_MAX:
+        errors["due_date"] = [limits.date_range_message()]
     elif due_date < _local_today(now, getattr(owner, "time_zone", "UTC")):
         errors["due_date"] = ["The due date has already passed."]
     if errors:

@@ -271,7 +271,7 @@ def test_months_are_read_in_the_viewers_zone(client, agreement, provider_team):
         ({"from": "yesterday"}, "from", "Enter a valid date."),
         ({"to": "2026-02-30"}, "to", "Enter a valid date."),
         ({"from": "2026-03-10", "to": "2026-03-01"}, "to", "comes before its start"),
-        ({"from": "1999-12-31", "to": "2000-01-10"}, "from", "Choose a date between"),
+        ({"from": "1999-12-31", "to": "2000-01-10"}, "from", "Give a date between"),
         ({"from": "2000-01-01", "to": "2026-03-01"}, "to", "at most"),
         ({"group_by": "colour"}, "group_by", "Select a valid choice"),
         ({"provider_team": "nope"}, "provider_team", "Select a valid choice"),
