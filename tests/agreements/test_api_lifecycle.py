@@ -13,16 +13,11 @@ from tests.factories import (
     standard_targets,
     standard_triage,
 )
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/agreements/"
-
-
-def client_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def draft_body(provider_team, requesting_team, **overrides):

@@ -2,23 +2,17 @@
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from apps.agreements.models import AgreementApproval, Status
 from apps.teams.models import Role
 from tests.factories import AgreementFactory, MembershipFactory, TeamFactory
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/agreements/"
 # count, page, targets, triage fields, steps, approvals (+ their teams and users joined)
 LIST_QUERIES = 6
-
-
-def client_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def make_agreements(n, *, status=Status.ACTIVE):

@@ -4,21 +4,15 @@ staff) approve or reject, anyone signed in reads."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from rest_framework.test import APIClient
 
 from apps.agreements.models import ExceptionWindow
 from tests.factories import AgreementFactory
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/exception-windows/"
 START = datetime(2030, 3, 2, 8, 0, tzinfo=UTC)
-
-
-def client_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

@@ -6,22 +6,16 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from apps.agreements.models import ExceptionWindow
 from apps.teams.models import Role
 from tests.factories import MembershipFactory
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/exception-windows/"
 Status = ExceptionWindow.Status
-
-
-def client_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def body(team, start, hours=4, **overrides):

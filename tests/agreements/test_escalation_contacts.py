@@ -5,12 +5,12 @@ with a field message in the API (400) and on the page editor, by the service."""
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from apps.agreements import services
 from apps.agreements.models import Agreement
 from tests.agreements.test_pages_editor import STEPS, editor_data, with_row
 from tests.factories import standard_steps, standard_targets, standard_triage
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -35,14 +35,8 @@ def draft(provider_lead, provider_team, requesting_team):
     )
 
 
-def _api(user) -> APIClient:
-    api = APIClient()
-    api.force_authenticate(user)
-    return api
-
-
 def test_the_api_refuses_an_outsider_as_named_contact(draft, provider_lead, outsider):
-    response = _api(provider_lead).patch(
+    response = client_for(provider_lead).patch(
         f"/api/agreements/{draft.pk}/", {"steps": _named(outsider.pk)}, format="json"
     )
     assert response.status_code == 400, response.content
@@ -54,7 +48,7 @@ def test_the_api_refuses_an_outsider_as_named_contact(draft, provider_lead, outs
 @pytest.mark.parametrize("who", ["requester", "provider_member"])
 def test_the_api_accepts_a_member_of_either_team(draft, provider_lead, who, request):
     user = request.getfixturevalue(who)
-    response = _api(provider_lead).patch(
+    response = client_for(provider_lead).patch(
         f"/api/agreements/{draft.pk}/", {"steps": _named(user.pk)}, format="json"
     )
     assert response.status_code == 200, response.content
@@ -71,7 +65,7 @@ def test_a_new_draft_through_the_api_checks_the_contact_too(
         "targets": standard_targets(),
         "steps": _named(outsider.pk),
     }
-    response = _api(provider_lead).post("/api/agreements/", body, format="json")
+    response = client_for(provider_lead).post("/api/agreements/", body, format="json")
     assert response.status_code == 400
     assert "not a member" in response.json()["steps"]["2"]["user"][0]
     assert not Agreement.objects.exists()

@@ -5,22 +5,16 @@ pauses the acknowledge clock, so no tier offers it."""
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from apps.agreements import services
 from apps.agreements.models import Agreement, Status
 from tests.agreements.test_pages_editor import STEPS, TIERS, editor_data
 from tests.factories import standard_steps, standard_targets, standard_triage
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
 MESSAGE = "Raising the priority needs P2 defined: a P3 handoff could not be raised."
-
-
-def api_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 # --- a ladder that cannot raise ---------------------------------------------------------
@@ -47,7 +41,7 @@ def test_the_api_puts_the_raise_error_on_the_step(requester_lead, provider_team,
         "targets": [t for t in standard_targets() if t["priority"] in ("P3", "P4")],
         "steps": standard_steps(),
     }
-    response = api_for(requester_lead).post("/api/agreements/", body, format="json")
+    response = client_for(requester_lead).post("/api/agreements/", body, format="json")
     assert response.status_code == 400
     assert response.json() == {"steps": {"1": {"raise_priority": [MESSAGE]}}}
     assert not Agreement.objects.exists()
@@ -84,7 +78,7 @@ def test_the_page_says_nothing_changed(client, provider_lead, amended):
 
 
 def test_the_api_answers_409_when_nothing_changed(provider_lead, amended):
-    client = api_for(provider_lead)
+    client = client_for(provider_lead)
     response = client.post(f"/api/agreements/{amended.pk}/submit/")
     assert response.status_code == 409
     assert "Nothing changed since version 1" in response.json()["detail"]
@@ -99,6 +93,6 @@ def test_no_tier_offers_pausing_the_acknowledge_clock(client, provider_lead, ame
     client.force_login(provider_lead)
     html = client.get(reverse("agreements:edit", args=[amended.pk])).content.decode()
     assert "pause_acknowledge" not in html
-    body = api_for(provider_lead).get(f"/api/agreements/{amended.pk}/").json()
+    body = client_for(provider_lead).get(f"/api/agreements/{amended.pk}/").json()
     assert "pause_acknowledge" not in body["targets"][0]
     assert amended.target_for("P1").pauses("acknowledge") is False

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 import pytest
 from django.test import Client
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from apps.agreements.models import ExceptionWindow, FieldKind, TriageField
 from apps.calendars.models import Holiday
 from apps.core import limits
 from apps.handoffs.models import EventKind, Handoff, HandoffEvent
 from tests.factories import AgreementFactory
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -42,12 +42,6 @@ def agreement(provider_team, requesting_team):
         order=10,
     )
     return agreement
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def page(user) -> Client:
@@ -74,7 +68,7 @@ def handoff_body(agreement, **overrides) -> dict:
 
 @pytest.fixture
 def handoff(agreement, requester):
-    response = api(requester).post("/api/handoffs/", handoff_body(agreement), format="json")
+    response = client_for(requester).post("/api/handoffs/", handoff_body(agreement), format="json")
     assert response.status_code == 201, response.content
     return Handoff.objects.get(pk=response.json()["id"])
 
@@ -90,7 +84,7 @@ def test_a_comment_longer_than_the_page_allows_is_refused_by_page_and_api(handof
     assert response.status_code == 400  # the detail page again, the form as typed
     assert "at most 10000 characters" in response.content.decode().replace(",", "")
 
-    response = api(provider_member).post(
+    response = client_for(provider_member).post(
         f"/api/handoffs/{handoff.pk}/comment/", {"comment": comment}, format="json"
     )
     assert response.status_code == 400
@@ -100,7 +94,7 @@ def test_a_comment_longer_than_the_page_allows_is_refused_by_page_and_api(handof
 
 def test_a_two_megabyte_description_is_a_400_on_the_api(agreement, requester):
     body = handoff_body(agreement, description="x" * 2_000_000)
-    response = api(requester).post("/api/handoffs/", body, format="json")
+    response = client_for(requester).post("/api/handoffs/", body, format="json")
     assert response.status_code == 400
     assert "description" in response.json()
     assert not Handoff.objects.exists()
@@ -112,7 +106,7 @@ def test_a_two_megabyte_description_is_a_400_on_the_api(agreement, requester):
 @pytest.mark.parametrize("number", ["1e1000000", "1e5000", "-1e5000", "9" * 40, "²", "١٢"])
 def test_an_exponent_or_odd_digits_in_a_number_answer_is_a_quick_400(agreement, requester, number):
     started = time.monotonic()
-    response = api(requester).post(
+    response = client_for(requester).post(
         "/api/handoffs/",
         handoff_body(agreement, triage={**TRIAGE, "impacted": number}),
         format="json",
@@ -143,7 +137,7 @@ def test_the_filing_page_refuses_a_huge_number_answer_quickly(agreement, request
 
 
 def test_a_plain_number_answer_is_stored_as_a_number(agreement, requester):
-    response = api(requester).post(
+    response = client_for(requester).post(
         "/api/handoffs/",
         handoff_body(agreement, triage={**TRIAGE, "impacted": "1e3"}),
         format="json",
@@ -171,7 +165,7 @@ def test_unicode_digits_in_query_parameters_are_no_match_not_a_500(
 
 
 def test_q_still_finds_a_handoff_by_its_number(handoff, provider_member):
-    response = api(provider_member).get(f"/api/handoffs/?q=%23{handoff.pk}")
+    response = client_for(provider_member).get(f"/api/handoffs/?q=%23{handoff.pk}")
     assert [row["id"] for row in response.json()["results"]] == [handoff.pk]
 
 
@@ -219,7 +213,7 @@ def test_a_window_outside_2000_to_2100_is_refused_on_the_page_in_any_zone(
 def test_a_window_outside_2000_to_2100_is_refused_by_the_api(
     provider_member, provider_team, start, end
 ):
-    response = api(provider_member).post(
+    response = client_for(provider_member).post(
         "/api/exception-windows/",
         {"provider_team": provider_team.pk, "start": start, "end": end, "reason": "Far"},
         format="json",
@@ -230,7 +224,7 @@ def test_a_window_outside_2000_to_2100_is_refused_by_the_api(
 
 
 def test_a_window_at_the_edge_of_the_range_is_accepted(provider_member, provider_team):
-    response = api(provider_member).post(
+    response = client_for(provider_member).post(
         "/api/exception-windows/",
         {
             "provider_team": provider_team.pk,
@@ -284,13 +278,13 @@ def nested(depth: int) -> str:
 
 @pytest.mark.parametrize("depth", [60_000, limits.JSON_DEPTH_MAX + 2])
 def test_deeply_nested_json_is_a_400_on_agreements(provider_lead, requesting_team, depth):
-    response = post_json(api(provider_lead), "/api/agreements/", nested(depth))
+    response = post_json(client_for(provider_lead), "/api/agreements/", nested(depth))
     assert response.status_code == 400
     assert "nested" in response.json()["detail"]
 
 
 def test_an_outsider_is_refused_before_the_body_is_read(agreement, outsider):
-    client = api(outsider)
+    client = client_for(outsider)
     for action in ("approve", "submit", "retire", "amend", "request-changes"):
         response = post_json(client, f"/api/agreements/{agreement.pk}/{action}/", nested(60_000))
         assert response.status_code in (403, 404), (action, response.status_code)
@@ -310,7 +304,7 @@ def test_a_lone_surrogate_in_triage_is_a_400(agreement, requester, triage):
     text = (
         f'{{"agreement": {agreement.pk}, "title": "Crash", "priority": "P2", "triage": {triage}}}'
     )
-    response = post_json(api(requester), "/api/handoffs/", text)
+    response = post_json(client_for(requester), "/api/handoffs/", text)
     assert response.status_code == 400
     assert "surrogate" in response.json()["detail"]
     assert not Handoff.objects.exists()
@@ -321,7 +315,7 @@ def test_a_surrogate_pair_is_a_character_and_is_kept(agreement, requester):
         f'{{"agreement": {agreement.pk}, "title": "Crash \\ud83d\\ude00", "priority": "P2", '
         '"triage": {"steps": "crash", "environment": "production"}}'
     )
-    response = post_json(api(requester), "/api/handoffs/", text)
+    response = post_json(client_for(requester), "/api/handoffs/", text)
     assert response.status_code == 201, response.content
     assert Handoff.objects.get().title == "Crash 😀"
 
@@ -340,7 +334,7 @@ def test_a_lone_surrogate_in_what_if_keys_is_a_400(agreement, provider_lead):
         status=ReviewStatus.SCHEDULED,
     )
     response = post_json(
-        api(provider_lead),
+        client_for(provider_lead),
         f"/api/reviews/{review.pk}/what-if/",
         '{"targets": {"\\ud800": {"resolve": 3600}}}',
     )
@@ -353,7 +347,7 @@ def test_a_lone_surrogate_in_what_if_keys_is_a_400(agreement, provider_lead):
 
 def test_an_oversized_json_body_is_a_json_413(agreement, requester):
     body = json.dumps(handoff_body(agreement, description="x" * 3_000_000))
-    response = post_json(api(requester), "/api/handoffs/", body)
+    response = post_json(client_for(requester), "/api/handoffs/", body)
     assert response.status_code == 413
     assert response["Content-Type"] == "application/json"
     assert "too large" in response.json()["detail"]
@@ -372,13 +366,13 @@ def test_an_oversized_form_post_is_a_413_page(agreement, requester):
 
 
 def test_malformed_json_is_a_json_400(agreement, requester):
-    response = post_json(api(requester), "/api/handoffs/", '{"agreement": ')
+    response = post_json(client_for(requester), "/api/handoffs/", '{"agreement": ')
     assert response.status_code == 400
     assert "JSON parse error" in response.json()["detail"]
 
 
 def test_a_bad_content_length_is_a_400(requester):
-    client = api(requester)
+    client = client_for(requester)
     response = client.generic(
         "POST", "/api/handoffs/", b"{}", content_type="application/json", CONTENT_LENGTH="x1"
     )
@@ -422,7 +416,7 @@ def test_markup_in_help_text_written_through_the_api_renders_as_text(
 ):
     from tests.factories import standard_steps, standard_targets
 
-    response = api(provider_lead).post(
+    response = client_for(provider_lead).post(
         "/api/agreements/",
         {
             "provider_team": provider_team.pk,
@@ -480,7 +474,7 @@ def test_a_target_beyond_ten_years_is_a_400_on_the_api(
 
     targets = standard_targets()
     targets[0]["resolve_seconds"] = 99_999_999_999
-    response = api(provider_lead).post(
+    response = client_for(provider_lead).post(
         "/api/agreements/",
         {
             "provider_team": provider_team.pk,

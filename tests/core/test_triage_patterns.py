@@ -9,12 +9,12 @@ import time
 import pytest
 from django.test import Client
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from apps.agreements.models import FieldKind, TriageField
 from apps.core import limits, patterns
 from apps.handoffs.models import Handoff
 from tests.factories import AgreementFactory, standard_targets
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -44,12 +44,6 @@ def with_pattern(agreement, pattern: str, key: str = "ticket", order: int = 10) 
     )
 
 
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 def file_by_api(agreement, user, answers: dict):
     body = {
         "agreement": agreement.pk,
@@ -57,7 +51,7 @@ def file_by_api(agreement, user, answers: dict):
         "priority": "P2",
         "triage": {**TRIAGE, **answers},
     }
-    return api(user).post("/api/handoffs/", body, format="json")
+    return client_for(user).post("/api/handoffs/", body, format="json")
 
 
 def file_by_page(agreement, user, answers: dict):
@@ -155,7 +149,7 @@ def test_a_pattern_that_cannot_be_used_is_refused_when_saved(
     provider_lead, provider_team, requesting_team, pattern, words
 ):
     started = time.monotonic()
-    response = api(provider_lead).post(
+    response = client_for(provider_lead).post(
         "/api/agreements/",
         {
             "provider_team": provider_team.pk,

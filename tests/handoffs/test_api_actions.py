@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from apps.handoffs import services
 from apps.handoffs.models import EventKind, Handoff, Status
+from tests.helpers import client_for
 
 from .conftest import MONDAY_10
 
@@ -28,12 +29,6 @@ BODIES = {
     "comment": {"comment": "Any news?"},
     "priority": {"priority": "P1", "reason": "All customers affected"},
 }
-
-
-def client_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def act(user, handoff, action, payload=None):

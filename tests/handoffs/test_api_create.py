@@ -10,18 +10,13 @@ from rest_framework.test import APIClient
 from apps.agreements.models import Status as AgreementStatus
 from apps.handoffs.models import EventKind, Handoff
 from tests.factories import AgreementFactory
+from tests.helpers import client_for
 
 from .conftest import MONDAY_10, TRIAGE
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/handoffs/"
-
-
-def client_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def body(version, **overrides):

@@ -4,7 +4,8 @@ and random query strings on the list."""
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.test import APIClient
+
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -62,12 +63,6 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-def client_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @FUZZ

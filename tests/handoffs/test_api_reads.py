@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from apps.handoffs import services
 from apps.handoffs.models import Handoff
+from tests.helpers import client_for
 
 from .conftest import MONDAY_10, TRIAGE
 
@@ -31,12 +32,6 @@ CLOCK_FIELDS = {
     "met_at",
     "breached_at",
 }
-
-
-def client_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def ids(response):

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from rest_framework.test import APIClient
 
 from apps.handoffs import services as handoff_services
 from apps.handoffs.models import Clock
 from apps.reviews import services
 from apps.reviews.models import ActionItem, BreachReview, RootCause
+from tests.helpers import client_for
 
 from .conftest import MONDAY_10, REVIEW_DAY
 
@@ -34,12 +34,6 @@ ITEM_LIST_QUERIES = 2
 def _review_day():
     with time_machine.travel(REVIEW_DAY, tick=False):
         yield
-
-
-def client_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def body_for(breached, **overrides):

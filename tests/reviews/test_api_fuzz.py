@@ -6,7 +6,8 @@ import pytest
 import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.test import APIClient
+
+from tests.helpers import client_for
 
 from .conftest import REVIEW_DAY
 
@@ -84,12 +85,6 @@ ANSWERS = (200, 201, 400, 403, 404, 405, 409)
 def _review_day():
     with time_machine.travel(REVIEW_DAY, tick=False):
         yield
-
-
-def client_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @FUZZ

@@ -7,7 +7,6 @@ from datetime import date, timedelta
 
 import pytest
 import time_machine
-from rest_framework.test import APIClient
 
 from apps.agreements.models import Agreement
 from apps.agreements.models import Status as AgreementStatus
@@ -15,6 +14,7 @@ from apps.handoffs import services as handoff_services
 from apps.reviews import services
 from apps.reviews.models import QuarterlyReview, ReviewSignOff, ReviewStatus
 from tests.factories import AgreementFactory, TeamFactory
+from tests.helpers import client_for
 
 from .conftest import DUE, MONDAY_10, PERIOD_END, PERIOD_START, REVIEW_DAY
 
@@ -32,12 +32,6 @@ def _review_day():
     # services that approve the next version: travel to the review meeting.
     with time_machine.travel(REVIEW_DAY, tick=False):
         yield
-
-
-def client_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def row_of(rows, priority, metric):

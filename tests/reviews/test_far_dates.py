@@ -7,11 +7,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from apps.core import limits
 from apps.reviews import services
 from apps.reviews.models import ActionItem
+from tests.helpers import client_for
 
 from .conftest import REVIEW_DAY
 
@@ -23,12 +23,6 @@ FAR = ["0001-01-01", "1999-12-31", "2100-01-01", "9999-12-31"]
 def page(user) -> Client:
     client = Client()
     client.force_login(user)
-    return client
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
     return client
 
 
@@ -45,7 +39,7 @@ def test_a_far_due_date_is_a_field_error_on_the_review_page(review, provider_lea
 
 @pytest.mark.parametrize("day", FAR)
 def test_a_far_due_date_is_a_400_on_the_api(review, provider_lead, requester, day):
-    response = api(provider_lead).post(
+    response = client_for(provider_lead).post(
         "/api/action-items/",
         {"review": review.pk, "title": "Write a runbook", "owner": requester.pk, "due_date": day},
         format="json",
@@ -62,7 +56,9 @@ def test_a_date_beyond_the_calendar_is_a_400_not_a_500(review, provider_lead, re
         "owner": requester.pk,
         "due_date": "10000-01-01",
     }
-    assert api(provider_lead).post("/api/action-items/", body, format="json").status_code == 400
+    assert (
+        client_for(provider_lead).post("/api/action-items/", body, format="json").status_code == 400
+    )
 
 
 def test_the_service_refuses_a_far_due_date_whoever_calls(review, provider_lead, requester):
@@ -79,7 +75,7 @@ def test_the_service_refuses_a_far_due_date_whoever_calls(review, provider_lead,
 
 
 def test_a_proposed_target_beyond_ten_years_is_a_400(started_review, provider_lead):
-    response = api(provider_lead).patch(
+    response = client_for(provider_lead).patch(
         f"/api/reviews/{started_review.pk}/",
         {"proposed_targets": {"P2": {"resolve": 99_999_999_999}}},
         format="json",

@@ -6,11 +6,11 @@ import socket
 import pytest
 from django.contrib.admin.sites import site
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from apps.core import destinations
 from apps.teams.admin import TeamAdminForm
 from apps.teams.models import Team
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -129,14 +129,8 @@ def test_get_on_the_settings_url_is_not_allowed(client, provider_lead, provider_
 # --- the API ------------------------------------------------------------------------------
 
 
-def _api(user) -> APIClient:
-    api = APIClient()
-    api.force_authenticate(user)
-    return api
-
-
 def test_the_lead_patches_the_webhook_through_the_api(provider_lead, provider_team):
-    response = _api(provider_lead).patch(
+    response = client_for(provider_lead).patch(
         f"/api/teams/{provider_team.pk}/", {"webhook_url": SLACK}, format="json"
     )
     assert response.status_code == 200, response.content
@@ -147,7 +141,7 @@ def test_the_lead_patches_the_webhook_through_the_api(provider_lead, provider_te
 
 def test_the_api_refuses_a_private_destination_with_a_field_message(provider_lead, provider_team):
     email = provider_team.email
-    response = _api(provider_lead).patch(
+    response = client_for(provider_lead).patch(
         f"/api/teams/{provider_team.pk}/",
         {"webhook_url": "http://169.254.169.254/", "email": "new@example.com"},
         format="json",
@@ -162,14 +156,14 @@ def test_the_api_refuses_who_does_not_lead_the_team_before_reading_the_body(
     provider_member, outsider, provider_team
 ):
     for user in (provider_member, outsider):
-        response = _api(user).patch(
+        response = client_for(user).patch(
             f"/api/teams/{provider_team.pk}/", "[[[[not json", content_type="application/json"
         )
         assert response.status_code == 403
 
 
 def test_the_api_changes_only_the_settings_fields(provider_lead, provider_team):
-    response = _api(provider_lead).patch(
+    response = client_for(provider_lead).patch(
         f"/api/teams/{provider_team.pk}/",
         {"name": "Renamed", "slug": "renamed", "email": "eng@example.com"},
         format="json",
@@ -192,7 +186,7 @@ def test_characters_that_are_not_text_are_a_400(provider_lead, provider_team, va
 
 
 def test_put_and_delete_stay_refused(provider_lead, provider_team):
-    api = _api(provider_lead)
+    api = client_for(provider_lead)
     assert api.put(f"/api/teams/{provider_team.pk}/", {}, format="json").status_code == 405
     assert api.delete(f"/api/teams/{provider_team.pk}/").status_code == 405
 
