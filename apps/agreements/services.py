@@ -44,6 +44,8 @@ from .models import (
     TriageField,
 )
 from .signals import exception_windows_changed
+from .targets import METRICS as TARGET_METRICS
+from .targets import tier_problems
 
 # The plain fields of a version that a draft editor may set.
 AGREEMENT_FIELDS = (
@@ -91,7 +93,6 @@ TARGET_FIELDS = (
 )
 TRIAGE_FIELDS = ("key", "label", "help_text", "kind", "choices", "required", "pattern", "order")
 STEP_FIELDS = ("metric", "percent", "notify", "user", "raise_priority")
-METRIC_ORDER = ("acknowledge_seconds", "action_plan_seconds", "resolve_seconds")
 
 
 # --- permissions ---------------------------------------------------------------------
@@ -138,26 +139,14 @@ def can_end_window(user, window: ExceptionWindow) -> bool:
 
 def _check_target(index: int, target: dict, errors: dict) -> None:
     prefix = f"targets.{index}"
-    values = {f: target.get(f) for f in METRIC_ORDER}
-    for field, value in values.items():
+    values = {metric: target.get(f"{metric}_seconds") for metric in TARGET_METRICS}
+    for metric, value in values.items():
         if value is not None and value <= 0:
-            errors.setdefault(f"{prefix}.{field}", []).append("A target must be positive.")
-        elif value is not None and value > limits.TARGET_SECONDS_MAX:
-            errors.setdefault(f"{prefix}.{field}", []).append(
-                f"A target is at most {limits.TARGET_SECONDS_MAX // 3600:,} hours (ten years)."
-            )
-    if all(v is None for v in values.values()):
-        errors.setdefault(f"{prefix}.acknowledge_seconds", []).append(
-            "Give this priority at least one target (acknowledge, action plan or resolve)."
-        )
-    # Where set, acknowledge ≤ action plan ≤ resolve: a later milestone cannot be due first.
-    set_values = [(f, v) for f, v in values.items() if v is not None and v > 0]
-    for (earlier, a), (later, b) in itertools.pairwise(set_values):
-        if b < a:
-            errors.setdefault(f"{prefix}.{later}", []).append(
-                f"Must not be shorter than the {earlier.removesuffix('_seconds').replace('_', ' ')}"
-                " target."
-            )
+            errors.setdefault(f"{prefix}.{metric}_seconds", []).append("A target must be positive.")
+    # The ten-year limit, at least one target, acknowledge ≤ action plan ≤ resolve (the
+    # grid's rule); a tier with no target at all is told on its first field.
+    for metric, messages in tier_problems(values).items():
+        errors.setdefault(f"{prefix}.{metric or 'acknowledge'}_seconds", []).extend(messages)
     if target.get("priority") not in Priority.values:
         errors.setdefault(f"{prefix}.priority", []).append("Choose P1, P2, P3 or P4.")
 
