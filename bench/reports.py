@@ -244,10 +244,10 @@ def operations(people: dict) -> list[tuple[str, object]]:
     from django.conf import settings
     from django.test import Client
 
+    from apps.handoffs.compliance import clock_compliance
     from apps.handoffs.models import Clock
     from apps.reports.forms import ReportForm
     from apps.reports.report import Namer, build_report
-    from apps.reports.selectors import clock_compliance
 
     def clocks_of(user):
         return Clock.objects.visible_to(user).filter(started_at__gte=SINCE, started_at__lt=NOW)
@@ -307,8 +307,8 @@ def operations(people: dict) -> list[tuple[str, object]]:
 
 
 def main() -> None:
+    from apps.handoffs.compliance import clock_compliance
     from apps.handoffs.models import Clock
-    from apps.reports.selectors import clock_compliance
 
     if connection.vendor != "postgresql":
         sys.exit("bench/reports.py fills its data with PostgreSQL SQL: set DATABASE_URL.")

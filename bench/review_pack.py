@@ -228,7 +228,7 @@ def measure(call) -> tuple[float, float, float, int, object]:
 
 
 def main() -> None:
-    from apps.reports.selectors import clock_compliance
+    from apps.handoffs.compliance import clock_compliance
     from apps.reviews.models import QuarterlyReview
     from apps.reviews.pack import build_pack, period_clocks, recommendations_for, targets_of
     from apps.reviews.whatif import replay

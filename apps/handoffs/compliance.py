@@ -1,5 +1,9 @@
 """Compliance figures over SLA clocks, shared by reviews, the dashboard, reports and the API.
 
+They live here, beside the clocks they read, so that every app above handoffs reads the
+same figures without importing one another (breach causes follow the clock's
+`breach_review` relation by name: reviews sits above and is never imported).
+
 Everything is computed in the database, in one query whatever the number of clocks, on
 SQLite and PostgreSQL alike. The population is *finished* clocks (met or breached):
 cancelled clocks and clocks still running or paused are in no compliance figure.

@@ -19,6 +19,7 @@ from apps.agreements.models import Agreement, AgreementApproval
 from apps.agreements.models import Status as AgreementStatus
 from apps.handoffs import selectors as handoff_selectors
 from apps.handoffs.clockwork.verdict import handoff_at_risk_q, handoff_breached_q
+from apps.handoffs.compliance import clock_compliance, last_days_bounds, met_words
 from apps.handoffs.models import Clock, Handoff, Status
 from apps.notifications.models import Notification
 from apps.reviews.models import QuarterlyReview, ReviewStatus
@@ -26,7 +27,6 @@ from apps.reviews.selectors import breaches_to_review
 from apps.teams.models import Membership, Role
 
 from .forms import user_zone
-from .selectors import clock_compliance, last_days_bounds, met_words
 
 LIST_SIZE = 8
 TILE_DAYS = 30

@@ -1,6 +1,6 @@
 """The compliance report's tables, shared by the page, its CSV exports and the API.
 
-Every figure comes from `apps.reports.selectors` over `Clock.objects.visible_to(user)`
+Every figure comes from `apps.handoffs.compliance` over `Clock.objects.visible_to(user)`
 (the clocks of the handoffs the user may see: an aggregate never counts another team's
 work), restricted to the handoffs created in the period and to the filters. Three
 queries whatever the number of handoffs: compliance per group and metric, breach causes
@@ -17,12 +17,12 @@ from django.db.models import QuerySet
 
 from apps.agreements.durations import format_duration
 from apps.agreements.models import Metric
+from apps.handoffs.compliance import UNREVIEWED, _pct, breach_causes, clock_compliance, met_words
 from apps.handoffs.models import Clock
 from apps.reviews.models import RootCause
 from apps.teams.models import Team
 
 from .forms import PRIORITY_LABELS, SEGMENT_LABELS, AgreementChoice, ReportQuery
-from .selectors import UNREVIEWED, _pct, breach_causes, clock_compliance, met_words
 
 METRICS = list(Metric.choices)
 METRIC_LABELS = dict(Metric.choices)

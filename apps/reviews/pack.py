@@ -3,7 +3,7 @@ the period before, per priority × metric — frozen as JSON when the review sta
 
 A period `[start, end)` is local dates in the zone of the reviewed agreement's calendar;
 a handoff is in it when it was created in it, under any version of the series. Figures
-come from `apps.reports.selectors` (computed in the database, a fixed number of queries
+come from `apps.handoffs.compliance` (computed in the database, a fixed number of queries
 whatever the number of handoffs).
 
 A section's "handoffs" counts every handoff created in the period, whatever became of it;
@@ -22,8 +22,8 @@ from django.db.models import Case, Count, Q, QuerySet, Value, When
 from apps.agreements.durations import format_duration
 from apps.agreements.models import Agreement, AgreementSeries, ExceptionWindow, Metric
 from apps.agreements.models import Status as AgreementStatus
+from apps.handoffs.compliance import UNREVIEWED, breach_causes, clock_compliance
 from apps.handoffs.models import Clock, Handoff
-from apps.reports.selectors import UNREVIEWED, breach_causes, clock_compliance
 
 from .models import QuarterlyReview, RootCause
 from .recommend import recommend

@@ -13,7 +13,7 @@ from datetime import date
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 
 from apps.agreements.models import AgreementSeries, Metric
-from apps.reports.selectors import FINISHED
+from apps.handoffs.compliance import FINISHED
 
 from .pack import period_clocks
 

@@ -1,4 +1,4 @@
-"""The compliance core (apps.reports.selectors): nearest-rank percentiles, met %, reopen
+"""The compliance core (apps.handoffs.compliance): nearest-rank percentiles, met %, reopen
 rate and time in the requester's court, computed in one query on SQLite and PostgreSQL."""
 
 import math
@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from apps.handoffs import services
+from apps.handoffs.compliance import breach_causes, clock_compliance
 from apps.handoffs.models import Clock
-from apps.reports.selectors import breach_causes, clock_compliance
 from apps.reviews.models import BreachReview
 from tests.factories import AgreementFactory, TeamFactory
 

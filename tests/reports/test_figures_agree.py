@@ -113,7 +113,7 @@ def test_a_report_row_shows_its_denominator_and_keeps_best_effort_apart(
 
 
 def test_the_window_is_local_dates_today_included():
-    from apps.reports.selectors import last_days_bounds
+    from apps.handoffs.compliance import last_days_bounds
 
     since, until = last_days_bounds(today=date(2026, 3, 20), days=30, tz="America/New_York")
     assert since == datetime(2026, 2, 19, 0, 0, tzinfo=NEW_YORK)
