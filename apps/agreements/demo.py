@@ -2,14 +2,32 @@
 each with a superseded first version; the second has a third version awaiting approval.
 
 Targets come from the domain reading (seeds 001-003). Everything goes through the
-services, exactly as a lead would do it in the browser.
+services, exactly as a lead would do it in the browser, at the moment it happened: the
+first versions at once, the later ones as events of the demo's history (see
+`apps.core.management.commands.seed_demo`).
 """
 
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+from django.utils import timezone
+
 from . import services
-from .models import DEFAULT_IMPACT, AgreementSeries, Kind, Party, Priority
+from .models import DEFAULT_IMPACT, Agreement, AgreementSeries, Kind, Party, Priority, Status
 
 MIN = 60
 HOUR = 3600
+DAYS = timedelta(days=1)
+# When each version came into force. Support → Engineering: the first version two years
+# ago, the second at the start of the oldest quarter its reviews look at (three quarterly
+# reviews back: apps.reviews.demo), the next ones agreed in those reviews. Sales → Customer
+# Success: the second version two months ago, a third awaiting approval since last week.
+ESCALATION_V1_MONTHS_AGO = 24
+ESCALATION_V2_MONTHS_AGO = 9
+ONBOARDING_V1_MONTHS_AGO = 14
+ONBOARDING_V2_DAYS_AGO = 60
+ONBOARDING_V3_DAYS_AGO = 6
 
 ESCALATION_TRIAGE = [
     {
@@ -133,22 +151,51 @@ ONBOARDING_TARGETS_V3 = [
 ]
 
 
-def _approve_both(agreement, provider_lead, requesting_lead):
-    services.agreement_submit(agreement=agreement, actor=requesting_lead)
-    services.agreement_approve(agreement=agreement, actor=requesting_lead)
-    return services.agreement_approve(agreement=agreement, actor=provider_lead)
+def _approve_both(agreement, provider_lead, requesting_lead, *, at: datetime):
+    """Submitted two days before `at`, approved by the requesting lead the day after, in
+    force from `at` when the provider lead approves."""
+    services.agreement_submit(agreement=agreement, actor=requesting_lead, now=at - 2 * DAYS)
+    services.agreement_approve(agreement=agreement, actor=requesting_lead, now=at - DAYS)
+    return services.agreement_approve(agreement=agreement, actor=provider_lead, now=at)
+
+
+def _local(now: datetime, tz: str, *, months: int = 0, days: int = 0, hour: int = 10):
+    """`hour` o'clock on the local day `months` and `days` before `now`'s."""
+    day = now.astimezone(ZoneInfo(tz)).date() - relativedelta(months=months, days=days)
+    return datetime.combine(day, time(hour), tzinfo=ZoneInfo(tz))
+
+
+def _amend(agreement, actor, *, at: datetime, **changes) -> None:
+    """Draft the next version of the active `agreement` at `at` (an event of the history:
+    by then `agreement` may no longer be the object the caller holds)."""
+    draft = services.agreement_amend(agreement=agreement, actor=actor, now=at)
+    services.agreement_update_draft(agreement=draft, actor=actor, now=at, **changes)
+
+
+def _active(series) -> Agreement:
+    return Agreement.objects.get(series=series, status=Status.ACTIVE)
+
+
+def _draft(series) -> Agreement:
+    return Agreement.objects.get(series=series, status=Status.DRAFT)
 
 
 def seed(*, context: dict, stdout) -> None:
+    """Version 1 of each agreement now, dated in the past; the later versions as events of
+    the history (`context["timeline"]`), so that each handoff is filed under the version in
+    force when it was filed."""
     teams, users = context["teams"], context["users"]
     support, engineering = teams["support"], teams["engineering"]
     sales, success = teams["sales"], teams["customer-success"]
     sasha, erin, sal, cora = users["sasha"], users["erin"], users["sal"], users["cora"]
-    agreements = {}
+    timeline = context.setdefault("timeline", [])
+    now = timezone.now()
 
     if not AgreementSeries.objects.filter(
         provider_team=engineering, requesting_team=support
     ).exists():
+        tz = engineering.calendar.time_zone
+        first = _local(now, tz, months=ESCALATION_V1_MONTHS_AGO)
         v1 = services.agreement_create_draft(
             actor=sasha,
             provider_team=engineering,
@@ -179,19 +226,34 @@ def seed(*, context: dict, stdout) -> None:
             triage_fields=ESCALATION_TRIAGE,
             steps=ESCALATION_STEPS,
             change_summary="First agreement.",
+            now=first,
         )
-        _approve_both(v1, erin, sasha)
-        v2 = services.agreement_amend(agreement=v1, actor=erin)
-        services.agreement_update_draft(
-            agreement=v2,
-            actor=erin,
-            targets=ESCALATION_TARGETS,
-            change_summary="Tighter P1/P2 targets after the quarterly review: compliance "
-            "stayed above 95 % for three quarters.",
+        _approve_both(v1, erin, sasha, at=first + 7 * DAYS)
+        escalation = v1.series
+        escalation_v2 = _local(now, tz, months=ESCALATION_V2_MONTHS_AGO)
+        timeline.append(
+            (
+                escalation_v2 - 10 * DAYS,
+                lambda: _amend(
+                    _active(escalation),
+                    erin,
+                    at=escalation_v2 - 10 * DAYS,
+                    targets=ESCALATION_TARGETS,
+                    change_summary="Tighter P1/P2 targets after the quarterly review: "
+                    "compliance stayed above 95 % for three quarters.",
+                ),
+            )
         )
-        agreements["escalation"] = _approve_both(v2, erin, sasha)
+        timeline.append(
+            (
+                escalation_v2,
+                lambda: _approve_both(_draft(escalation), erin, sasha, at=escalation_v2),
+            )
+        )
 
     if not AgreementSeries.objects.filter(provider_team=success, requesting_team=sales).exists():
+        tz = success.calendar.time_zone
+        first = _local(now, tz, months=ONBOARDING_V1_MONTHS_AGO)
         v1 = services.agreement_create_draft(
             actor=sal,
             provider_team=success,
@@ -216,23 +278,39 @@ def seed(*, context: dict, stdout) -> None:
             steps=_ladder("action_plan", raise_at_breach=False)
             + _ladder("resolve", raise_at_breach=False),
             change_summary="First agreement.",
+            now=first,
         )
-        _approve_both(v1, cora, sal)
-        v2 = services.agreement_amend(agreement=v1, actor=cora)
-        services.agreement_update_draft(
-            agreement=v2,
-            actor=cora,
-            targets=ONBOARDING_TARGETS,
-            change_summary="Enterprise deals acknowledged within 4 h.",
+        _approve_both(v1, cora, sal, at=first + 5 * DAYS)
+        onboarding = v1.series
+        onboarding_v2 = _local(now, tz, days=ONBOARDING_V2_DAYS_AGO)
+        timeline.append(
+            (
+                onboarding_v2 - 7 * DAYS,
+                lambda: _amend(
+                    _active(onboarding),
+                    cora,
+                    at=onboarding_v2 - 7 * DAYS,
+                    targets=ONBOARDING_TARGETS,
+                    change_summary="Enterprise deals acknowledged within 4 h.",
+                ),
+            )
         )
-        agreements["onboarding"] = _approve_both(v2, cora, sal)
-        v3 = services.agreement_amend(agreement=v2, actor=sal)
-        services.agreement_update_draft(
-            agreement=v3,
-            actor=sal,
-            targets=ONBOARDING_TARGETS_V3,
-            change_summary="Proposed: kickoff within 2 business days, onboarding in 8.",
+        timeline.append(
+            (onboarding_v2, lambda: _approve_both(_draft(onboarding), cora, sal, at=onboarding_v2))
         )
-        services.agreement_submit(agreement=v3, actor=sal)
-        services.agreement_approve(agreement=v3, actor=sal)  # awaiting Customer Success
-    context["agreements"] = agreements
+        v3_at = _local(now, tz, days=ONBOARDING_V3_DAYS_AGO)
+
+        def propose_v3():
+            _amend(
+                _active(onboarding),
+                sal,
+                at=v3_at,
+                targets=ONBOARDING_TARGETS_V3,
+                change_summary="Proposed: kickoff within 2 business days, onboarding in 8.",
+            )
+            v3 = _draft(onboarding)
+            services.agreement_submit(agreement=v3, actor=sal, now=v3_at + DAYS)
+            # Awaiting Customer Success.
+            services.agreement_approve(agreement=v3, actor=sal, now=v3_at + DAYS)
+
+        timeline.append((v3_at, propose_v3))

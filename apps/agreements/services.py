@@ -376,8 +376,7 @@ def agreement_create_draft(
     now: datetime | None = None,
     **fields,
 ) -> Agreement:
-    """Start a new agreement between two teams as version 1, a draft."""
-    # `now` is taken for uniformity with every other service; a draft records no time.
+    """Start a new agreement between two teams as version 1, a draft (created `now`)."""
     if not (actor.is_staff or _leads(actor, provider_team) or _leads(actor, requesting_team)):
         raise PermissionDenied("Only a lead of the provider or requesting team may draft it.")
     unknown = set(fields) - set(AGREEMENT_FIELDS)
@@ -402,8 +401,17 @@ def agreement_create_draft(
     agreement = Agreement(series=series, version=1, created_by=actor, **fields)
     agreement.full_clean(exclude=["series", "created_by", "calendar"])
     agreement.save()
+    _created_at(agreement, now)
     _write_parts(agreement, targets, triage, steps)
     return agreement
+
+
+def _created_at(agreement: Agreement, now: datetime | None) -> None:
+    # `created_at` is set on insert (auto_now_add); a version drafted at a given moment
+    # (an import, the demo's history) says so.
+    if now is not None:
+        Agreement.objects.filter(pk=agreement.pk).update(created_at=now)
+        agreement.created_at = now
 
 
 def _lock(agreement: Agreement) -> Agreement:
@@ -579,6 +587,7 @@ def agreement_amend(*, agreement: Agreement, actor, now: datetime | None = None)
         series_id=agreement.series_id, version=latest["v"] + 1, created_by=actor, **fields
     )
     draft.save()
+    _created_at(draft, now)
     _write_parts(draft, targets, triage, steps)
     return draft
 

@@ -1,19 +1,24 @@
 """Demo handoffs: three quarters of history and a dozen open ones.
 
 Everything goes through the services with `now` set to the simulated moment, so clocks,
-pauses, breaches and the timeline are exactly what real use would have produced. The
-random generator is seeded: every `seed_demo` on an empty database builds the same story.
+pauses, breaches and the timeline are exactly what real use would have produced. Each
+handoff is filed as an event of the demo's history (`context["timeline"]`, see
+`apps.core.management.commands.seed_demo`), so it binds to the agreement version in force
+at that moment, as a requester filing it then would have. The random generator is seeded:
+every `seed_demo` on an empty database builds the same story.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from apps.agreements.models import Agreement, Metric
+from apps.agreements.models import Agreement, AgreementSeries, Metric
+from apps.agreements.models import Status as AgreementStatus
 from apps.core.exceptions import Conflict
 
 from . import permissions, services
@@ -138,20 +143,30 @@ def _triage(rng: random.Random, agreement: Agreement, index: int) -> dict:
 
 
 class Simulator:
-    """Walks one handoff through its life at plausible moments."""
+    """Files a series' handoffs under its version in force and walks each through its life
+    at plausible moments, to the targets of the version it was filed under."""
 
-    def __init__(self, rng, agreement, requesters, providers, *, paces=None, eras=(), now=None):
+    def __init__(self, rng, series, requesters, providers, *, paces=None, eras=(), now=None):
         self.rng = rng
-        self.agreement = agreement
+        self.series = series
         self.requesters = requesters
         self.providers = providers
         self.paces = paces or {}
         self.eras = eras
         self.now = now
-        self.hours = {
-            flag: clockwork.business_hours(agreement, around_the_clock=flag)
-            for flag in (False, True)
-        }
+        self.versions: dict[int, Agreement] = {}
+        self.hours: dict[tuple[int, bool], object] = {}
+
+    def version(self) -> Agreement:
+        """The series' version in force now (in the history: at the moment being played)."""
+        pk = Agreement.objects.values_list("pk", flat=True).get(
+            series=self.series, status=AgreementStatus.ACTIVE
+        )
+        if pk not in self.versions:
+            self.versions[pk] = Agreement.objects.prefetch_related("targets", "triage_fields").get(
+                pk=pk
+            )
+        return self.versions[pk]
 
     def pace(self, handoff: Handoff, metric: str) -> float:
         """This handoff's share of the metric's target (see `Pace`)."""
@@ -166,7 +181,7 @@ class Simulator:
 
     def seconds(self, handoff: Handoff, metric: str) -> int:
         """Business seconds the metric's stage takes for this handoff."""
-        target = self.agreement.target_for(handoff.priority)
+        target = handoff.agreement.target_for(handoff.priority)
         seconds = target.seconds_for(metric) or target.seconds_for(Metric.ACKNOWLEDGE)
         return max(60, int(seconds * self.pace(handoff, metric)))
 
@@ -179,20 +194,42 @@ class Simulator:
         return next((u for u in people if permissions.may(u, handoff, action)), preferred)
 
     def clock_hours(self, handoff: Handoff):
-        return self.hours[self.agreement.target_for(handoff.priority).around_the_clock]
+        agreement = handoff.agreement
+        flag = agreement.target_for(handoff.priority).around_the_clock
+        if (agreement.pk, flag) not in self.hours:
+            self.hours[agreement.pk, flag] = clockwork.business_hours(
+                agreement, around_the_clock=flag
+            )
+        return self.hours[agreement.pk, flag]
 
     def file(self, at: datetime, index: int, title: str) -> Handoff:
-        return services.handoff_create(
+        agreement = self.version()
+        handoff = services.handoff_create(
             actor=self.rng.choice(self.requesters),
-            agreement=self.agreement,
+            agreement=agreement,
             title=title,
-            priority=_pick_priority(self.rng, self.agreement),
-            triage=_triage(self.rng, self.agreement, index),
+            priority=_pick_priority(self.rng, agreement),
+            triage=_triage(self.rng, agreement, index),
             description="Seeded demo handoff.",
             customer_segment=self.rng.choice(["enterprise", "business", "business", "self_serve"]),
             impacted_customers=self.rng.choice([1, 1, 2, 4, 10, 35]),
             now=at,
         )
+        handoff.agreement = agreement  # with its targets and triage fields at hand
+        return handoff
+
+    def history(self, at: datetime, index: int, title: str) -> None:
+        """A past handoff: filed at `at`, then cancelled as a duplicate or lived to now."""
+        handoff = self.file(at, index, title)
+        if self.rng.random() < 0.04:
+            services.handoff_cancel(
+                handoff=handoff,
+                actor=handoff.created_by,
+                reason="Duplicate of another handoff.",
+                now=at + timedelta(minutes=30),
+            )
+        else:
+            self.live(handoff, until=self.now)
 
     def live(self, handoff: Handoff, until: datetime, *, stop_at: str = "closed") -> None:
         """Play the handoff forward, stopping before `until` or at stage `stop_at`.
@@ -337,47 +374,51 @@ class Simulator:
                 return
 
 
+SERIES = {
+    "escalation": ("engineering", "support"),
+    "onboarding": ("customer-success", "sales"),
+}
+OPEN_STAGES = ["new", "new", "new", "acknowledged", "in_progress", "planned", "waiting", "resolved"]
+
+
 def seed(*, context: dict, stdout) -> None:
-    agreements = context.get("agreements") or {}
-    escalation = agreements.get("escalation") or _active("Support → Engineering escalations")
-    onboarding = agreements.get("onboarding") or _active(
-        "Sales → Customer Success onboarding handoff"
-    )
-    if escalation is None or onboarding is None:
+    """Plan the filings of the history and of today's open work as events."""
+    teams, users = context["teams"], context["users"]
+    series = {
+        name: AgreementSeries.objects.filter(
+            provider_team=teams[provider], requesting_team=teams[requesting]
+        ).first()
+        for name, (provider, requesting) in SERIES.items()
+    }
+    if (
+        None in series.values()
+        or Handoff.objects.filter(agreement__series__in=series.values()).exists()
+    ):
         return
-    if Handoff.objects.filter(
-        agreement__series__in=[escalation.series, onboarding.series]
-    ).exists():
-        return
-    users = context["users"]
     rng = random.Random(20261122)
     now = timezone.now()
     plans = [
         (
-            escalation,
-            HISTORY_COUNT["escalation"],
+            "escalation",
             ["sasha", "sam", "skye"],
             ["erin", "eli", "emma"],
             lambda i: ESCALATION_TITLES[i % len(ESCALATION_TITLES)],
             {"paces": ESCALATION_PACE, "eras": ESCALATION_ERAS},
         ),
         (
-            onboarding,
-            HISTORY_COUNT["onboarding"],
+            "onboarding",
             ["sal", "sid"],
             ["cora", "cal"],
             lambda i: f"Onboard {ONBOARDING_CUSTOMERS[i % len(ONBOARDING_CUSTOMERS)]}",
             {},
         ),
     ]
-    created = 0
-    for agreement, count, requesters, providers, title, shape in plans:
-        agreement = Agreement.objects.prefetch_related("targets", "triage_fields").get(
-            pk=agreement.pk
-        )
+    timeline = context.setdefault("timeline", [])
+    planned = 0
+    for name, requesters, providers, title, shape in plans:
         sim = Simulator(
             rng,
-            agreement,
+            series[name],
             [users[u] for u in requesters],
             [users[u] for u in providers],
             now=now,
@@ -386,51 +427,46 @@ def seed(*, context: dict, stdout) -> None:
         start = now - timedelta(days=HISTORY_DAYS)
         moments = sorted(
             start + timedelta(seconds=rng.randint(0, (HISTORY_DAYS - 5) * 86400))
-            for _ in range(count)
+            for _ in range(HISTORY_COUNT[name])
         )
         for index, at in enumerate(moments):
-            handoff = sim.file(at, index, title(index))
-            if rng.random() < 0.04:
-                services.handoff_cancel(
-                    handoff=handoff,
-                    actor=handoff.created_by,
-                    reason="Duplicate of another handoff.",
-                    now=at + timedelta(minutes=30),
-                )
-            else:
-                sim.live(handoff, until=now)
-            created += 1
+            timeline.append((at, functools.partial(sim.history, at, index, title(index))))
         # A dozen open ones at every stage, filed over the last working days.
-        for index, stage in enumerate(
-            ["new", "new", "new", "acknowledged", "in_progress", "planned", "waiting", "resolved"][
-                : 8 if agreement == escalation else 4
-            ]
-        ):
+        stages = OPEN_STAGES[: 8 if name == "escalation" else 4]
+        for index, stage in enumerate(stages):
             at = now - timedelta(hours=rng.randint(1, 30))
-            handoff = sim.file(at, 1000 + index, title(index + 3))
-            if stage != "new":
-                sim.live(handoff, until=now, stop_at=stage)
-            created += 1
-    # One P1 filed 28.5 minutes before the seed ends: its acknowledge warning (75 % of 30 min)
-    # is already due and its breach 90 s away, so a fresh `make run` shows the sweep
-    # putting a warning and then a breach in Engineering's inboxes within two minutes.
+            timeline.append(
+                (at, functools.partial(_open, sim, at, 1000 + index, title(index + 3), stage))
+            )
+        planned += len(moments) + len(stages)
+    context["demo_handoffs"] = {"planned": planned, "escalation": series["escalation"]}
+
+
+def _open(sim: Simulator, at: datetime, index: int, title: str, stage: str) -> None:
+    handoff = sim.file(at, index, title)
+    if stage != "new":
+        sim.live(handoff, until=sim.now, stop_at=stage)
+
+
+def finish(*, context: dict, stdout) -> None:
+    """One P1 filed 28.5 minutes before the seed ends: its acknowledge warning (75 % of
+    30 min) is already due and its breach 90 s away, so a fresh `make run` shows the sweep
+    putting a warning and then a breach in Engineering's inboxes within two minutes."""
+    planned = context.get("demo_handoffs")
+    if not planned:
+        return
     escalation = Agreement.objects.prefetch_related("targets", "triage_fields").get(
-        pk=escalation.pk
+        series=planned["escalation"], status=AgreementStatus.ACTIVE
     )
     services.handoff_create(
-        actor=users["sam"],
+        actor=context["users"]["sam"],
         agreement=escalation,
         title="Checkout down for EU customers (demo: about to breach)",
         priority="P1",
-        triage=_triage(rng, escalation, 9999),
+        triage=_triage(random.Random(9999), escalation, 9999),
         description="Filed by seed_demo so that the clock sweep has something to do.",
         customer_segment="enterprise",
         impacted_customers=120,
         now=timezone.now() - timedelta(minutes=28, seconds=30),
     )
-    created += 1
-    stdout.write(f"  {created} demo handoffs with their clocks and timelines")
-
-
-def _active(title: str) -> Agreement | None:
-    return Agreement.objects.filter(title=title, status="active").first()
+    stdout.write(f"  {planned['planned'] + 1} demo handoffs with their clocks and timelines")

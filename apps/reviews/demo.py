@@ -10,11 +10,15 @@ reading again). In the current quarter P1 and P2 acknowledgements are always fas
 acknowledgements far faster than promised and P2 fixes wait for the release train: the
 recommendations say tighten, tighten and loosen.
 
-Everything goes through the services with `now` set to the simulated moment. The one
-exception is the first past review's row: the daily task creates a review from the
-series' latest one (or from the agreement's next review date, which activation sets in
-the future), so the oldest one is written as that task would have written it had the
-portal been running then; every later one is created by the task itself.
+The history is told period by period, as events of `context["timeline"]` (see
+`apps.core.management.commands.seed_demo`) among the handoffs' filings: a quarter's
+handoffs are filed under the version in force then; on the day its review is due, the
+quarter's breaches are reviewed, the review is held and signed, and the version it agreed
+governs the handoffs filed from that afternoon on. Everything goes through the services
+with `now` set to the simulated moment. The one exception is the past reviews' rows: the
+daily task would have created them (it did not run in the demo's past, and run now it
+would schedule every series' review), so they are written as it would have written them;
+the current one is created by the task itself.
 """
 
 from __future__ import annotations
@@ -26,17 +30,14 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
-from apps.agreements.models import Agreement
+from apps.agreements.models import Agreement, AgreementSeries
 from apps.agreements.models import Status as AgreementStatus
 from apps.handoffs.models import Clock
 
 from . import services
-from .models import QuarterlyReview, ReviewStatus
+from .models import BreachReview, QuarterlyReview, ReviewStatus
 
 HOUR = 3600
-# The current review is due on the day of the seed: its period has just ended (a review
-# starts once its figures are complete), and the leads are in the meeting.
-DUE_IN_DAYS = 0
 # Breaches newer than this are left to review; of the older ones, this share is reviewed.
 TO_REVIEW_DAYS = 10
 REVIEWED_SHARE = 0.7
@@ -92,8 +93,11 @@ def _cause(rng: random.Random, clock: Clock, crunch: bool) -> str:
     return rng.choices(causes, weights=[weights[c] for c in causes])[0]
 
 
-def _breach_reviews(rng, series, users, *, now, crunch: tuple[datetime, datetime]) -> int:
-    """Review most breaches older than TO_REVIEW_DAYS, as the engineer who had it would."""
+def _breach_reviews(
+    rng, series, users, *, now, until: datetime, crunch: tuple[datetime, datetime]
+) -> int:
+    """Review most breaches older than TO_REVIEW_DAYS at `now`, as the engineer who had it
+    would; their action items due before `until` (the seed's now) were done in time."""
     reviewers = [users["erin"], users["eli"], users["emma"]]
     clocks = (
         Clock.objects.filter(
@@ -133,7 +137,7 @@ def _breach_reviews(rng, series, users, *, now, crunch: tuple[datetime, datetime
                 breach_review=review,
                 now=when,
             )
-            if due < now.date():  # the past ones were done in time
+            if due < until.date():  # the past ones were done in time
                 services.action_item_set_done(
                     item=item, actor=item.owner, done=True, now=when + timedelta(days=10)
                 )
@@ -147,22 +151,20 @@ def _recommended(review: QuarterlyReview, priority: str, metric: str) -> int | N
     return None
 
 
-def _past_review(
+def _meet(
     review: QuarterlyReview,
     *,
     lead,
-    other_lead,
     tz: str,
     findings: str,
     decisions: str,
     targets: dict,
     actions: list[tuple],
 ) -> QuarterlyReview:
-    """Run a past review from start to both sign-offs on the day it was due: the first day
-    after its period, when its figures were complete."""
+    """Start a past review on the day it was due (the first day after its period, when its
+    figures were complete), write what the meeting found and agreed, add its actions."""
     due = review.due_date
-    started = _at(due, 9, tz)
-    review = services.review_start(review=review, actor=lead, now=started)
+    review = services.review_start(review=review, actor=lead, now=_at(due, 9, tz))
     meeting = _at(due, 11, tz)
     review = services.review_update(
         review=review,
@@ -185,57 +187,77 @@ def _past_review(
             services.action_item_set_done(
                 item=item, actor=owner, done=True, now=meeting + timedelta(days=done_after)
             )
-    services.review_sign_off(
-        review=review,
-        actor=lead,
-        comment="Agreed in the meeting.",
-        now=_at(due, 15, tz),
-    )
-    return services.review_sign_off(review=review, actor=other_lead, now=_at(due, 16, tz))
+    return review
+
+
+def _past_review(series, *, start: date, due: date, tz: str, lead, other_lead, sweep, **notes):
+    """The events of a past review: the morning it was due, the breaches of the period are
+    reviewed and the review is created (as the daily task would have: the demo's history
+    has no daily task), started and written; both leads sign in the afternoon, and the
+    version it agreed governs the handoffs filed from then on."""
+    held: dict[str, QuarterlyReview] = {}
+
+    def meet():
+        sweep(_at(due, 8, tz))
+        review = QuarterlyReview.objects.create(
+            series=series,
+            agreement=Agreement.objects.get(series=series, status=AgreementStatus.ACTIVE),
+            period_start=start,
+            period_end=due,
+            due_date=due,
+            status=ReviewStatus.SCHEDULED,
+        )
+        held["review"] = _meet(review, lead=lead, tz=tz, **notes)
+
+    def sign(actor, hour: int, comment: str = ""):
+        def act():
+            held["review"] = services.review_sign_off(
+                review=held["review"], actor=actor, comment=comment, now=_at(due, hour, tz)
+            )
+
+        return act
+
+    return [
+        (_at(due, 8, tz), meet),
+        (_at(due, 15, tz), sign(lead, 15, "Agreed in the meeting.")),
+        (_at(due, 16, tz), sign(other_lead, 16)),
+    ]
 
 
 def seed(*, context: dict, stdout) -> None:
+    """Plan the two past reviews of Support → Engineering as events of the history."""
     teams, users = context["teams"], context["users"]
-    agreement = (
-        Agreement.objects.filter(
-            series__provider_team=teams["engineering"],
-            series__requesting_team=teams["support"],
-            status=AgreementStatus.ACTIVE,
-        )
-        .select_related("series", "calendar")
-        .first()
-    )
-    if agreement is None:
+    series = AgreementSeries.objects.filter(
+        provider_team=teams["engineering"], requesting_team=teams["support"]
+    ).first()
+    if series is None or QuarterlyReview.objects.filter(series=series).exists():
         return
-    series = agreement.series
-    if QuarterlyReview.objects.filter(series=series).exists():
-        return
-    if not Clock.objects.filter(handoff__agreement__series=series).exists():
-        return  # no history to review
+    if not context.get("demo_handoffs"):
+        return  # the history was told by an earlier seed: nothing to review in it
     erin, sasha = users["erin"], users["sasha"]
     rng = random.Random(20261123)
     now = timezone.now()
-    tz = agreement.calendar.time_zone
-    due = now.astimezone(ZoneInfo(tz)).date() + timedelta(days=DUE_IN_DAYS)
-    cadence = relativedelta(months=agreement.review_cadence_months)
-    oldest_start, oldest_due = due - 3 * cadence, due - 2 * cadence
-
+    tz = teams["engineering"].calendar.time_zone
+    today = now.astimezone(ZoneInfo(tz)).date()
+    cadence = relativedelta(months=series.versions.get(version=1).review_cadence_months)
+    # The version in force since `today - 3 cadences` (apps.agreements.demo) is first
+    # reviewed one cadence later; each review after it one cadence after the one before.
+    oldest_due = today - 3 * cadence + cadence
+    oldest_start, middle_due = oldest_due - cadence, oldest_due + cadence
     crunch = (_at(oldest_start, 0, tz), _at(oldest_due, 0, tz))
-    reviewed = _breach_reviews(rng, series, users, now=now, crunch=crunch)
 
-    oldest = QuarterlyReview.objects.create(
-        series=series,
-        agreement=agreement,
-        period_start=oldest_start,
-        period_end=oldest_due,
-        due_date=oldest_due,
-        status=ReviewStatus.SCHEDULED,
-    )
-    oldest = _past_review(
-        oldest,
+    def sweep(at: datetime) -> int:
+        return _breach_reviews(rng, series, users, now=at, until=now, crunch=crunch)
+
+    timeline = context.setdefault("timeline", [])
+    timeline += _past_review(
+        series,
+        start=oldest_start,
+        due=oldest_due,
+        tz=tz,
         lead=erin,
         other_lead=sasha,
-        tz=tz,
+        sweep=sweep,
         findings=(
             "P3 resolutions breached far more often than before: two engineers left in "
             "spring and the positions are still open. Most breach reviews say capacity. "
@@ -251,14 +273,14 @@ def seed(*, context: dict, stdout) -> None:
             ("Add a P3 workload check to the weekly triage", sasha, 14, 10),
         ],
     )
-
-    # From here on the daily task creates each review, 14 days before it is due.
-    middle = _scheduled(series, now=_at(due - cadence, 9, tz) - timedelta(days=14))
-    middle = _past_review(
-        middle,
+    timeline += _past_review(
+        series,
+        start=oldest_due,
+        due=middle_due,
+        tz=tz,
         lead=sasha,
         other_lead=erin,
-        tz=tz,
+        sweep=sweep,
         findings=(
             "With the two new engineers on board, P3 resolutions were back within 10 "
             "business days in all but a few cases. Acknowledgements remain excellent."
@@ -267,10 +289,22 @@ def seed(*, context: dict, stdout) -> None:
         targets={"P3": {"resolve": 80 * HOUR}},
         actions=[("Onboarding buddy for the new engineers through the next quarter", erin, 30, 20)],
     )
+    context["demo_reviews"] = {"series": series, "sweep": sweep, "now": now, "tz": tz}
 
+
+def finish(*, context: dict, stdout) -> None:
+    """The breaches since the last review reviewed (all but the newest), and the current
+    quarter's review: due today, started this morning, with a draft proposal."""
+    planned = context.get("demo_reviews")
+    if not planned:
+        return
+    series, now, tz = planned["series"], planned["now"], planned["tz"]
+    users = context["users"]
+    erin, sasha = users["erin"], users["sasha"]
+    planned["sweep"](now)
     review = _scheduled(series, now=now - timedelta(hours=3))
     # Started this morning (its period ended at midnight), two hours ago at most.
-    started = max(now - timedelta(hours=2), _at(due, 0, tz))
+    started = max(now - timedelta(hours=2), _at(review.due_date, 0, tz))
     review = services.review_start(review=review, actor=erin, now=started)
     proposal = {
         "P1": {"acknowledge": _recommended(review, "P1", "acknowledge")},
@@ -300,10 +334,14 @@ def seed(*, context: dict, stdout) -> None:
             review=review,
             now=started + timedelta(minutes=40),
         )
-    versions = [str(r.resulting_agreement.version) for r in (oldest, middle)]
+    past = QuarterlyReview.objects.filter(series=series, status=ReviewStatus.COMPLETED)
+    versions = sorted(
+        r.resulting_agreement.version for r in past.select_related("resulting_agreement")
+    )
+    reviewed = BreachReview.objects.filter(clock__handoff__agreement__series=series).count()
     stdout.write(
-        f"  3 quarterly reviews of {agreement.title} (versions {' and '.join(versions)} "
-        f"agreed in reviews) and {reviewed} breach reviews"
+        f"  3 quarterly reviews of {review.agreement.title} (versions "
+        f"{' and '.join(map(str, versions))} agreed in reviews) and {reviewed} breach reviews"
     )
 
 

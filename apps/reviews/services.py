@@ -685,7 +685,9 @@ def review_sign_off(
         _tell_the_other_side(review, actor, signed, now)
         return review
     if changes:
-        next_version = _next_version(review, active, targets, [*earlier, *signed], changes)
+        next_version = _next_version(
+            review, active, targets, [*earlier, *signed], changes, now=now
+        )
     review.status = ReviewStatus.COMPLETED
     review.completed_at = now
     review.resulting_agreement = next_version
@@ -770,11 +772,14 @@ def _next_version(
     agreed: dict,
     sign_offs: list[ReviewSignOff],
     changes,
+    *,
+    now: datetime,
 ) -> Agreement:
     """Amend → set the agreed targets → submit → approve by the signers: the agreements'
-    own lifecycle, so the new version is exactly what any other amendment would be."""
+    own lifecycle, so the new version is exactly what any other amendment would be, in
+    force from the moment the review is completed."""
     first = sign_offs[0].user
-    draft = agreement_services.agreement_amend(agreement=active, actor=first)
+    draft = agreement_services.agreement_amend(agreement=active, actor=first, now=now)
     targets = []
     for target in draft.targets.all():
         data = {f: getattr(target, f) for f in agreement_services.TARGET_FIELDS}
@@ -796,8 +801,9 @@ def _next_version(
         targets=targets,
         change_summary=summary,
         next_review_date=review.due_date + _months(active.review_cadence_months),
+        now=now,
     )
-    agreement_services.agreement_submit(agreement=draft, actor=first)
+    agreement_services.agreement_submit(agreement=draft, actor=first, now=now)
     # Each signer approves for the side(s) they signed. Someone who signed one side but
     # leads both goes last, so that each side's approval carries its own signer's name.
     signers = list({s.user_id: s.user for s in sign_offs}.values())
@@ -807,7 +813,10 @@ def _next_version(
         if draft.status != AgreementStatus.IN_REVIEW:
             break
         agreement_services.agreement_approve(
-            agreement=draft, actor=user, comment=f"Signed off in quarterly review #{review.pk}."
+            agreement=draft,
+            actor=user,
+            comment=f"Signed off in quarterly review #{review.pk}.",
+            now=now,
         )
     draft.refresh_from_db()
     if draft.status != AgreementStatus.ACTIVE:  # pragma: no cover - the signers lead both sides

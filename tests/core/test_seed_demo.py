@@ -1,13 +1,17 @@
 """`seed_demo` is idempotent and builds what the README promises."""
 
+import itertools
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.agreements.models import Agreement
 from apps.handoffs.models import Clock, Handoff
+from apps.reviews.models import QuarterlyReview
 from apps.teams.models import Team
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +65,48 @@ def test_seed_demo_builds_the_demo_and_running_it_again_changes_nothing():
     assert Clock.objects.filter(status="breached").exists()
     assert Clock.objects.filter(status="met").exists()
     assert Clock.objects.filter(paused_seconds__gt=0).exists()
+
+
+def test_the_demo_history_files_each_handoff_under_the_version_then_in_force():
+    call_command("seed_demo", stdout=StringIO())
+    now = timezone.now()
+
+    rows = Handoff.objects.values_list(
+        "pk", "created_at", "agreement__activated_at", "agreement__ended_at"
+    )
+    outside = [
+        pk
+        for pk, created, activated, ended in rows
+        if not (activated <= created and (ended is None or created < ended))
+    ]
+    assert rows and outside == []
+
+    # The handoffs of each series span its versions, not only the active one.
+    used = {
+        (title, version)
+        for title, version in Handoff.objects.values_list(
+            "agreement__title", "agreement__version"
+        ).distinct()
+    }
+    escalation, onboarding = TITLES = (
+        "Support → Engineering escalations",
+        "Sales → Customer Success onboarding handoff",
+    )
+    assert {(escalation, v) for v in (1, 2, 3, 4)} <= used
+    assert {(onboarding, v) for v in (1, 2)} <= used
+
+    # Versions are dated in the past, each later than the one before.
+    for title in TITLES:
+        versions = list(Agreement.objects.filter(title=title).order_by("version"))
+        created = [v.created_at for v in versions]
+        assert created == sorted(created) and len(set(c.date() for c in created)) == len(created)
+        activated = [v.activated_at for v in versions if v.activated_at]
+        assert activated == sorted(activated)
+        assert all(moment < now - timedelta(days=1) for moment in activated)
+        for older, newer in itertools.pairwise(versions):
+            if newer.activated_at:
+                assert older.ended_at == newer.activated_at
+
+    # A version agreed in a review is in force from the moment the review was completed.
+    for review in QuarterlyReview.objects.filter(resulting_agreement__isnull=False):
+        assert review.resulting_agreement.activated_at == review.completed_at
