@@ -56,7 +56,7 @@ def tier_problems(values: Mapping[str, object]) -> dict[str | None, list[str]]:
     return problems
 
 
-def merged(base: Mapping, changes: Mapping | None) -> dict:
+def merge_targets(base: Mapping, changes: Mapping | None) -> dict:
     """`changes` over `base`, cell by cell: a priority given as an object changes only the
     metrics it names; anything else replaces the priority (and validation then says what
     is wrong with it). Neither argument is changed."""

@@ -29,6 +29,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.agreements.models import Metric, Priority
+from apps.agreements.targets import merge_targets
 from apps.core import limits
 from apps.core.api import SafeJSONParser
 from apps.core.fields import BoundedDateInput
@@ -622,12 +623,7 @@ def _merged_targets(review: QuarterlyReview, given: dict | None) -> dict:
     with what the client sent merged over it, so a client may send just the cells it is
     trying. Checked by the same rule as a proposal, keyed under `targets`."""
     base = review.proposed_targets or pack.targets_of(review.agreement)
-    targets = {p: dict(tier) for p, tier in base.items()}
-    for priority, tier in (given or {}).items():
-        if isinstance(tier, dict) and isinstance(targets.get(priority), dict):
-            targets[priority].update(tier)
-        else:
-            targets[priority] = tier
+    targets = merge_targets(base, given)
     priorities = [t.priority for t in review.agreement.targets.all()]
     return services.validate_targets(targets, priorities=priorities, prefix="targets")
 

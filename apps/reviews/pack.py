@@ -22,6 +22,7 @@ from django.db.models import Case, Count, Q, QuerySet, Value, When
 from apps.agreements.durations import format_duration
 from apps.agreements.models import Agreement, AgreementSeries, ExceptionWindow, Metric
 from apps.agreements.models import Status as AgreementStatus
+from apps.agreements.targets import TargetGrid
 from apps.handoffs.compliance import UNREVIEWED, breach_causes, clock_compliance
 from apps.handoffs.models import Clock, Handoff
 
@@ -105,16 +106,7 @@ def previous_period(start: date, end: date) -> tuple[date, date]:
 
 def targets_of(agreement: Agreement) -> dict:
     """{"P1": {"acknowledge": 1800, "action_plan": 7200, "resolve": None}, …}"""
-    return {
-        t.priority: {metric: t.seconds_for(metric) for metric in METRICS}
-        for t in sorted(agreement.targets.all(), key=lambda t: t.priority)
-    }
-
-
-def around_the_clock_of(agreement: Agreement) -> dict:
-    """Priority → whether its clocks run 24×7 (the target says so, or the calendar is)."""
-    always = agreement.calendar.is_24x7
-    return {t.priority: t.around_the_clock or always for t in agreement.targets.all()}
+    return TargetGrid.from_agreement(agreement).as_dict()
 
 
 # --- the pack ----------------------------------------------------------------------------
@@ -322,11 +314,12 @@ def monthly_history(*, series: AgreementSeries, tz: str, period_end: date) -> li
 def recommendations_for(*, agreement: Agreement, pack: dict) -> list[dict]:
     """`recommend()` on a pack with the agreement's targets, its calendar's floors and the
     buffer of `settings.REVIEW_BUFFER_PERCENT`."""
+    grid = TargetGrid.from_agreement(agreement)
     return recommend(
         rows=pack["period"]["rows"],
         history=pack["history"],
-        current_targets=targets_of(agreement),
-        around_the_clock=around_the_clock_of(agreement),
+        current_targets=grid.as_dict(),
+        around_the_clock=grid.around_the_clock,
         buffer_percent=settings.REVIEW_BUFFER_PERCENT,
         humanize=format_duration,
     )

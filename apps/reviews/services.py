@@ -11,7 +11,6 @@ its dedup key; safe to run twice at once.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,9 +23,9 @@ from django.db.models import OuterRef, Q, Subquery
 from django.urls import NoReverseMatch
 
 from apps.agreements import services as agreement_services
-from apps.agreements.durations import format_duration
 from apps.agreements.models import Agreement
 from apps.agreements.models import Status as AgreementStatus
+from apps.agreements.targets import TargetGrid, merge_targets, tier_problems
 from apps.core import limits
 from apps.core.exceptions import Conflict
 from apps.handoffs.models import Clock
@@ -343,9 +342,7 @@ def _active_version(series_id: int) -> Agreement | None:
 
 
 def _targets_of(agreement: Agreement) -> dict:
-    from .pack import targets_of
-
-    return targets_of(agreement)
+    return TargetGrid.from_agreement(agreement).as_dict()
 
 
 def review_period_over(review: QuarterlyReview, *, now: datetime, time_zone: str) -> bool:
@@ -445,25 +442,14 @@ def validate_targets(targets, *, priorities: Iterable[str], prefix: str = "propo
                     "A target is a positive whole number of seconds (empty: best effort)."
                 )
                 value = None
-            elif value is not None and value > limits.TARGET_SECONDS_MAX:
-                # The agreements' limit: the next version would refuse it at sign-off.
-                errors.setdefault(f"{key}.{metric}", []).append(
-                    f"A target is at most {limits.TARGET_SECONDS_MAX // 3600:,} hours (ten years)."
-                )
-                value = None
             row[metric] = value
-        set_values = [(m, v) for m, v in row.items() if v is not None]
-        if not set_values and not any(k.startswith(f"{key}.") for k in errors):
-            errors.setdefault(key, []).append(
-                "Give this priority at least one target (acknowledge, action plan or resolve)."
-            )
-        # Where set, acknowledge ≤ action plan ≤ resolve: a later milestone cannot be due
-        # before an earlier one (the agreements' rule).
-        for (earlier, a), (later, b) in itertools.pairwise(set_values):
-            if b < a:
-                errors.setdefault(f"{key}.{later}", []).append(
-                    f"Must not be shorter than the {earlier.replace('_', ' ')} target."
-                )
+        # The agreements' rule (the next version would refuse anything else at sign-off):
+        # at most ten years, at least one target, acknowledge ≤ action plan ≤ resolve.
+        refused = any(k.startswith(f"{key}.") for k in errors)
+        for metric, messages in tier_problems(row).items():
+            if metric is None and refused:
+                continue  # its values were refused: not also "give at least one"
+            errors.setdefault(key if metric is None else f"{key}.{metric}", []).extend(messages)
         cleaned[priority] = row
     for priority in priorities:
         if priority not in targets:
@@ -502,12 +488,7 @@ def review_update(
             raise Conflict("Start the review first: the proposal begins from the current targets.")
         if not isinstance(proposed_targets, dict):
             raise ValidationError({"proposed_targets": ["Give the targets per priority."]})
-        merged = {p: dict(m) for p, m in (review.proposed_targets or {}).items()}
-        for priority, metrics in proposed_targets.items():
-            if isinstance(metrics, dict) and isinstance(merged.get(priority), dict):
-                merged[priority] = {**merged[priority], **metrics}
-            else:
-                merged[priority] = metrics
+        merged = merge_targets(review.proposed_targets or {}, proposed_targets)
         priorities = [t.priority for t in review.agreement.targets.all()]
         cleaned = validate_targets(merged, priorities=priorities)
         if cleaned != review.proposed_targets:
@@ -538,41 +519,14 @@ def rebase_targets(*, base: dict, proposed: dict, active: dict) -> tuple[dict, l
 
     A cell the review left alone keeps the active value, so an amendment approved while
     the review was open is kept; a cell both changed to the same value is no conflict."""
-    result = {priority: dict(row or {}) for priority, row in active.items()}
-    conflicts: list[dict] = []
-    for priority, row in proposed.items():
-        for metric in METRICS:
-            if not isinstance(row, dict) or metric not in row:
-                continue
-            new, old = row[metric], (base.get(priority) or {}).get(metric)
-            if new == old:
-                continue  # not changed by the review
-            if priority not in result:
-                conflicts.append(
-                    {"priority": priority, "metric": metric, "base": old, "active": None,
-                     "proposed": new, "removed": True}
-                )  # fmt: skip
-                continue
-            now_value = result[priority].get(metric)
-            if now_value != old and now_value != new:
-                conflicts.append(
-                    {"priority": priority, "metric": metric, "base": old, "active": now_value,
-                     "proposed": new}
-                )  # fmt: skip
-                continue
-            result[priority][metric] = new
-    return result, conflicts
-
-
-def _say(seconds, *, business: bool) -> str:
-    return format_duration(seconds, business=business) if seconds else "best effort"
+    return TargetGrid(active).rebase(base=base, proposed=proposed)
 
 
 def conflict_words(conflicts: list[dict], *, active: Agreement) -> str:
     """ "Version 8 (approved on 12 Mar 2026, while this review was open) changed P3 resolve
     from 72 h to 60 h; this review proposes 48 h." — one sentence per conflict, then what
     to do about it."""
-    business = {t.priority: not t.around_the_clock for t in active.targets.all()}
+    grid = TargetGrid.from_agreement(active)
     when = (
         f"approved on {_date_text(_local_today(active.activated_at, active.calendar.time_zone))}"
         if active.activated_at
@@ -581,18 +535,17 @@ def conflict_words(conflicts: list[dict], *, active: Agreement) -> str:
     name = f"Version {active.version} ({when}, while this review was open)"
     sentences = []
     for c in conflicts:
-        b = business.get(c["priority"], True)
+        say = lambda s, p=c["priority"]: grid.say(p, s)  # noqa: E731
         cell = f"{c['priority']} {c['metric'].replace('_', ' ')}"
         if c.get("removed"):
             sentences.append(
                 f"{name} no longer has {c['priority']}; this review proposes "
-                f"{_say(c['proposed'], business=b)} for {cell}."
+                f"{say(c['proposed'])} for {cell}."
             )
         else:
             sentences.append(
-                f"{name} changed {cell} from {_say(c['base'], business=b)} to "
-                f"{_say(c['active'], business=b)}; this review proposes "
-                f"{_say(c['proposed'], business=b)}."
+                f"{name} changed {cell} from {say(c['base'])} to {say(c['active'])}; this "
+                f"review proposes {say(c['proposed'])}."
             )
     return (
         " ".join(sentences)
@@ -607,9 +560,8 @@ def review_rebased(review: QuarterlyReview, active: Agreement | None = None):
     active = active or _active_version(review.series_id)
     if active is None or not review.proposed_targets:
         return None, [], active
-    base = _targets_of(review.agreement)
-    targets, conflicts = rebase_targets(
-        base=base, proposed=review.proposed_targets, active=_targets_of(active)
+    targets, conflicts = TargetGrid.from_agreement(active).rebase(
+        base=_targets_of(review.agreement), proposed=review.proposed_targets
     )
     return targets, conflicts, active
 
@@ -617,17 +569,12 @@ def review_rebased(review: QuarterlyReview, active: Agreement | None = None):
 def _target_changes(proposed: dict, active: Agreement) -> list[str]:
     """What the proposal changes against the version in force, in words ("P2 resolve
     72 h → 60 h"); empty when nothing does."""
-    current = _targets_of(active)
-    business = {t.priority: not t.around_the_clock for t in active.targets.all()}
-    changes = []
-    for priority in sorted(current):
-        for metric in METRICS:
-            old = (current.get(priority) or {}).get(metric)
-            new = (proposed.get(priority) or {}).get(metric, old)
-            if new != old:
-                say = lambda s, p=priority: format_duration(s, business=business.get(p, True))  # noqa: E731
-                changes.append(f"{priority} {metric.replace('_', ' ')} {say(old)} → {say(new)}")
-    return changes
+    grid = TargetGrid.from_agreement(active)
+    return [
+        f"{priority} {metric.replace('_', ' ')} {grid.say(priority, old)} → "
+        f"{grid.say(priority, new)}"
+        for priority, metric, old, new in grid.changes_to(proposed)
+    ]
 
 
 @transaction.atomic

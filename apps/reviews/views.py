@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.agreements.durations import duration_input, format_duration
 from apps.agreements.models import Metric, Priority
+from apps.agreements.targets import TargetGrid
 from apps.core.exceptions import Conflict
 from apps.core.http import safe_next
 from apps.handoffs.models import Clock, Handoff
@@ -167,15 +168,11 @@ def _priorities(review: QuarterlyReview) -> list[str]:
     return [p for p in Priority.values if p in present]
 
 
-def _around_the_clock(review: QuarterlyReview) -> dict[str, bool]:
-    return {t.priority: t.around_the_clock for t in review.agreement.targets.all()}
-
-
-def _current_targets(review: QuarterlyReview) -> dict:
-    return {
-        t.priority: {m.value: t.seconds_for(m.value) for m in Metric}
-        for t in review.agreement.targets.all()
-    }
+def _grid(review: QuarterlyReview) -> TargetGrid:
+    """The reviewed version's targets and which tiers run 24×7 (once per request)."""
+    if not hasattr(review, "_grid"):
+        review._grid = TargetGrid.from_agreement(review.agreement)
+    return review._grid
 
 
 def _rebased(review: QuarterlyReview) -> dict:
@@ -202,7 +199,7 @@ def _proposal(review: QuarterlyReview) -> dict:
     changes over the version in force now, and its proposal where it conflicts."""
     rebased = _rebased(review)
     if rebased["targets"] is None:
-        return review.proposed_targets or _current_targets(review)
+        return review.proposed_targets or _grid(review).as_dict()
     shown = {p: dict(row) for p, row in rebased["targets"].items()}
     for c in rebased["conflicts"]:
         shown.setdefault(c["priority"], {})[c["metric"]] = c["proposed"]
@@ -225,7 +222,7 @@ def _pack_context(review: QuarterlyReview) -> dict:
         return {"ready": False}
     now_rows = _section_rows(pack.get("period"))
     before_rows = _section_rows(pack.get("previous"))
-    clock24 = _around_the_clock(review)
+    grid = _grid(review)
     priorities = _priorities(review)
     metrics, charts = [], []
     for metric in Metric:
@@ -246,7 +243,7 @@ def _pack_context(review: QuarterlyReview) -> dict:
         for priority in priorities:
             row = now_rows.get((priority, metric.value), {})
             previous = before_rows.get((priority, metric.value), {})
-            business = not clock24.get(priority, False)
+            business = grid.business(priority)
             rows.append(
                 {
                     "priority": priority,
@@ -326,21 +323,14 @@ def _section_words(section: dict | None) -> str:
 
 
 def _recommendations(review: QuarterlyReview) -> list[dict]:
-    clock24 = _around_the_clock(review)
+    grid = _grid(review)
     # "Current" is the version in force now (an amendment may have been approved since
     # the review started); a completed review shows what it was compared with.
     active = _rebased(review)["active"]
-    in_force = (
-        {
-            t.priority: {m.value: t.seconds_for(m.value) for m in Metric}
-            for t in active.targets.all()
-        }
-        if active is not None
-        else None
-    )
+    in_force = TargetGrid.from_agreement(active).as_dict() if active is not None else None
     rows = []
     for rec in review.recommendations or []:
-        business = not clock24.get(rec["priority"], False)
+        business = grid.business(rec["priority"])
         current, recommended = rec.get("current_seconds"), rec.get("recommended_seconds")
         if in_force is not None:
             current = (in_force.get(rec["priority"]) or {}).get(rec["metric"])
@@ -384,11 +374,11 @@ def _what_if_context(review: QuarterlyReview, form: TargetsForm) -> dict:
     )
     by_cell = {(r["priority"], r["metric"]): r for r in replayed}
     real = _section_rows((review.pack or {}).get("period"))
-    clock24 = _around_the_clock(review)
+    grid = _grid(review)
     errors = form.errors if form.is_bound else {}
     rows = []
     for priority in form.priorities:
-        business = not clock24.get(priority, False)
+        business = grid.business(priority)
         cells = []
         for metric in Metric:
             name = f"{priority}_{metric.value}"

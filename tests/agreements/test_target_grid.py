@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from apps.agreements.targets import TargetGrid, merged, tier_problems
+from apps.agreements.targets import TargetGrid, merge_targets, tier_problems
 from apps.core import limits
 
 H = 3600
@@ -82,7 +82,7 @@ def test_rows_give_each_priority_its_flag_and_cells():
 
 def test_merge_changes_only_the_cells_given_and_leaves_its_arguments_alone():
     base = GRID.as_dict()
-    result = merged(base, {"P3": {"acknowledge": 4 * H}, "P4": {"resolve": H}})
+    result = merge_targets(base, {"P3": {"acknowledge": 4 * H}, "P4": {"resolve": H}})
     assert result["P3"] == {"acknowledge": 4 * H, "action_plan": None, "resolve": 72 * H}
     assert result["P4"] == {"resolve": H}
     assert result["P1"] == base["P1"]
@@ -90,8 +90,8 @@ def test_merge_changes_only_the_cells_given_and_leaves_its_arguments_alone():
 
 
 def test_merge_replaces_what_is_not_an_object_so_validation_can_refuse_it():
-    assert merged({"P1": {"acknowledge": 60}}, {"P1": "soon"}) == {"P1": "soon"}
-    assert merged({"P1": {"acknowledge": 60}}, None) == {"P1": {"acknowledge": 60}}
+    assert merge_targets({"P1": {"acknowledge": 60}}, {"P1": "soon"}) == {"P1": "soon"}
+    assert merge_targets({"P1": {"acknowledge": 60}}, None) == {"P1": {"acknowledge": 60}}
 
 
 def test_changes_to_lists_the_cells_set_differently():
