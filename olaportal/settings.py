@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.reviews",
     "apps.reports",
+    "apps.dashboard",
 ]
 
 MIDDLEWARE = [

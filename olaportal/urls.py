@@ -4,7 +4,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.accounts.api import ObtainTokenView
 from apps.reports.api import ComplianceReportView
-from apps.reports.dashboard import dashboard
 
 from .api import router
 
@@ -12,7 +11,7 @@ admin.site.site_header = "OLA Portal administration"
 admin.site.site_title = "OLA Portal admin"
 
 urlpatterns = [
-    path("", dashboard, name="dashboard"),
+    path("", include("apps.dashboard.urls")),
     path("accounts/", include("apps.accounts.urls")),
     path("teams/", include("apps.teams.urls")),
     path("calendars/", include("apps.calendars.urls")),

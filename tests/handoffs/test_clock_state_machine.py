@@ -42,6 +42,7 @@ from apps.agreements.models import EscalationStep, PriorityTarget
 from apps.calendars import services as calendar_services
 from apps.calendars.models import Holiday
 from apps.core.exceptions import Conflict
+from apps.dashboard.views import dashboard_context
 from apps.handoffs import services
 from apps.handoffs.clockwork import arithmetic
 from apps.handoffs.clockwork.store import ClockContext
@@ -56,7 +57,6 @@ from apps.handoffs.clockwork.verdict import (
 from apps.handoffs.models import Clock, ClockStatus, EventKind, Handoff, HandoffEvent
 from apps.handoffs.selectors import ClockReader, windows_for
 from apps.notifications.models import Notification
-from apps.reports.dashboard import dashboard_context
 from apps.reviews.selectors import breaches_to_review
 from apps.teams.models import Role
 from tests.factories import (

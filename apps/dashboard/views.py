@@ -22,11 +22,10 @@ from apps.handoffs.clockwork.verdict import handoff_at_risk_q, handoff_breached_
 from apps.handoffs.compliance import clock_compliance, last_days_bounds, met_words
 from apps.handoffs.models import Clock, Handoff, Status
 from apps.notifications.models import Notification
+from apps.reports.forms import user_zone
 from apps.reviews.models import QuarterlyReview, ReviewStatus
 from apps.reviews.selectors import breaches_to_review
 from apps.teams.models import Membership, Role
-
-from .forms import user_zone
 
 LIST_SIZE = 8
 TILE_DAYS = 30
@@ -161,4 +160,4 @@ def dashboard_context(*, user, now: datetime) -> dict:
 @require_GET
 def dashboard(request):
     context = dashboard_context(user=request.user, now=timezone.now())
-    return render(request, "reports/dashboard.html", context)
+    return render(request, "dashboard/dashboard.html", context)
