@@ -31,6 +31,7 @@ from .models import (
     Status,
     default_enabled,
 )
+from .queue import enqueue_delivery
 
 MAX_ATTEMPTS = 5
 REAP_BATCH = 500
@@ -164,14 +165,8 @@ def notify(
                 continue
             created.append(row)
             if row.status == Status.PENDING and row.channel != Channel.IN_APP:
-                _enqueue(row.pk)
+                enqueue_delivery(row.pk)
     return created
-
-
-def _enqueue(notification_id: int) -> None:
-    from .tasks import deliver_notification
-
-    deliver_notification.delay_on_commit(notification_id)
 
 
 # --- delivering ---------------------------------------------------------------------------
@@ -337,7 +332,7 @@ def notifications_reap_stuck(*, now: datetime) -> list[int]:
             if not changed:
                 continue
         reaped.append(pk)
-        _enqueue(pk)
+        enqueue_delivery(pk)
     return reaped
 
 
@@ -355,7 +350,7 @@ def notifications_release_scheduled(*, now: datetime) -> list[int]:
             status=Status.PENDING
         ):
             released.append(pk)
-            _enqueue(pk)
+            enqueue_delivery(pk)
     return released
 
 
@@ -374,7 +369,7 @@ def notifications_retry(*, notification_ids: Iterable[int]) -> int:
             status=Status.PENDING, claimed_at=None
         ):
             retried += 1
-            _enqueue(pk)
+            enqueue_delivery(pk)
     return retried
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import services
+from .queue import DELIVER_NOTIFICATION
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,13 @@ def backoff_seconds(attempts: int) -> float:
     return min(base * 2 ** max(attempts - 1, 0), 300)
 
 
-@shared_task(bind=True, max_retries=services.MAX_ATTEMPTS, soft_time_limit=30, time_limit=45)
+@shared_task(
+    name=DELIVER_NOTIFICATION,
+    bind=True,
+    max_retries=services.MAX_ATTEMPTS,
+    soft_time_limit=30,
+    time_limit=45,
+)
 def deliver_notification(self, notification_id: int) -> str:
     """Send one email or webhook notification; a failure is recorded and retried later."""
     try:
