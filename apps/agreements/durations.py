@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from apps.core import limits
-
 # ASCII digits only: `\d` would take "٣". The text is at most TEXT_MAX characters, so
 # every number in it converts cheaply; the range is checked after.
 DURATION_RE = re.compile(r"^\s*(?:([0-9]+)\s*h)?\s*(?:([0-9]+)\s*m(?:in)?)?\s*$", re.IGNORECASE)
@@ -22,6 +20,10 @@ BEST_EFFORT = {"", "-", "—", "best effort", "none"}
 def parse_duration(text: str | None) -> int | None:
     """'1h30m' → 5400; blank or 'best effort' → None; anything else, or more than
     `limits.TARGET_SECONDS_MAX`, raises ValueError."""
+    # Imported here, not at the top: the formatter below is read by modules that must not
+    # load Django (reviews.recommend, tested for it), and apps.core.limits does.
+    from apps.core import limits
+
     value = (text or "").strip().lower()
     if value in BEST_EFFORT:
         return None

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Case, Count, Q, QuerySet, Value, When
 
-from apps.agreements.durations import format_duration
 from apps.agreements.models import Agreement, AgreementSeries, ExceptionWindow, Metric
 from apps.agreements.models import Status as AgreementStatus
 from apps.agreements.targets import TargetGrid
@@ -321,5 +320,4 @@ def recommendations_for(*, agreement: Agreement, pack: dict) -> list[dict]:
         current_targets=grid.as_dict(),
         around_the_clock=grid.around_the_clock,
         buffer_percent=settings.REVIEW_BUFFER_PERCENT,
-        humanize=format_duration,
     )

@@ -1,9 +1,8 @@
 """Recommended targets for a quarterly review: pure arithmetic on the compliance pack.
 
-No Django import (STYLE 5): it takes the pack's rows and history as plain dicts and is
-tested without a database. Durations are read as a person writes them through
-`humanize(seconds, business=…)`; the app passes `apps.agreements.durations.format_duration`,
-the default below writes the same words.
+No database (STYLE 5): it takes the pack's rows and history as plain dicts and is tested
+without one. Durations are read as a person writes them through `humanize(seconds,
+business=…)`, by default the portal's one formatter, `apps.agreements.durations`.
 
 The rules, per priority × metric:
 
@@ -25,6 +24,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 
+from apps.agreements.durations import format_duration
+
 MINUTE = 60
 HOUR = 3600
 METRICS = ("acknowledge", "action_plan", "resolve")
@@ -42,17 +43,6 @@ DONE = {
     "action_plan": "given an action plan",
     "resolve": "resolved",
 }
-
-
-def format_duration(seconds: int | None, *, business: bool = True) -> str:
-    """5400 → '1 business h 30 min' (or '1 h 30 min'); None → 'best effort'."""
-    if seconds is None:
-        return "best effort"
-    hours, minutes = divmod(int(seconds) // MINUTE, 60)
-    unit = "business h" if business else "h"
-    if hours and minutes:
-        return f"{hours} {unit} {minutes} min"
-    return f"{hours} {unit}" if hours else f"{minutes} min"
 
 
 def step_for(seconds: float) -> int:
