@@ -4,7 +4,6 @@ import os
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import after_setup_logger
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "olaportal.settings")
 
@@ -23,6 +22,8 @@ def ensure_filesystem_broker_folders() -> None:
             Path(options[key]).mkdir(parents=True, exist_ok=True)
 
 
-@after_setup_logger.connect
-def _prepare_broker(**kwargs):
+# Every process that publishes or consumes (web, worker, beat, management commands) loads
+# the configuration first: the folders exist before anyone uses the broker.
+@app.on_after_configure.connect
+def _prepare_broker(sender, **kwargs):
     ensure_filesystem_broker_folders()

@@ -1,4 +1,8 @@
-"""Template context shared by every page: the navigation."""
+"""Template context shared by every page: the navigation.
+
+It names pages of every app, so it lives at the project level, above all of them
+(`apps.core` sits below every app and must not know their URLs).
+"""
 
 from django.http import HttpRequest
 from django.urls import reverse
