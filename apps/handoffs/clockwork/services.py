@@ -25,7 +25,8 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Q
 
-from apps.agreements.models import Notify
+from apps.accounts.models import User
+from apps.agreements.models import Metric, Notify
 from apps.notifications import services as notifications
 from apps.notifications.models import Channel, Notification
 from apps.teams.models import Membership, Role
@@ -52,7 +53,6 @@ ROLE_STEPS = {
 
 def recipients(handoff: Handoff, notify: str, user=None) -> list:
     """The people a ladder step (or the default warning and breach) speaks to."""
-    from apps.accounts.models import User  # accounts is below handoffs; User is swappable
 
     def leads(team_id):
         return Q(memberships__team_id=team_id, memberships__role=Role.LEAD)
@@ -402,8 +402,6 @@ Change = Callable[[Clock, ClockContext, Outbox], None]
 
 def clocks_start(*, handoff: Handoff, target, now: datetime) -> list[Clock]:
     """The handoff's clocks, one per metric, running from `now` on the target's terms."""
-    from apps.agreements.models import Metric
-
     ctx = ClockContext.load(handoff.agreement_id)
     clocks = []
     for metric in Metric.values:
@@ -612,8 +610,6 @@ def _withdraw(clocks: Sequence[Clock], now: datetime, reason: str) -> None:
             for clock in clocks
         ]
     )
-    from apps.accounts.models import User
-
     for clock in clocks:
         handoff = clock.handoff
         told = Notification.objects.filter(
