@@ -157,8 +157,10 @@ def clock_compliance(
 
     Each row: the group values under their names, and volume, with_target, met,
     breached, met_pct, p50, p80, p95 (business seconds), paused_seconds (sum), handoffs,
-    reopened, reopen_pct, waiting_seconds_avg (per handoff). `percentiles=False` skips
-    the percentiles (None) for callers that need only rates. Sorted by the group values.
+    reopened, reopen_pct, waiting_seconds_avg (per handoff), around_the_clock (every clock
+    of the group ran 24×7, from its own copy of its tier's flag: its durations are plain
+    time, not business time). `percentiles=False` skips the percentiles (None) for
+    callers that need only rates. Sorted by the group values.
     """
     group_by = tuple(group_by)
     clocks, groups = _groups(clocks, group_by, tz, periods)
@@ -174,6 +176,11 @@ def clock_compliance(
             x_paused=F("paused_seconds"),
             x_reopen=F("handoff_reopen_count"),
             x_waiting=F("handoff_waiting_seconds"),
+            x_24x7=Case(
+                When(around_the_clock=True, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
         )
         .values(
             *groups,
@@ -185,6 +192,7 @@ def clock_compliance(
             "x_paused",
             "x_reopen",
             "x_waiting",
+            "x_24x7",
         )
     )
     connection = connections[clocks.db]
@@ -220,6 +228,7 @@ def clock_compliance(
         f"SUM(CASE WHEN {first} THEN 1 ELSE 0 END)",
         f"SUM(CASE WHEN {first} AND {q('x_reopen')} > 0 THEN 1 ELSE 0 END)",
         f"SUM(CASE WHEN {first} THEN {q('x_waiting')} ELSE 0 END)",
+        f"MIN({q('x_24x7')})",
     ]
     if percentiles and ordered_aggregate:
         fractions = ", ".join(str(a / b) for a, b in PERCENTILES.values())
@@ -255,12 +264,12 @@ def clock_compliance(
     rows = []
     width = len(group_by)
     for record in fetched:
-        volume, with_target, met, breached, paused, handoffs, reopened, waiting = map(
-            _int, record[width : width + 8]
+        volume, with_target, met, breached, paused, handoffs, reopened, waiting, all_24x7 = map(
+            _int, record[width : width + 9]
         )
         if not volume:
             continue  # no group keys and no finished clocks: the empty aggregate row
-        rest = record[width + 8 :]
+        rest = record[width + 9 :]
         if not percentiles:
             p50 = p80 = p95 = None
         elif ordered_aggregate:
@@ -289,6 +298,7 @@ def clock_compliance(
             reopened=reopened,
             reopen_pct=_pct(reopened, handoffs),
             waiting_seconds_avg=round(waiting / handoffs) if handoffs else None,
+            around_the_clock=bool(all_24x7),
         )
         rows.append(row)
     return rows

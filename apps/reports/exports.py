@@ -54,6 +54,7 @@ def compliance_table(rows: list[dict], group_by: str) -> Iterable[list[str]]:
         "paused_seconds",
     ]
     for row in rows:
+        business = not row["around_the_clock"]
         yield [
             *(_number(row[c]) for c in GROUP_COLUMNS[group_by]),
             row["metric"],
@@ -63,11 +64,11 @@ def compliance_table(rows: list[dict], group_by: str) -> Iterable[list[str]]:
                 for name in ("volume", "with_target", "best_effort", "met", "breached", "met_pct")
             ),
             _number(row["p50"]),
-            readable(row["p50"]),
+            readable(row["p50"], business=business),
             _number(row["p80"]),
-            readable(row["p80"]),
+            readable(row["p80"], business=business),
             _number(row["p95"]),
-            readable(row["p95"]),
+            readable(row["p95"], business=business),
             *(_number(row[name]) for name in ("handoffs", "reopened", "reopen_pct")),
             _number(row["waiting_seconds_avg"]),
             readable(row["waiting_seconds_avg"], business=False),

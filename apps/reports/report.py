@@ -148,6 +148,8 @@ def compliance_rows(clocks, *, query: ReportQuery, tz: str, namer: Namer) -> lis
                 "metric": row["metric"],
                 "metric_label": METRIC_LABELS.get(row["metric"], row["metric"]),
                 **{name: row[name] for name in FIGURES},
+                # Whether its durations are plain time (every clock of it ran 24×7).
+                "around_the_clock": row["around_the_clock"],
                 "_order": (*group.order, metric_order.index(row["metric"])),
             }
         )
@@ -253,15 +255,16 @@ def _grouped(rows: list[dict], group_by: str) -> list[dict]:
         # The group's key field, not its label: two agreements may share a title.
         if not groups or groups[-1]["key"] != row[group_by]:
             groups.append({"key": row[group_by], "label": row["group"], "rows": []})
+        business = not row["around_the_clock"]
         groups[-1]["rows"].append(
             {
                 **row,
                 "text": {
                     "met": met_words(row),
                     "met_pct": percent(row["met_pct"]),
-                    "p50": readable(row["p50"]),
-                    "p80": readable(row["p80"]),
-                    "p95": readable(row["p95"]),
+                    "p50": readable(row["p50"], business=business),
+                    "p80": readable(row["p80"], business=business),
+                    "p95": readable(row["p95"], business=business),
                     "reopen_pct": percent(row["reopen_pct"]),
                     "waiting": readable(row["waiting_seconds_avg"], business=False),
                 },
