@@ -13,6 +13,17 @@ from .models import Membership, Role, Team, is_lead
 
 # What a team's leads may change themselves; the rest is administered in the admin.
 SETTINGS_FIELDS = ("webhook_url", "email")
+# What staff administer (the admin's team form).
+TEAM_FIELDS = (
+    "name",
+    "slug",
+    "email",
+    "webhook_url",
+    "description",
+    "calendar",
+    "manager",
+    "director",
+)
 
 
 @transaction.atomic
@@ -24,6 +35,8 @@ def team_create(
     email: str = "",
     webhook_url: str = "",
     description: str = "",
+    manager=None,
+    director=None,
 ) -> Team:
     """Create a team; the slug defaults to the name's."""
     team = Team(
@@ -33,10 +46,29 @@ def team_create(
         webhook_url=webhook_url,
         description=description,
         calendar=calendar,
+        manager=manager,
+        director=director,
     )
     team.full_clean()
     if webhook_url:
         check_webhook_url(webhook_url)
+    team.save()
+    return team
+
+
+@transaction.atomic
+def team_update(*, team: Team, **fields) -> Team:
+    """Change what staff administer (`TEAM_FIELDS`): the team stays valid as its model
+    says, and a new webhook never points inside the network (as `team_create`)."""
+    unknown = set(fields) - set(TEAM_FIELDS)
+    if unknown:
+        raise TypeError(f"Not a team field staff set: {', '.join(sorted(unknown))}.")
+    previous_webhook = team.webhook_url
+    for name, value in fields.items():
+        setattr(team, name, value)
+    team.full_clean()
+    if team.webhook_url and team.webhook_url != previous_webhook:
+        check_webhook_url(team.webhook_url)
     team.save()
     return team
 
