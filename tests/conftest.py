@@ -1,13 +1,22 @@
-"""Shared fixtures: personas (provider lead and member, requester, outsider, staff),
-the browser launch settings, and test hygiene."""
+"""Shared fixtures: personas (provider lead and member, requester, outsider, staff), the
+standard Support → Engineering agreement and `file_handoff`, the browser launch settings,
+and test hygiene. Plain helpers and constants: tests/helpers.py."""
 
 import os
 
 import pytest
 from django.core.cache import cache
 
+from apps.handoffs import services as handoff_services
 from apps.teams.models import Role
-from tests.factories import PASSWORD, MembershipFactory, TeamFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    AgreementFactory,
+    MembershipFactory,
+    TeamFactory,
+    UserFactory,
+)
+from tests.helpers import MONDAY_10, TRIAGE
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses
 # to run inside one unless told this is deliberate. Tests only, never in settings.
@@ -117,6 +126,37 @@ def outsider(other_team):
 @pytest.fixture
 def staff(db):
     return UserFactory(username="stella", is_staff=True, is_superuser=True)
+
+
+# --- an agreement and its handoffs ------------------------------------------------------
+
+
+@pytest.fixture
+def agreement(provider_team, requesting_team):
+    """Active Support → Engineering agreement with the standard tiers (P1/P2 24×7,
+    P3/P4 on Engineering's Mon-Fri 09:00-17:00 Berlin calendar)."""
+    return AgreementFactory(
+        series__provider_team=provider_team, series__requesting_team=requesting_team
+    )
+
+
+@pytest.fixture
+def file_handoff(agreement, requester):
+    """`file_handoff(priority="P3", at=MONDAY_10, **extra)`: Rita files a handoff under
+    `agreement` through the handoff service."""
+
+    def file(priority="P3", at=MONDAY_10, **extra):
+        return handoff_services.handoff_create(
+            actor=requester,
+            agreement=agreement,
+            title="Checkout crashes",
+            priority=priority,
+            triage=extra.pop("triage", TRIAGE),
+            now=at,
+            **extra,
+        )
+
+    return file
 
 
 # --- browser tests ----------------------------------------------------------------------

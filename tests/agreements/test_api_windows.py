@@ -15,13 +15,6 @@ URL = "/api/exception-windows/"
 START = datetime(2030, 3, 2, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def agreement(provider_team, requesting_team):
-    return AgreementFactory(
-        series__provider_team=provider_team, series__requesting_team=requesting_team
-    )
-
-
 def window_body(team, **overrides):
     return {
         "provider_team": team.pk,

@@ -8,17 +8,19 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.agreements.models import ExceptionWindow
-from tests.factories import AgreementFactory, AgreementSeriesFactory
+from tests.factories import AgreementSeriesFactory
 
 pytestmark = pytest.mark.django_db
 
 Status = ExceptionWindow.Status
 
 
+# Overrides tests/conftest.py's `agreement`: the same agreement, titled.
 @pytest.fixture
-def agreement(provider_team, requesting_team):
-    series = AgreementSeriesFactory(provider_team=provider_team, requesting_team=requesting_team)
-    return AgreementFactory(series=series, title="Escalations")
+def agreement(agreement):
+    agreement.title = "Escalations"
+    agreement.save(update_fields=["title"])
+    return agreement
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ files afterwards runs to the new target."""
 
 import re
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
@@ -17,11 +16,10 @@ from apps.reviews.models import QuarterlyReview, ReviewStatus
 from apps.teams.models import Role
 from tests.browser.helpers import field, sign_in
 from tests.factories import AgreementFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.helpers import BERLIN, TRIAGE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-BERLIN = ZoneInfo("Europe/Berlin")
-TRIAGE = {"steps": "1. open the app 2. crash", "environment": "production"}
 # P2 (acknowledge within 2 h, 24×7): four escalations last quarter, acknowledged after
 # these minutes. Against 2 h all four were met; against 1 h two of four would have been.
 ACK_MINUTES = [30, 50, 90, 100]

@@ -50,6 +50,7 @@ from tests.factories import (
     UserFactory,
     standard_targets,
 )
+from tests.helpers import TRIAGE
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 # Hundreds of cases for the larger bodies: too slow for every run.
@@ -71,7 +72,6 @@ schema = schemathesis.openapi.from_wsgi(
     ),
 )
 
-TRIAGE = {"steps": "1. open the app 2. crash", "environment": "production"}
 
 # --- hostile values: what a schema generator does not try -----------------------------------
 

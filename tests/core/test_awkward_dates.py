@@ -15,10 +15,10 @@ from apps.notifications.services import notify
 from apps.reviews.models import QuarterlyReview, ReviewStatus
 from apps.reviews.pack import _add_months
 from tests.factories import AgreementFactory
+from tests.helpers import TRIAGE
 
 pytestmark = pytest.mark.django_db
 
-TRIAGE = {"steps": "1. open the app 2. crash", "environment": "production"}
 
 MOMENTS = [
     # (name, local wall time, zone)

@@ -20,19 +20,14 @@ from apps.agreements.models import ExceptionWindow, FieldKind, TriageField
 from apps.calendars.models import Holiday
 from apps.core import limits
 from apps.handoffs.models import EventKind, Handoff, HandoffEvent
-from tests.factories import AgreementFactory
-from tests.helpers import client_for
+from tests.helpers import TRIAGE, client_for
 
 pytestmark = pytest.mark.django_db
 
-TRIAGE = {"steps": "1. open the app 2. crash", "environment": "production"}
 
-
+# Overrides tests/conftest.py's `agreement`: the same agreement, with a number field.
 @pytest.fixture
-def agreement(provider_team, requesting_team):
-    agreement = AgreementFactory(
-        series__provider_team=provider_team, series__requesting_team=requesting_team
-    )
+def agreement(agreement):
     TriageField.objects.create(
         agreement=agreement,
         key="impacted",

@@ -22,6 +22,7 @@ from apps.notifications.models import Channel, Notification, Status
 from apps.teams.models import Role
 from olaportal.celery import app as celery_app
 from tests.factories import AgreementFactory, MembershipFactory, UserFactory
+from tests.helpers import TRIAGE
 
 pytestmark = [
     pytest.mark.celery,
@@ -35,7 +36,6 @@ pytestmark = [
 THREADS = 4
 FILINGS_EACH = 6
 NOTIFICATIONS = 12
-TRIAGE = {"steps": "1. open the app 2. crash", "environment": "production"}
 
 
 @pytest.fixture(autouse=True)

@@ -13,23 +13,15 @@ from django.urls import reverse
 from apps.agreements.models import FieldKind, TriageField
 from apps.core import limits, patterns
 from apps.handoffs.models import Handoff
-from tests.factories import AgreementFactory, standard_targets
-from tests.helpers import client_for
+from tests.factories import standard_targets
+from tests.helpers import TRIAGE, client_for
 
 pytestmark = pytest.mark.django_db
 
-TRIAGE = {"steps": "1. open the app 2. crash", "environment": "production"}
 # Catastrophic for a backtracking matcher: `re` takes hours on this answer. The `regex`
 # package sees through the first and times out on the second.
 CATASTROPHIC = [r"(a+)+$", r"(a|a)*$", r"(?:(?:a|a)*)*$", r"(.*a){40}"]
 ANSWER = "a" * (limits.TRIAGE_TEXT_MAX - 1) + "!"
-
-
-@pytest.fixture
-def agreement(provider_team, requesting_team):
-    return AgreementFactory(
-        series__provider_team=provider_team, series__requesting_team=requesting_team
-    )
 
 
 def with_pattern(agreement, pattern: str, key: str = "ticket", order: int = 10) -> TriageField:

@@ -9,8 +9,7 @@ from django.urls import reverse
 
 from apps.handoffs import services
 from apps.handoffs.models import EventKind, Handoff, HandoffEvent, Status
-
-from .conftest import MONDAY_10
+from tests.helpers import MONDAY_10
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,7 @@ from rest_framework.test import APIClient
 
 from apps.handoffs import services
 from apps.handoffs.models import EventKind, Handoff, Status
-from tests.helpers import client_for
-
-from .conftest import MONDAY_10
+from tests.helpers import MONDAY_10, client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,7 @@ from rest_framework.test import APIClient
 from apps.agreements.models import Status as AgreementStatus
 from apps.handoffs.models import EventKind, Handoff
 from tests.factories import AgreementFactory
-from tests.helpers import client_for
-
-from .conftest import MONDAY_10, TRIAGE
+from tests.helpers import MONDAY_10, TRIAGE, client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -27,8 +27,7 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
-
-from .conftest import MONDAY_10, TRIAGE, berlin
+from tests.helpers import MONDAY_10, TRIAGE, berlin
 
 pytestmark = pytest.mark.django_db
 HOUR = 3600

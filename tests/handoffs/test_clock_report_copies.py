@@ -14,8 +14,7 @@ from apps.handoffs import services
 from apps.handoffs.clockwork.sweep import sweep_due_clocks
 from apps.handoffs.models import Clock, Handoff
 from tests.factories import AgreementFactory
-
-from .conftest import MONDAY_10, TRIAGE, berlin
+from tests.helpers import MONDAY_10, TRIAGE, berlin
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,7 @@ from apps.handoffs import services
 from apps.handoffs.models import ClockStatus, EventKind
 from apps.teams.models import Role
 from tests.factories import MembershipFactory, UserFactory
-
-from .conftest import MONDAY_10
+from tests.helpers import MONDAY_10
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

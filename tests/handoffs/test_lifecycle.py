@@ -7,8 +7,7 @@ from apps.agreements.models import Status as AgreementStatus
 from apps.core.exceptions import Conflict
 from apps.handoffs import services
 from apps.handoffs.models import EventKind, Handoff, Status
-
-from .conftest import MONDAY_10, berlin
+from tests.helpers import MONDAY_10, berlin
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ from datetime import timedelta
 import pytest
 
 from apps.handoffs import services
-
-from .conftest import MONDAY_10
+from tests.helpers import MONDAY_10
 
 pytestmark = pytest.mark.django_db
 

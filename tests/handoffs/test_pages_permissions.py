@@ -9,8 +9,7 @@ from django.urls import reverse
 
 from apps.handoffs.models import Handoff, HandoffEvent, Status
 from apps.handoffs.views import ACTIONS
-
-from .conftest import MONDAY_10
+from tests.helpers import MONDAY_10
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,7 @@ from django.urls import reverse
 
 from apps.handoffs import services
 from apps.handoffs.models import Handoff
-
-from .conftest import MONDAY_10, TRIAGE, berlin
+from tests.helpers import MONDAY_10, TRIAGE, berlin
 
 pytestmark = pytest.mark.django_db
 

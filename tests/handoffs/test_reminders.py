@@ -9,8 +9,7 @@ from apps.handoffs import services
 from apps.handoffs.models import ClockStatus, Status
 from apps.handoffs.reminders import remind_waiting, send_digests
 from apps.notifications.models import Notification
-
-from .conftest import MONDAY_10
+from tests.helpers import MONDAY_10
 
 pytestmark = pytest.mark.django_db
 

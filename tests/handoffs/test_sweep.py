@@ -9,8 +9,7 @@ from apps.agreements import services as agreement_services
 from apps.handoffs import services
 from apps.handoffs.clockwork.sweep import sweep_due_clocks
 from apps.handoffs.models import ClockStatus, EventKind
-
-from .conftest import MONDAY_10, berlin
+from tests.helpers import MONDAY_10, berlin
 
 pytestmark = pytest.mark.django_db
 

@@ -43,8 +43,7 @@ from apps.handoffs.models import Clock, ClockStatus, EventKind, Handoff, Handoff
 from apps.notifications.models import Notification
 from apps.teams.models import Role
 from tests.factories import MembershipFactory, UserFactory
-
-from .conftest import berlin
+from tests.helpers import berlin
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -13,8 +13,7 @@ from apps.handoffs import services
 from apps.handoffs.models import EventKind, SweepRun
 from apps.notifications.models import Notification
 from olaportal.celery import app as celery_app
-
-from .conftest import TRIAGE
+from tests.helpers import TRIAGE
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 

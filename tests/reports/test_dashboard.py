@@ -11,7 +11,7 @@ from apps.agreements import services as agreement_services
 from apps.handoffs import services
 from apps.notifications.services import notify
 from apps.reviews.models import QuarterlyReview
-from tests.handoffs.conftest import MONDAY_10, berlin
+from tests.helpers import MONDAY_10, berlin
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ its first review due on 1 April 2026: the review looks at the first quarter,
 happen by acknowledging too late, so every figure comes from real clocks.
 """
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import pytest
 
@@ -19,27 +18,18 @@ from apps.handoffs.models import Clock
 from apps.reviews.models import QuarterlyReview, ReviewStatus
 from apps.teams.models import Role
 from tests.factories import AgreementFactory, MembershipFactory, UserFactory
-
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def berlin(*args) -> datetime:
-    return datetime(*args, tzinfo=BERLIN)
-
+from tests.helpers import MONDAY_10, TRIAGE, berlin
 
 # The first quarter of 2026 and its review, due the day the period ends.
 PERIOD_START = date(2026, 1, 1)
 PERIOD_END = date(2026, 4, 1)
 DUE = PERIOD_END
-# Monday 2 March 2026, 10:00 in Berlin: inside the period and Engineering's hours.
-MONDAY_10 = berlin(2026, 3, 2, 10, 0)
 # The review meeting, on the day it is due: the first day after the period, when a review
 # can start (its figures are complete) and be signed.
 REVIEW_DAY = berlin(2026, 4, 1, 11, 0)
 
-TRIAGE = {"steps": "1. open the app 2. crash", "environment": "production"}
 
-
+# Overrides tests/conftest.py's `agreement`: the same agreement, with a review date.
 @pytest.fixture
 def agreement(provider_team, requesting_team):
     """Active Support → Engineering agreement, quarterly review, first due on 1 April."""
@@ -54,6 +44,8 @@ def active_version(series_id: int) -> Agreement:
     return Agreement.objects.get(series_id=series_id, status=AgreementStatus.ACTIVE)
 
 
+# Overrides tests/conftest.py's `file_handoff`: a review makes a new version, so filing
+# follows the series (and takes a `title` or `agreement`), not the fixture's version.
 @pytest.fixture
 def file_handoff(agreement, requester):
     """File a handoff as Rita under the version of the series in force *now* (as the pages

@@ -11,8 +11,9 @@ from apps.notifications.models import Notification
 from apps.reviews import services
 from apps.reviews.models import ActionItem, RootCause
 from apps.reviews.tasks import reviews_daily
+from tests.helpers import MONDAY_10
 
-from .conftest import MONDAY_10, REVIEW_DAY
+from .conftest import REVIEW_DAY
 
 pytestmark = pytest.mark.django_db
 

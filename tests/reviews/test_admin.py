@@ -10,8 +10,9 @@ from django.urls import reverse
 
 from apps.reviews import services
 from apps.reviews.models import ActionItem, BreachReview, QuarterlyReview, RootCause
+from tests.helpers import MONDAY_10
 
-from .conftest import MONDAY_10, REVIEW_DAY
+from .conftest import REVIEW_DAY
 
 pytestmark = pytest.mark.django_db
 

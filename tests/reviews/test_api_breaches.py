@@ -12,9 +12,9 @@ from apps.handoffs import services as handoff_services
 from apps.handoffs.models import Clock
 from apps.reviews import services
 from apps.reviews.models import ActionItem, BreachReview, RootCause
-from tests.helpers import client_for
+from tests.helpers import MONDAY_10, client_for
 
-from .conftest import MONDAY_10, REVIEW_DAY
+from .conftest import REVIEW_DAY
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,9 @@ from apps.handoffs import services as handoff_services
 from apps.reviews import services
 from apps.reviews.models import QuarterlyReview, ReviewSignOff, ReviewStatus
 from tests.factories import AgreementFactory, TeamFactory
-from tests.helpers import client_for
+from tests.helpers import MONDAY_10, client_for
 
-from .conftest import DUE, MONDAY_10, PERIOD_END, PERIOD_START, REVIEW_DAY
+from .conftest import DUE, PERIOD_END, PERIOD_START, REVIEW_DAY
 
 pytestmark = pytest.mark.django_db
 

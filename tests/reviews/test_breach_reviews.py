@@ -15,8 +15,7 @@ from apps.reviews import selectors, services
 from apps.reviews.models import BreachReview, RootCause
 from apps.teams.models import Membership
 from tests.factories import AgreementFactory
-
-from .conftest import MONDAY_10
+from tests.helpers import MONDAY_10
 
 pytestmark = pytest.mark.django_db
 

@@ -21,9 +21,10 @@ from apps.reviews.pack import (
     targets_of,
 )
 from tests.factories import AgreementFactory, TeamFactory
+from tests.helpers import berlin
 from tests.reports import finished_handoff
 
-from .conftest import PERIOD_END, PERIOD_START, REVIEW_DAY, berlin
+from .conftest import PERIOD_END, PERIOD_START, REVIEW_DAY
 
 pytestmark = pytest.mark.django_db
 

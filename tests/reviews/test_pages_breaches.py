@@ -10,7 +10,7 @@ from django.urls import reverse
 from apps.handoffs.models import Clock
 from apps.reviews import services
 from apps.reviews.models import ActionItem, BreachReview
-from tests.reviews.conftest import MONDAY_10
+from tests.helpers import MONDAY_10
 
 pytestmark = pytest.mark.django_db
 

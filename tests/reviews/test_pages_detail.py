@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from apps.reviews import services
 from apps.reviews.models import ActionItem, QuarterlyReview, ReviewStatus
-from tests.reviews.conftest import MONDAY_10, active_version
+from tests.helpers import MONDAY_10
+from tests.reviews.conftest import active_version
 
 pytestmark = pytest.mark.django_db
 

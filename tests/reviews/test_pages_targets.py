@@ -11,7 +11,8 @@ from django.urls import reverse
 from apps.handoffs import services as handoff_services
 from apps.reviews import services
 from apps.reviews.models import ReviewStatus
-from tests.reviews.conftest import MONDAY_10, REVIEW_DAY
+from tests.helpers import MONDAY_10
+from tests.reviews.conftest import REVIEW_DAY
 
 pytestmark = pytest.mark.django_db
 

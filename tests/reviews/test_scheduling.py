@@ -15,8 +15,9 @@ from apps.reviews import services
 from apps.reviews.models import QuarterlyReview, ReviewStatus
 from apps.reviews.tasks import reviews_daily
 from tests.factories import AgreementFactory
+from tests.helpers import berlin
 
-from .conftest import DUE, PERIOD_END, PERIOD_START, berlin
+from .conftest import DUE, PERIOD_END, PERIOD_START
 
 pytestmark = pytest.mark.django_db
 

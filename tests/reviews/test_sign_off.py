@@ -17,8 +17,9 @@ from apps.notifications.models import Notification
 from apps.reviews import services
 from apps.reviews.models import QuarterlyReview, ReviewSignOff, ReviewStatus
 from apps.teams.models import Membership, Role
+from tests.helpers import MONDAY_10, berlin
 
-from .conftest import MONDAY_10, REVIEW_DAY, berlin
+from .conftest import REVIEW_DAY
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,9 @@ from apps.reviews import services
 from apps.reviews.models import QuarterlyReview, ReviewStatus
 from apps.reviews.services import rebase_targets
 from apps.reviews.views import duration
+from tests.helpers import berlin
 
-from .conftest import REVIEW_DAY, active_version, berlin
+from .conftest import REVIEW_DAY, active_version
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,10 @@ import pytest
 from apps.reviews.pack import build_pack, targets_of
 from apps.reviews.whatif import replay
 from tests.factories import AgreementFactory, TeamFactory
+from tests.helpers import berlin
 from tests.reports import finished_handoff
 
-from .conftest import PERIOD_END, PERIOD_START, REVIEW_DAY, berlin
+from .conftest import PERIOD_END, PERIOD_START, REVIEW_DAY
 
 pytestmark = pytest.mark.django_db
 
