@@ -3,7 +3,6 @@ rate and time in the requester's court, computed in one query on SQLite and Post
 
 import math
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,26 +11,15 @@ from apps.handoffs.compliance import breach_causes, clock_compliance
 from apps.handoffs.models import Clock
 from apps.reviews.models import BreachReview
 from tests.factories import AgreementFactory, TeamFactory
+from tests.helpers import TRIAGE, berlin
 
 from . import finished_handoff
 
 pytestmark = pytest.mark.django_db
 
-BERLIN = ZoneInfo("Europe/Berlin")
-TRIAGE = {"steps": "1. open the app 2. crash", "environment": "production"}
-
-
-def berlin(*args) -> datetime:
-    return datetime(*args, tzinfo=BERLIN)
-
-
-@pytest.fixture
-def agreement(provider_team, requesting_team):
-    """Support → Engineering, standard tiers: P2 24×7 (acknowledge 2 h), P3 on the
-    Mon-Fri 09:00-17:00 Berlin calendar (acknowledge 8 h, action plan 40 h, resolve 80 h)."""
-    return AgreementFactory(
-        series__provider_team=provider_team, series__requesting_team=requesting_team
-    )
+# `agreement` (tests/conftest.py): Support → Engineering, standard tiers: P2 24×7
+# (acknowledge 2 h), P3 on the Mon-Fri 09:00-17:00 Berlin calendar (acknowledge 8 h,
+# action plan 40 h, resolve 80 h).
 
 
 # Seventeen acknowledge times of P2 handoffs (seconds), in the order they happened.

@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from apps.agreements.models import Agreement
 from tests.factories import AgreementFactory, TeamFactory
+from tests.helpers import berlin
 
 from . import finished_handoff, test_reports_page
-from .test_compliance_selectors import berlin
 from .test_reports_page import TODAY
 
 pytestmark = pytest.mark.django_db

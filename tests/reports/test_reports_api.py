@@ -8,9 +8,9 @@ from rest_framework.test import APIClient
 
 from apps.agreements.models import Agreement
 from tests.factories import AgreementFactory, TeamFactory
+from tests.helpers import berlin
 
 from . import finished_handoff, test_reports_page
-from .test_compliance_selectors import berlin
 from .test_reports_page import TODAY
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,9 @@ from django.urls import reverse
 from apps.handoffs.models import Clock
 from apps.reviews.models import BreachReview
 from tests.factories import AgreementFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.helpers import berlin
 
 from . import finished_handoff
-from .test_compliance_selectors import berlin
 
 pytestmark = pytest.mark.django_db
 
