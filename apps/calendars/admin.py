@@ -28,6 +28,20 @@ class OpeningIntervalInline(admin.TabularInline):
     extra = 0
 
 
+WEEKLY_KEYS = ("weekday", "start", "end")
+
+
+def _weekly(formset) -> services.Weekly:
+    """The opening hours the intervals inline holds (rows not deleted)."""
+    weekly: services.Weekly = {}
+    for form in formset.forms:
+        data = getattr(form, "cleaned_data", None)
+        if not data or data.get("DELETE") or None in (data.get(k) for k in WEEKLY_KEYS):
+            continue
+        weekly.setdefault(data["weekday"], []).append((data["start"], data["end"]))
+    return weekly
+
+
 class HolidayInline(admin.TabularInline):
     model = Holiday
     extra = 0
@@ -47,15 +61,36 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
         added = sum(services.calendar_extend_holidays(calendar=c) for c in queryset)
         self.message_user(request, f"{added} holidays added.", messages.SUCCESS)
 
+    # The calendar and its opening hours are written by calendar_save, as on the page: it
+    # copies a newly chosen country's holidays and recomputes the running clocks on a
+    # changed calendar. The holiday rows are the inline's (a service takes them whole).
+    def save_model(self, request, obj, form, change):
+        pass  # saved with its hours in save_related, where the inlines are at hand
+
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        calendar = form.instance
-        # Choosing a country in the admin copies its holidays just as the page does.
-        if "holiday_country" in form.changed_data or "holiday_subdivision" in form.changed_data:
-            services.calendar_reimport_country_holidays(calendar=calendar)
-        elif change:
-            # Hours or holidays edited in the inlines move running clocks' deadlines.
-            services.calendar_hours_edited(calendar=calendar)
+        hours = next(fs for fs in formsets if fs.model is OpeningInterval)
+        others = [fs for fs in formsets if fs is not hours]
+        if change:
+            # Holidays first: the clocks calendar_save recomputes see them.
+            for formset in others:
+                self.save_formset(request, form, formset, change=change)
+        data = form.cleaned_data
+        saved = services.calendar_save(
+            # A fresh copy when changing: the service compares with what is stored.
+            calendar=BusinessCalendar.objects.get(pk=form.instance.pk) if change else form.instance,
+            name=data["name"],
+            time_zone=data["time_zone"],
+            is_24x7=data["is_24x7"],
+            weekly=_weekly(hours),
+            holiday_country=data.get("holiday_country") or "",
+            holiday_subdivision=data.get("holiday_subdivision") or "",
+        )
+        form.instance.__dict__.update(saved.__dict__)
+        # For the admin's history message: the hours were replaced as a whole.
+        hours.new_objects, hours.changed_objects, hours.deleted_objects = [], [], []
+        if not change:
+            for formset in others:
+                self.save_formset(request, form, formset, change=change)
 
 
 @admin.register(Holiday)

@@ -96,9 +96,10 @@ def calendar_save(
     custom_holidays: dict[date, str] | None = None,
     now: datetime | None = None,
 ) -> BusinessCalendar:
-    """Create or replace a calendar's schedule; its country holidays are re-copied when
-    the country changes, custom holidays are replaced by `custom_holidays` when given.
-    The deadlines of running clocks on it are recomputed in the same transaction."""
+    """Create (no `calendar`, or one not saved yet) or replace a calendar's schedule; its
+    country holidays are re-copied when the country changes, custom holidays are replaced
+    by `custom_holidays` when given. The deadlines of running clocks on it are recomputed
+    in the same transaction."""
     holiday_country = holiday_country.upper().strip()
     holiday_subdivision = holiday_subdivision.strip()
     _validate(
@@ -108,7 +109,7 @@ def calendar_save(
         country=holiday_country,
         subdivision=holiday_subdivision,
     )
-    creating = calendar is None
+    creating = calendar is None or calendar.pk is None
     calendar = calendar or BusinessCalendar()
     country_changed = creating or (
         (calendar.holiday_country, calendar.holiday_subdivision)
