@@ -25,26 +25,15 @@ BENCH_KEEP=1 keeps the database, and a later run with BENCH_KEEP=1 reuses it (no
 
 from __future__ import annotations
 
-import sys
-
-# bench/queue.py is named like the standard library's `queue`: keep this folder off the
-# import path before anything imports `queue` (concurrent.futures does).
-sys.path[:] = [p for p in sys.path if not p.endswith("bench")]
-
 import os
 import statistics
+import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "olaportal.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789abcdef")
-os.environ.setdefault("STATIC_MANIFEST", "false")
+import _common
 
-import django
-
-django.setup()
+_common.setup_django()
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -312,12 +301,8 @@ def main() -> None:
 
     if connection.vendor != "postgresql":
         sys.exit("bench/reports.py fills its data with PostgreSQL SQL: set DATABASE_URL.")
-    connection.settings_dict["TEST"]["NAME"] = f"{connection.settings_dict['NAME']}_bench"
     keep = bool(os.environ.get("BENCH_KEEP"))
-    old_name = connection.creation.create_test_db(
-        verbosity=0, autoclobber=True, serialize=False, keepdb=keep
-    )
-    try:
+    with _common.throwaway_database(keep=keep, reuse=keep):
         people = existing() if keep else None
         people = people or build()
         with connection.cursor() as cursor:
@@ -356,9 +341,6 @@ def main() -> None:
                 while cursor.description is None and cursor.nextset():
                     pass
                 print("\n".join(line for (line,) in cursor.fetchall()))
-    finally:
-        if not keep:
-            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

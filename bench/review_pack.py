@@ -18,27 +18,16 @@ BENCH_KEEP=1 keeps the database.
 
 from __future__ import annotations
 
-import sys
-
-# bench/queue.py is named like the standard library's `queue`: keep this folder off the
-# import path before anything imports `queue` (concurrent.futures does).
-sys.path[:] = [p for p in sys.path if not p.endswith("bench")]
-
 import os
 import statistics
+import sys
 import time
 from datetime import UTC, date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "olaportal.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789abcdef")
-os.environ.setdefault("STATIC_MANIFEST", "false")
+import _common
 
-import django
-
-django.setup()
+_common.setup_django()
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -235,9 +224,7 @@ def main() -> None:
 
     if connection.vendor != "postgresql":
         sys.exit("bench/review_pack.py fills its data with PostgreSQL SQL: set DATABASE_URL.")
-    connection.settings_dict["TEST"]["NAME"] = f"{connection.settings_dict['NAME']}_bench"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    with _common.throwaway_database(keep=bool(os.environ.get("BENCH_KEEP"))):
         review = build()
         agreement = review.agreement
         series = review.series
@@ -328,9 +315,6 @@ def main() -> None:
             with connection.cursor() as cursor:
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
                 print("\n".join(line for (line,) in cursor.fetchall()))
-    finally:
-        if not os.environ.get("BENCH_KEEP"):
-            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

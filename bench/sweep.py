@@ -10,25 +10,13 @@ figures; asserts nothing.
 
 from __future__ import annotations
 
-import sys
-
-# bench/queue.py is named like the standard library's `queue`: keep this folder off the
-# import path before anything imports `queue` (concurrent.futures does).
-sys.path[:] = [p for p in sys.path if not p.endswith("bench")]
-
 import os
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "olaportal.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789abcdef")
-os.environ.setdefault("STATIC_MANIFEST", "false")
+import _common
 
-import django
-
-django.setup()
+_common.setup_django()
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -119,9 +107,7 @@ def make_due(n: int, now: datetime) -> None:
 def main() -> None:
     from apps.handoffs.clockwork.sweep import sweep_due_clocks
 
-    connection.settings_dict["TEST"]["NAME"] = f"{connection.settings_dict['NAME']}_bench"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    with _common.throwaway_database():
         now = datetime.now(UTC)
         build(now)
         print(f"\n{'due clocks':>10} {'sweep ms':>10} {'queries':>8} {'fired':>6} {'ms/due':>8}")
@@ -134,8 +120,6 @@ def main() -> None:
                 f"{n:>10,} {result.duration_ms:>10.1f} {len(captured.captured_queries):>8}"
                 f" {len(result.fired):>6} {per:>8.2f}"
             )
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 
 Run after `migrate` and `seed_demo` on a throw-away database (bench/load/run.py does all
 three). The handoffs are filed by Support under the active Support → Engineering agreement,
-like the demo's own, and inserted in bulk like bench/queue.py does, but their clocks are
+like the demo's own, and inserted in bulk like bench/queue_page.py does, but their clocks are
 computed by the portal's own clock arithmetic (`apps.handoffs.clocks`) on the agreement's
 business hours, so that every page reads them exactly as it reads real ones:
 
@@ -25,7 +25,6 @@ Prints what it built; changes nothing else.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import time
@@ -33,12 +32,11 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "olaportal.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for _common
 
-import django
+import _common
 
-django.setup()
+_common.setup_django()
 
 from django.db import connection, transaction
 from django.utils import timezone

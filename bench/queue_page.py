@@ -1,7 +1,7 @@
 """Queue page and API list speed with 10,000 open handoffs in one team's queue and
 100,000 closed ones, beside a bare Django view rendering 50 rows from memory.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/olaportal .venv/bin/python bench/queue.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/olaportal .venv/bin/python bench/queue_page.py
 
 Builds a throw-away database (`<name>_bench`), fills it with bulk inserts (rows shaped as
 the services would leave them), then times each page with Django's test client: median
@@ -14,27 +14,15 @@ for EXPLAIN.
 
 from __future__ import annotations
 
-import sys
-
-# This file is named like the standard library's `queue`: take its own folder off the
-# import path before anything imports `queue` (concurrent.futures does).
-sys.path[:] = [p for p in sys.path if not p.endswith("bench")]
-
 import os
 import random
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "olaportal.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789abcdef")
-os.environ.setdefault("STATIC_MANIFEST", "false")
+import _common
 
-import django
-
-django.setup()
+_common.setup_django()
 
 from django.conf import settings
 from django.db import connection
@@ -166,9 +154,7 @@ def main() -> None:
         print("note: DATABASE_URL is not PostgreSQL; figures are for", connection.vendor)
     # No setup_test_environment(): its template instrumentation would slow every page.
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    connection.settings_dict["TEST"]["NAME"] = f"{connection.settings_dict['NAME']}_bench"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    with _common.throwaway_database(keep=bool(os.environ.get("BENCH_KEEP"))):
         people = build()
         client = Client()
         client.force_login(people["engineer"])
@@ -218,9 +204,6 @@ def main() -> None:
         print(f"{'page':<58} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'% of ceiling':>13}")
         for label, p50, p95, queries in results:
             print(f"{label:<58} {p50:8.1f} {p95:8.1f} {queries:8d} {100 * base / p50:12.0f}%")
-    finally:
-        if not os.environ.get("BENCH_KEEP"):
-            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":
