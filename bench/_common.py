@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,3 +49,20 @@ def throwaway_database(*, keep: bool = False, reuse: bool = False) -> Iterator[s
     finally:
         if not keep:
             connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+@contextmanager
+def counting_queries() -> Iterator[Callable[[], int]]:
+    """Count every SQL statement run inside the block: `with counting_queries() as count:`,
+    then `count()`. `connection.queries` would keep only the last 9,000."""
+    from django.db import connection
+
+    seen = 0
+
+    def wrapper(execute, sql, params, many, context):
+        nonlocal seen
+        seen += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield lambda: seen

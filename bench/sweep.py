@@ -19,7 +19,6 @@ import _common
 _common.setup_django()
 
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 RUNNING = int(os.environ.get("BENCH_RUNNING", 100_000))
 SCENARIOS = [0, 100, 1_000]
@@ -113,11 +112,11 @@ def main() -> None:
         print(f"\n{'due clocks':>10} {'sweep ms':>10} {'queries':>8} {'fired':>6} {'ms/due':>8}")
         for n in SCENARIOS:
             make_due(n, now)
-            with CaptureQueriesContext(connection) as captured:
+            with _common.counting_queries() as queries:
                 result = sweep_due_clocks(now=now)
             per = result.duration_ms / n if n else 0.0
             print(
-                f"{n:>10,} {result.duration_ms:>10.1f} {len(captured.captured_queries):>8}"
+                f"{n:>10,} {result.duration_ms:>10.1f} {queries():>8}"
                 f" {len(result.fired):>6} {per:>8.2f}"
             )
 
