@@ -123,8 +123,8 @@ def test_lead_reads_the_dashboard_then_a_report_and_downloads_it(
     content = Path(download.path()).read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(content)))
     assert content.splitlines()[0].startswith(
-        "priority,priority_label,metric,metric_label,volume,with_target,met,breached,met_pct,"
-        "p50_seconds,p50,"
+        "priority,priority_label,metric,metric_label,volume,with_target,best_effort,met,breached,"
+        "met_pct,p50_seconds,p50,"
     )
     assert [(r["priority"], r["metric"], r["volume"], r["met_pct"]) for r in rows] == [
         ("P2", "acknowledge", "2", "50.0"),
@@ -137,7 +137,7 @@ def test_lead_reads_the_dashboard_then_a_report_and_downloads_it(
         "600",
         "10 min",
         "10800",
-        "3 business h",
+        "3 h",  # P2 runs 24×7: plain hours, not business hours
     )
 
     assert seen["violations"] == []
