@@ -2,10 +2,12 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/olaportal .venv/bin/python bench/sweep.py
 
-Builds a throw-away database (`<name>_bench`) with bulk inserts, then for each scenario
-makes N clocks due (their warning moment has passed) and times one sweep: wall time and
-SQL queries. The claim is that the work grows with N, not with the 100,000. Prints
-figures; asserts nothing.
+Builds a throw-away database (`<name>_bench`) with bulk inserts (P1 handoffs whose clocks
+are started by the clock arithmetic, with their deadlines and report copies, as the
+services start them), then for each scenario makes N handoffs due (filed 25 minutes ago:
+their acknowledge warning has passed) and times one sweep: wall time and SQL queries. The
+claim is that the work grows with N, not with the 100,000. Prints figures; asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -24,9 +26,34 @@ RUNNING = int(os.environ.get("BENCH_RUNNING", 100_000))
 SCENARIOS = [0, 100, 1_000]
 
 
+def running_clock(handoff, metric: str, target, ctx, began: datetime):
+    """A clock running since `began` as the services start one: its history, its report
+    copies and its due, warning, breach and next-step moments."""
+    from apps.handoffs.clockwork import arithmetic as clockwork
+    from apps.handoffs.models import Clock
+
+    clock = Clock(
+        handoff=handoff,
+        metric=metric,
+        provider_team_id=handoff.provider_team_id,
+        requesting_team_id=handoff.requesting_team_id,
+        series_id=ctx.agreement.series_id,
+        priority=handoff.priority,
+        customer_segment=handoff.customer_segment,
+        target_seconds=target.seconds_for(metric),
+        around_the_clock=target.around_the_clock,
+    )
+    clockwork.start(clock, began)
+    ctx.refresh(clock)
+    return clock
+
+
 def build(now: datetime):
+    from _handoffs import explicit_timestamps
+
     from apps.agreements.models import Metric
-    from apps.handoffs.models import Clock, ClockStatus, Handoff, Status
+    from apps.handoffs.clockwork.store import ClockContext
+    from apps.handoffs.models import Clock, Handoff, Status
     from apps.teams.models import Role
     from tests.factories import AgreementFactory, MembershipFactory, TeamFactory, UserFactory
 
@@ -38,41 +65,32 @@ def build(now: datetime):
     MembershipFactory(team=requester, user=agent)
     agreement = AgreementFactory(series__provider_team=provider, series__requesting_team=requester)
     p1 = agreement.targets.get(priority="P1")  # 24×7: 30 min / 2 h / 8 h
+    ctx = ClockContext.load(agreement.pk)
     started = time.perf_counter()
     per_handoff = len(Metric.values)
     count = RUNNING // per_handoff
     batch = 5_000
     for offset in range(0, count, batch):
-        handoffs = Handoff.objects.bulk_create(
-            Handoff(
-                agreement=agreement,
-                provider_team=provider,
-                requesting_team=requester,
-                title=f"Bench {offset + n}",
-                priority="P1",
-                triage={},
-                status=Status.NEW,
-                assignee=engineer,
-                created_by=agent,
-            )
-            for n in range(min(batch, count - offset))
-        )
-        Clock.objects.bulk_create(
-            (
-                Clock(
-                    handoff=h,
-                    metric=metric,
-                    target_seconds=p1.seconds_for(metric),
-                    around_the_clock=True,
-                    status=ClockStatus.RUNNING,
-                    started_at=now,
-                    segment_started_at=now,
-                    due_at=now + timedelta(seconds=p1.seconds_for(metric)),
-                    next_step_at=now + timedelta(seconds=p1.seconds_for(metric) * 3 // 4),
+        with explicit_timestamps(Handoff):
+            handoffs = Handoff.objects.bulk_create(
+                Handoff(
+                    agreement=agreement,
+                    provider_team=provider,
+                    requesting_team=requester,
+                    title=f"Bench {offset + n}",
+                    priority="P1",
+                    triage={},
+                    status=Status.NEW,
+                    assignee=engineer,
+                    created_by=agent,
+                    created_at=now,
+                    updated_at=now,
+                    due_at=now + timedelta(seconds=p1.seconds_for("acknowledge")),
                 )
-                for h in handoffs
-                for metric in Metric.values
-            ),
+                for n in range(min(batch, count - offset))
+            )
+        Clock.objects.bulk_create(
+            (running_clock(h, metric, p1, ctx, now) for h in handoffs for metric in Metric.values),
             batch_size=5_000,
         )
     with connection.cursor() as cursor:
@@ -85,21 +103,32 @@ def build(now: datetime):
     return agreement
 
 
-def make_due(n: int, now: datetime) -> None:
-    """N acknowledge clocks whose warning (75 % of 30 min) has passed: started 25 min ago."""
-    from apps.handoffs.models import Clock
+def make_due(n: int, now: datetime, agreement) -> None:
+    """N handoffs filed 25 min ago: their acknowledge clock's warning (75 % of 30 min) has
+    passed. Clocks and handoffs rewritten as if they had started then."""
+    from apps.handoffs.clockwork import arithmetic as clockwork
+    from apps.handoffs.clockwork.store import ClockContext
+    from apps.handoffs.models import Clock, Handoff
 
-    ids = list(
-        Clock.objects.filter(metric="acknowledge", fired_percent=0)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:n]
-    )
+    ctx = ClockContext.load(agreement.pk)
     began = now - timedelta(minutes=25)
-    Clock.objects.filter(pk__in=ids).update(
-        started_at=began,
-        segment_started_at=began,
-        due_at=began + timedelta(minutes=30),
-        next_step_at=began + timedelta(seconds=1350),
+    handoffs = list(
+        Handoff.objects.filter(clocks__metric="acknowledge", clocks__fired_percent=0).order_by(
+            "pk"
+        )[:n]
+    )
+    clocks = list(Clock.objects.filter(handoff__in=handoffs))
+    for clock in clocks:
+        clockwork.start(clock, began)
+        ctx.refresh(clock)
+    Clock.objects.bulk_update(
+        clocks,
+        ["started_at", "segment_started_at", "segments", "due_at", "warning_at", "breach_at",
+         "next_step_at"],
+        batch_size=1_000,
+    )  # fmt: skip
+    Handoff.objects.filter(pk__in=[h.pk for h in handoffs]).update(
+        created_at=began, due_at=began + timedelta(minutes=30)
     )
 
 
@@ -108,10 +137,10 @@ def main() -> None:
 
     with _common.throwaway_database():
         now = datetime.now(UTC)
-        build(now)
+        agreement = build(now)
         print(f"\n{'due clocks':>10} {'sweep ms':>10} {'queries':>8} {'fired':>6} {'ms/due':>8}")
         for n in SCENARIOS:
-            make_due(n, now)
+            make_due(n, now, agreement)
             with _common.counting_queries() as queries:
                 result = sweep_due_clocks(now=now)
             per = result.duration_ms / n if n else 0.0
