@@ -4,6 +4,7 @@
 - `verdict` — the verdict's SQL twin, for querysets;
 - `store` — loading, locking and saving clocks and writing their timeline events;
 - `services` — every change to a clock (warn, breach, escalate, transitions, recompute);
+- `notices` — who hears, and one notification per person for what a clock says at once;
 - `sweep` — the periodic sweep, which calls the services.
 
 Data flows one way: sweep → services → store/arithmetic.
