@@ -1,4 +1,5 @@
-"""Every state change of a handoff: one function per action, a transition table, clocks
+"""Every state change of a handoff: one function per action (on the machinery of
+transitions.py: the table, the claim, the timeline), clocks
 kept in step, and a timeline event for each change.
 
 Concurrency: a transition is claimed with a conditional UPDATE (`WHERE status IN
@@ -12,8 +13,6 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
 from apps.agreements.models import Agreement, Metric, Priority
 from apps.agreements.models import Status as AgreementStatus
@@ -27,46 +26,18 @@ from .models import (
     Clock,
     EventKind,
     Handoff,
-    HandoffEvent,
     Segment,
     Status,
 )
+from .transitions import (
+    TRANSITIONS,
+    claim,
+    now_or,
+    raised,
+    record,
+    status_before,
+)
 from .triage import validate_triage
-
-# action → (statuses it may start from, status it leads to; None = unchanged)
-TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
-    "acknowledge": (frozenset({Status.NEW}), Status.ACKNOWLEDGED),
-    "start": (frozenset({Status.NEW, Status.ACKNOWLEDGED}), Status.IN_PROGRESS),
-    "action_plan": (
-        frozenset({Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.WAITING}),
-        None,
-    ),
-    "wait": (frozenset({Status.ACKNOWLEDGED, Status.IN_PROGRESS}), Status.WAITING),
-    "resume": (frozenset({Status.WAITING}), Status.IN_PROGRESS),
-    "resolve": (
-        frozenset({Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.WAITING}),
-        Status.RESOLVED,
-    ),
-    "close": (frozenset({Status.RESOLVED}), Status.CLOSED),
-    "reopen": (frozenset({Status.RESOLVED}), Status.IN_PROGRESS),
-    "cancel": (frozenset(OPEN_STATUSES), Status.CANCELLED),
-    "auto_close": (frozenset({Status.WAITING}), Status.CLOSED),
-}
-
-# The event that records each transition, to say who got there first.
-EVENT_OF = {
-    "acknowledge": EventKind.ACKNOWLEDGED,
-    "start": EventKind.STARTED,
-    "wait": EventKind.WAITING,
-    "resume": EventKind.REPLIED,
-    "resolve": EventKind.RESOLVED,
-    "close": EventKind.CLOSED,
-    "reopen": EventKind.REOPENED,
-    "cancel": EventKind.CANCELLED,
-    "auto_close": EventKind.CLOSED,
-}
-PRIORITY_ORDER = [Priority.P4, Priority.P3, Priority.P2, Priority.P1]
-
 
 # --- who may act (apps.handoffs.permissions) -----------------------------------------------
 
@@ -78,102 +49,6 @@ is_requester = permissions.is_requester
 def available_actions(user, handoff: Handoff) -> set[str]:
     """The actions this user may take on the handoff in its current status."""
     return permissions.available_actions(user, handoff, TRANSITIONS)
-
-
-# --- the transition machinery -----------------------------------------------------------
-
-
-def _claim(handoff: Handoff, action: str, actor, now: datetime, **updates) -> tuple[Handoff, str]:
-    """Move the handoff for `action` if its status allows it, else explain why not; the
-    handoff comes back locked (handoff first, then its clocks: the one lock order), with
-    the role the actor acted in."""
-    role = ""
-    if actor is not None:
-        role = permissions.check(actor, handoff, action).role(handoff)
-    sources, target = TRANSITIONS[action]
-    if target is not None:
-        updates["status"] = target
-    updates["updated_at"] = now
-    guard = {}
-    if "waiting_since" in updates and updates["waiting_since"] is None:
-        # A wait ends: add it to the time in the requester's court. The UPDATE is
-        # guarded by the wait it measured, so a concurrent change makes it lose.
-        since = (
-            Handoff.objects.filter(pk=handoff.pk, status__in=sources)
-            .values_list("waiting_since", flat=True)
-            .first()
-        )
-        if since is not None:
-            guard["waiting_since"] = since
-            waited = max(0, int((now - since).total_seconds()))
-            updates["waiting_seconds"] = F("waiting_seconds") + waited
-    claimed = Handoff.objects.filter(pk=handoff.pk, status__in=sources, **guard).update(**updates)
-    fresh = (
-        Handoff.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("agreement", "provider_team__calendar", "requesting_team", "assignee")
-        .get(pk=handoff.pk)
-    )
-    if not claimed:
-        raise Conflict(_conflict_message(fresh, action))
-    if "reopen_count" in updates or "waiting_seconds" in updates:
-        _copy_to_clocks(fresh)
-    return fresh, role
-
-
-def _copy_to_clocks(handoff: Handoff) -> None:
-    """Keep the clocks' copies of the handoff's counters equal to the handoff's (reports
-    read them from the clock table; Clock's docstring)."""
-    Clock.objects.filter(handoff=handoff).update(
-        handoff_reopen_count=handoff.reopen_count,
-        handoff_waiting_seconds=handoff.waiting_seconds,
-    )
-
-
-def _conflict_message(handoff: Handoff, action: str) -> str:
-    status = handoff.get_status_display().lower()
-    last = (
-        HandoffEvent.objects.filter(handoff=handoff, kind=EVENT_OF.get(action, ""))
-        .select_related("actor")
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    if last is not None:
-        who = last.actor.display_name if last.actor else "the system"
-        # In the reader's zone (the request's active zone), and it says which.
-        when = timezone.localtime(last.created_at).strftime("%H:%M %Z")
-        done = {"acknowledge": "acknowledged", "resume": "resumed"}.get(
-            action, EVENT_OF[action].label.lower()
-        )
-        return f"Already {done} by {who} at {when}; the handoff is now {status}."
-    return f"Cannot {action.replace('_', ' ')} a handoff that is {status}."
-
-
-def _event(
-    handoff, kind, actor, now, *, comment="", before=None, after=None, role=""
-) -> HandoffEvent:
-    # The last line of defence behind the forms and serializers (apps.core.limits): the
-    # admin, tasks and scripts call services too.
-    limits.require_text("comment", comment, limits.HANDOFF_TEXT_MAX)
-    after = dict(after or {})
-    if role:
-        after["role"] = role
-    return HandoffEvent.objects.create(
-        handoff=handoff,
-        kind=kind,
-        actor=actor,
-        created_at=now,
-        comment=comment,
-        before=before or {},
-        after=after,
-    )
-
-
-def _now(now: datetime | None) -> datetime:
-    return now or timezone.now()
-
-
-def _status_before(handoff: Handoff) -> str:
-    return Handoff.objects.values_list("status", flat=True).get(pk=handoff.pk)
 
 
 # --- services -----------------------------------------------------------------------------
@@ -193,16 +68,14 @@ def handoff_create(
     now: datetime | None = None,
 ) -> Handoff:
     """File a handoff under the agreement version in force; its clocks start now."""
-    now = _now(now)
+    now = now_or(now)
     agreement = (
         Agreement.objects.select_related("series")
         .prefetch_related("targets", "triage_fields")
         .get(pk=agreement.pk)
     )
     series = agreement.series
-    if not (
-        actor.is_staff or actor.memberships.filter(team_id=series.requesting_team_id).exists()
-    ):
+    if not (actor.is_staff or actor.memberships.filter(team_id=series.requesting_team_id).exists()):
         raise PermissionDenied("Only members of the requesting team may file under it.")
     errors: dict[str, list[str]] = {}
     if agreement.status != AgreementStatus.ACTIVE:
@@ -246,7 +119,7 @@ def handoff_create(
     Handoff.objects.filter(pk=handoff.pk).update(created_at=now, updated_at=now)
     handoff.created_at = now
     clockwork.clocks_start(handoff=handoff, target=target, now=now)
-    _event(handoff, EventKind.CREATED, actor, now, after={"priority": priority, "status": "new"})
+    record(handoff, EventKind.CREATED, actor, now, after={"priority": priority, "status": "new"})
     return handoff
 
 
@@ -254,12 +127,12 @@ def handoff_create(
 def handoff_acknowledge(*, handoff: Handoff, actor, now: datetime | None = None) -> Handoff:
     """Acknowledge a new handoff: the acknowledge clock stops; it is assigned to the actor
     if nobody has it yet."""
-    now = _now(now)
-    fresh, role = _claim(handoff, "acknowledge", actor, now, acknowledged_at=now)
+    now = now_or(now)
+    fresh, role = claim(handoff, "acknowledge", actor, now, acknowledged_at=now)
     if fresh.assignee_id is None:
         Handoff.objects.filter(pk=fresh.pk).update(assignee=actor)
         fresh.assignee = actor
-    _event(
+    record(
         fresh,
         EventKind.ACKNOWLEDGED,
         actor,
@@ -277,15 +150,15 @@ def handoff_acknowledge(*, handoff: Handoff, actor, now: datetime | None = None)
 @transaction.atomic
 def handoff_start(*, handoff: Handoff, actor, now: datetime | None = None) -> Handoff:
     """Start work (acknowledging it first if it was new)."""
-    now = _now(now)
-    previous = _status_before(handoff)
+    now = now_or(now)
+    previous = status_before(handoff)
     handoff.status = previous
     updates = {} if previous != Status.NEW else {"acknowledged_at": now}
-    fresh, role = _claim(handoff, "start", actor, now, **updates)
+    fresh, role = claim(handoff, "start", actor, now, **updates)
     if fresh.assignee_id is None:
         Handoff.objects.filter(pk=fresh.pk).update(assignee=actor)
         fresh.assignee = actor
-    _event(
+    record(
         fresh,
         EventKind.STARTED,
         actor,
@@ -309,22 +182,22 @@ def handoff_post_action_plan(
     *, handoff: Handoff, actor, plan: str, now: datetime | None = None
 ) -> Handoff:
     """Post the action plan (the first substantive update): its clock stops."""
-    now = _now(now)
+    now = now_or(now)
     if not (plan or "").strip():
         raise ValidationError({"plan": ["Write the plan: what will be done, by when."]})
-    previous = _status_before(handoff)
+    previous = status_before(handoff)
     handoff.status = previous
     updates = {}
     if previous in (Status.NEW, Status.ACKNOWLEDGED):
         updates = {"status": Status.IN_PROGRESS}
         if previous == Status.NEW:
             updates["acknowledged_at"] = now
-    fresh, role = _claim(handoff, "action_plan", actor, now, **updates)
+    fresh, role = claim(handoff, "action_plan", actor, now, **updates)
     plan_clock = Clock.objects.filter(handoff=fresh, metric=Metric.ACTION_PLAN).first()
     if plan_clock and plan_clock.status in ("met", "breached"):
         raise Conflict("The action plan was already posted; add an update as a comment.")
     stops = [Metric.ACTION_PLAN] + ([Metric.ACKNOWLEDGE] if previous == Status.NEW else [])
-    _event(
+    record(
         fresh,
         EventKind.ACTION_PLAN,
         actor,
@@ -345,13 +218,13 @@ def handoff_wait_on_requester(
     *, handoff: Handoff, actor, question: str, now: datetime | None = None
 ) -> Handoff:
     """Ask the requester something; the metrics the target marks pausable pause."""
-    now = _now(now)
+    now = now_or(now)
     if not (question or "").strip():
         raise ValidationError({"question": ["Ask the requester what you need from them."]})
-    previous = _status_before(handoff)
-    fresh, role = _claim(handoff, "wait", actor, now, waiting_since=now)
+    previous = status_before(handoff)
+    fresh, role = claim(handoff, "wait", actor, now, waiting_since=now)
     target = fresh.agreement.target_for(fresh.priority)
-    _event(
+    record(
         fresh,
         EventKind.WAITING,
         actor,
@@ -375,10 +248,10 @@ def handoff_resume(
     *, handoff: Handoff, actor, reply: str = "", now: datetime | None = None
 ) -> Handoff:
     """The requester replied (or the provider resumes): paused clocks run again."""
-    now = _now(now)
-    fresh, role = _claim(handoff, "resume", actor, now, waiting_since=None)
+    now = now_or(now)
+    fresh, role = claim(handoff, "resume", actor, now, waiting_since=None)
     replied = actor is not None and permissions.standing(actor, fresh).requester
-    _event(
+    record(
         fresh,
         EventKind.REPLIED if replied else EventKind.RESUMED,
         actor,
@@ -397,12 +270,12 @@ def handoff_resolve(
     *, handoff: Handoff, actor, resolution: str, now: datetime | None = None
 ) -> Handoff:
     """Resolve with a resolution note: the resolve clock (and a plan still pending) stop."""
-    now = _now(now)
+    now = now_or(now)
     if not (resolution or "").strip():
         raise ValidationError({"resolution": ["Say what was done to resolve it."]})
-    previous = _status_before(handoff)
-    fresh, role = _claim(handoff, "resolve", actor, now, resolved_at=now, waiting_since=None)
-    _event(
+    previous = status_before(handoff)
+    fresh, role = claim(handoff, "resolve", actor, now, resolved_at=now, waiting_since=None)
+    record(
         fresh,
         EventKind.RESOLVED,
         actor,
@@ -425,9 +298,9 @@ def handoff_resolve(
 def handoff_close(*, handoff: Handoff, actor, comment: str = "", now: datetime | None = None):
     """Confirm a resolution: the handoff is done for good (by whoever the agreement says
     validates the resolution)."""
-    now = _now(now)
-    fresh, role = _claim(handoff, "close", actor, now, closed_at=now)
-    _event(
+    now = now_or(now)
+    fresh, role = claim(handoff, "close", actor, now, closed_at=now)
+    record(
         fresh,
         EventKind.CLOSED,
         actor,
@@ -444,14 +317,12 @@ def handoff_close(*, handoff: Handoff, actor, comment: str = "", now: datetime |
 def handoff_reopen(*, handoff: Handoff, actor, reason: str, now: datetime | None = None):
     """The fix did not hold: back in progress, the resolve clock resumes from what it had
     consumed, and the reopen is counted."""
-    now = _now(now)
+    now = now_or(now)
     if not (reason or "").strip():
         raise ValidationError({"reason": ["Say why it is not resolved."]})
     current = Handoff.objects.values_list("reopen_count", flat=True).get(pk=handoff.pk)
-    fresh, role = _claim(
-        handoff, "reopen", actor, now, resolved_at=None, reopen_count=current + 1
-    )
-    _event(
+    fresh, role = claim(handoff, "reopen", actor, now, resolved_at=None, reopen_count=current + 1)
+    record(
         fresh,
         EventKind.REOPENED,
         actor,
@@ -470,12 +341,12 @@ def handoff_reopen(*, handoff: Handoff, actor, reason: str, now: datetime | None
 @transaction.atomic
 def handoff_cancel(*, handoff: Handoff, actor, reason: str, now: datetime | None = None):
     """Withdraw an open handoff; its clocks stop without a verdict."""
-    now = _now(now)
+    now = now_or(now)
     if not (reason or "").strip():
         raise ValidationError({"reason": ["Say why it is cancelled."]})
-    previous = _status_before(handoff)
-    fresh, role = _claim(handoff, "cancel", actor, now, waiting_since=None)
-    _event(
+    previous = status_before(handoff)
+    fresh, role = claim(handoff, "cancel", actor, now, waiting_since=None)
+    record(
         fresh,
         EventKind.CANCELLED,
         actor,
@@ -493,7 +364,7 @@ def handoff_cancel(*, handoff: Handoff, actor, reason: str, now: datetime | None
 def handoff_assign(*, handoff: Handoff, actor, assignee, now: datetime | None = None):
     """Give the handoff to a provider-team member (or take it: assignee = actor), or
     unassign it (assignee None)."""
-    now = _now(now)
+    now = now_or(now)
     if not may(actor, handoff, "assign"):
         raise PermissionDenied("Only the provider team assigns its work.")
     fresh = Handoff.objects.select_for_update(no_key=True).get(pk=handoff.pk)
@@ -511,7 +382,7 @@ def handoff_assign(*, handoff: Handoff, actor, assignee, now: datetime | None = 
     fresh.assignee = assignee
     fresh.updated_at = now
     fresh.save(update_fields=["assignee", "updated_at"])
-    _event(
+    record(
         fresh,
         EventKind.ASSIGNED,
         actor,
@@ -525,7 +396,7 @@ def handoff_assign(*, handoff: Handoff, actor, assignee, now: datetime | None = 
 @transaction.atomic
 def handoff_claim(*, handoff: Handoff, actor, now: datetime | None = None) -> Handoff:
     """Take an unassigned handoff; someone else claiming it first wins."""
-    now = _now(now)
+    now = now_or(now)
     if not may(actor, handoff, "assign"):
         raise PermissionDenied("Only the provider team claims its work.")
     claimed = Handoff.objects.filter(
@@ -540,7 +411,7 @@ def handoff_claim(*, handoff: Handoff, actor, now: datetime | None = None) -> Ha
         if fresh.assignee_id:
             raise Conflict(f"Already claimed by {fresh.assignee.display_name}.")
         raise Conflict(f"A {fresh.get_status_display().lower()} handoff cannot be claimed.")
-    _event(
+    record(
         fresh,
         EventKind.ASSIGNED,
         actor,
@@ -563,7 +434,7 @@ def handoff_change_priority(
 ) -> Handoff:
     """Change the priority: clocks keep their consumed time and take the new targets (a
     breach already run into is recorded and kept); the ladder is re-based on them."""
-    now = _now(now)
+    now = now_or(now)
     if not system and not may(actor, handoff, "priority"):
         raise PermissionDenied("Only the two teams change a handoff's priority.")
     fresh = (
@@ -589,7 +460,7 @@ def handoff_change_priority(
     fresh.save(update_fields=["priority", "updated_at"])
     # Every clock, finished ones too: reports count a handoff under its priority now.
     Clock.objects.filter(handoff=fresh).update(priority=priority)
-    _event(
+    record(
         fresh,
         EventKind.PRIORITY,
         actor,
@@ -602,15 +473,6 @@ def handoff_change_priority(
         handoff=fresh, actor=actor, now=now, change=clockwork.retargeting(target, now)
     )
     return fresh
-
-
-def raised(priority: str, defined=None) -> str | None:
-    """The next priority up that the agreement defines (P3 → P2), or None at the top."""
-    index = PRIORITY_ORDER.index(priority)
-    for higher in PRIORITY_ORDER[index + 1 :]:
-        if defined is None or higher in defined:
-            return higher
-    return None
 
 
 def handoff_raise_priority(*, handoff: Handoff, now: datetime) -> bool:
@@ -635,11 +497,11 @@ def handoff_raise_priority(*, handoff: Handoff, now: datetime) -> bool:
 def handoff_comment(*, handoff: Handoff, actor, comment: str, now: datetime | None = None):
     """Add a comment to the timeline (the provider's comments are its updates: the
     agreement says who sends them)."""
-    now = _now(now)
+    now = now_or(now)
     who = permissions.check(actor, handoff, "comment")
     if not (comment or "").strip():
         raise ValidationError({"comment": ["Write something."]})
-    return _event(
+    return record(
         handoff, EventKind.COMMENTED, actor, now, comment=comment.strip(), role=who.role(handoff)
     )
 
@@ -648,9 +510,9 @@ def handoff_comment(*, handoff: Handoff, actor, comment: str, now: datetime | No
 def handoff_auto_close(*, handoff: Handoff, now: datetime | None = None) -> Handoff:
     """Close a handoff that waited on its requester past the agreement's limit; its clocks
     stop without a verdict (nobody failed a target: the requester went silent)."""
-    now = _now(now)
-    fresh, _ = _claim(handoff, "auto_close", None, now, closed_at=now, waiting_since=None)
-    _event(
+    now = now_or(now)
+    fresh, _ = claim(handoff, "auto_close", None, now, closed_at=now, waiting_since=None)
+    record(
         fresh,
         EventKind.CLOSED,
         None,
