@@ -1,0 +1,302 @@
+"""A handoff's page and its actions: the detail page with the actions the viewer may take,
+and one small POST view per action (the `ACTIONS` table) that validates a tiny form and calls
+exactly one service. From the queue, acknowledge and claim are htmx requests answered with
+the re-rendered row; without htmx they redirect back with a message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.accounts.models import User
+from apps.core.exceptions import Conflict
+
+from .. import selectors, services
+from ..forms import (
+    ActionForm,
+    AssignForm,
+    CloseForm,
+    CommentForm,
+    NoInputForm,
+    PlanForm,
+    PriorityForm,
+    QuestionForm,
+    ReasonForm,
+    ReplyForm,
+    ResolutionForm,
+)
+from ..models import Handoff
+from .queues import row_response
+
+# --- the detail page ---------------------------------------------------------------------
+
+
+def _people(events) -> dict[int, User]:
+    """Users the timeline mentions by id (assignees before and after, who an escalation
+    reached), in one query."""
+    ids = set()
+    for event in events:
+        for side in (event.before or {}, event.after or {}):
+            for key, value in side.items():
+                if key == "assignee" and isinstance(value, int):
+                    ids.add(value)
+                elif key == "to" and isinstance(value, list):
+                    ids.update(v for v in value if isinstance(v, int))
+    return {user.pk: user for user in User.objects.filter(pk__in=ids)} if ids else {}
+
+
+# The actions with a text to type, in the order they appear on the detail page:
+# (action, what the panel is called, its button).
+PANELS = [
+    ("action_plan", "Post the action plan", "Post plan"),
+    ("wait", "Ask the requester", "Ask and pause the clocks"),
+    ("resume", "Reply and resume", "Send and resume"),
+    ("resolve", "Resolve", "Resolve"),
+    ("close", "Confirm and close", "Close"),
+    ("reopen", "Reopen", "Reopen"),
+    ("priority", "Change priority", "Change priority"),
+    ("cancel", "Cancel the handoff", "Cancel handoff"),
+]
+
+
+def _action_url(handoff: Handoff, action: str) -> str:
+    return reverse(f"handoffs:{ACTIONS[action].slug}", kwargs={"pk": handoff.pk})
+
+
+def _detail_context(request, handoff: Handoff, *, failed: ActionForm | None = None) -> dict:
+    user = request.user
+    now = timezone.now()
+    reader = selectors.ClockReader(now, selectors.windows_for([handoff.provider_team_id], now))
+    events = list(selectors.timeline(handoff=handoff))
+    actions = services.available_actions(user, handoff)
+    action_forms = {
+        name: ACTIONS[name].form(handoff=handoff, user=user, action=name)
+        for name in actions
+        if name in ACTIONS
+    }
+    open_action = ""
+    if failed is not None:
+        open_action = failed.action
+        action_forms[failed.action] = failed
+    fields = list(handoff.agreement.triage_fields.all())
+    known = {f.key for f in fields}
+    triage = [(f.label, handoff.triage.get(f.key)) for f in fields]
+    triage += [(key, value) for key, value in handoff.triage.items() if key not in known]
+    provider_side = services.is_provider(user, handoff)
+    queue_team = handoff.provider_team if provider_side else handoff.requesting_team
+    queue_name = "queues:inbound" if provider_side else "queues:outgoing"
+    return {
+        "handoff": handoff,
+        "panels": [
+            {
+                "name": name,
+                "url": _action_url(handoff, name),
+                "title": title,
+                "button": button,
+                "form": action_forms[name],
+            }
+            for name, title, button in PANELS
+            if name in action_forms
+        ],
+        "action_urls": {name: _action_url(handoff, name) for name in action_forms},
+        "readings": [reader.read(handoff, clock) for clock in handoff.clocks.all()],
+        "events": events,
+        "people": _people(events),
+        "triage": triage,
+        "actions": actions,
+        "action_forms": action_forms,
+        "open_action": open_action,
+        "queue_team": queue_team,
+        "queue_url": reverse(queue_name, kwargs={"slug": queue_team.slug}),
+        "provider_side": provider_side,
+        "now": now,
+    }
+
+
+@require_GET
+def handoff_detail(request, pk: int):
+    handoff = selectors.handoff_get(user=request.user, pk=pk)
+    return render(request, "handoffs/handoff_detail.html", _detail_context(request, handoff))
+
+
+# --- actions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """One POST view's worth: the form it validates, the one service it calls, the
+    permission key of `services.may`, and the message it leaves on success."""
+
+    slug: str
+    form: type[ActionForm]
+    service: Callable
+    permission: str
+    done: Callable[[Handoff, dict], str]
+
+
+def _assigned(handoff: Handoff, kwargs: dict) -> str:
+    who = kwargs["assignee"]
+    return f"#{handoff.pk} assigned to {who.display_name}." if who else f"#{handoff.pk} unassigned."
+
+
+ACTIONS: dict[str, Action] = {
+    "acknowledge": Action(
+        "acknowledge",
+        NoInputForm,
+        services.handoff_acknowledge,
+        "acknowledge",
+        lambda h, kw: f"#{h.pk} acknowledged: the acknowledge clock has stopped.",
+    ),
+    "start": Action(
+        "start",
+        NoInputForm,
+        services.handoff_start,
+        "start",
+        lambda h, kw: f"#{h.pk} is in progress.",
+    ),
+    "action_plan": Action(
+        "action-plan",
+        PlanForm,
+        services.handoff_post_action_plan,
+        "action_plan",
+        lambda h, kw: f"Action plan posted on #{h.pk}: its clock has stopped.",
+    ),
+    "wait": Action(
+        "wait",
+        QuestionForm,
+        services.handoff_wait_on_requester,
+        "wait",
+        lambda h, kw: f"#{h.pk} is waiting on {h.requesting_team}; the pausable clocks paused.",
+    ),
+    "resume": Action(
+        "resume",
+        ReplyForm,
+        services.handoff_resume,
+        "resume",
+        lambda h, kw: f"#{h.pk} is back in progress; the paused clocks run again.",
+    ),
+    "resolve": Action(
+        "resolve",
+        ResolutionForm,
+        services.handoff_resolve,
+        "resolve",
+        lambda h, kw: f"#{h.pk} resolved; {h.requesting_team} confirms and closes it.",
+    ),
+    "close": Action(
+        "close",
+        CloseForm,
+        services.handoff_close,
+        "close",
+        lambda h, kw: f"#{h.pk} closed.",
+    ),
+    "reopen": Action(
+        "reopen",
+        ReasonForm,
+        services.handoff_reopen,
+        "reopen",
+        lambda h, kw: f"#{h.pk} reopened; the resolve clock runs again from where it stopped.",
+    ),
+    "cancel": Action(
+        "cancel",
+        ReasonForm,
+        services.handoff_cancel,
+        "cancel",
+        lambda h, kw: f"#{h.pk} cancelled.",
+    ),
+    "assign": Action("assign", AssignForm, services.handoff_assign, "assign", _assigned),
+    "claim": Action(
+        "claim",
+        NoInputForm,
+        services.handoff_claim,
+        "assign",
+        lambda h, kw: f"You took #{h.pk}.",
+    ),
+    "priority": Action(
+        "priority",
+        PriorityForm,
+        services.handoff_change_priority,
+        "priority",
+        lambda h, kw: (
+            f"#{h.pk} is now {kw['priority']}: the clocks keep the time used and take the "
+            "new targets."
+        ),
+    ),
+    "comment": Action(
+        "comment",
+        CommentForm,
+        services.handoff_comment,
+        "comment",
+        lambda h, kw: f"Comment added to #{h.pk}.",
+    ),
+}
+
+
+def _next_url(request, handoff: Handoff) -> str:
+    target = request.POST.get("next") or ""
+    # Only a path: redirect() takes a word without "/" or "." for a URL pattern's name,
+    # so `next=x` would be a NoReverseMatch (a 500).
+    if (
+        target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return target
+    return handoff.get_absolute_url()
+
+
+def _put_action_errors(form: ActionForm, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for key, errors in exc.message_dict.items():
+        form.add_error(key if key in form.fields else None, errors)
+
+
+@require_POST
+def handoff_action(request, pk: int, action: str):
+    spec = ACTIONS[action]
+    handoff = selectors.handoff_get(user=request.user, pk=pk)
+    # Who may act is checked before the state or the input: a requester trying a provider
+    # action is told 403 whatever they typed and whatever the status.
+    if not services.may(request.user, handoff, spec.permission):
+        raise PermissionDenied("Your team may not do that on this handoff.")
+    form = spec.form(request.POST, handoff=handoff, user=request.user, action=action)
+    if form.is_valid():
+        kwargs = form.service_kwargs()
+        try:
+            spec.service(handoff=handoff, actor=request.user, **kwargs)
+        except ValidationError as exc:
+            _put_action_errors(form, exc)
+        except Conflict as exc:
+            # Someone else got there first (or the status moved on): say who, keep the page.
+            if request.htmx:
+                return row_response(request, pk, error=exc.message)
+            messages.error(request, exc.message)
+            return redirect(_next_url(request, handoff))
+        else:
+            done = spec.done(handoff, kwargs)
+            if request.htmx:
+                return row_response(request, pk, notice=done)
+            messages.success(request, done)
+            return redirect(_next_url(request, handoff))
+    if request.htmx:
+        return row_response(request, pk, error=" ".join(_all_errors(form)))
+    # Re-read: the page shows the handoff as it is, the failed form as it was typed.
+    handoff = selectors.handoff_get(user=request.user, pk=pk)
+    context = _detail_context(request, handoff, failed=form)
+    return render(request, "handoffs/handoff_detail.html", context, status=400)
+
+
+def _all_errors(form: forms.Form) -> list[str]:
+    return [message for errors in form.errors.values() for message in errors]
