@@ -106,7 +106,7 @@ def insert_clocks(cursor, agreement) -> None:
             customer_segment, handoff_reopen_count, handoff_waiting_seconds,
             target_seconds, around_the_clock, status, started_at,
             consumed_seconds, paused_seconds, pauses, fired_percent, stopped_at, met_at,
-            breached_at
+            breached_at, segments, carried_seconds
         )
         SELECT handoff_id, metric, provider_team_id, requesting_team_id, %s, priority,
             customer_segment, reopen_count, waiting_seconds,
@@ -114,7 +114,9 @@ def insert_clocks(cursor, agreement) -> None:
             '[]'::jsonb, 0,
             CASE WHEN status <> 'running' THEN created_at + make_interval(secs => consumed) END,
             CASE WHEN status = 'met' THEN created_at + make_interval(secs => consumed) END,
-            CASE WHEN status = 'breached' THEN created_at + make_interval(secs => target) END
+            CASE WHEN status = 'breached' THEN created_at + make_interval(secs => target) END,
+            -- No recorded intervals: the consumed time is carried (as on migrated rows).
+            '[]'::jsonb, consumed
         FROM (
             SELECT x.*,
                 CASE WHEN r < 0.02 THEN 'cancelled' WHEN r < 0.05 THEN 'running'

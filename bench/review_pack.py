@@ -98,13 +98,15 @@ def insert_clocks(cursor, agreements) -> None:
         INSERT INTO handoffs_clock (
             handoff_id, metric, target_seconds, around_the_clock, status, started_at,
             consumed_seconds, paused_seconds, pauses, fired_percent, stopped_at, met_at,
-            breached_at
+            breached_at, segments, carried_seconds
         )
         SELECT handoff_id, metric, target, atc, status, created_at, consumed, paused,
             '[]'::jsonb, 0,
             CASE WHEN status <> 'running' THEN created_at + make_interval(secs => consumed) END,
             CASE WHEN status = 'met' THEN created_at + make_interval(secs => consumed) END,
-            CASE WHEN status = 'breached' THEN created_at + make_interval(secs => target) END
+            CASE WHEN status = 'breached' THEN created_at + make_interval(secs => target) END,
+            -- No recorded intervals: the consumed time is carried (as on migrated rows).
+            '[]'::jsonb, consumed
         FROM (
             SELECT handoff_id, metric, target, atc, created_at, consumed, paused,
                 CASE WHEN r < 0.02 THEN 'cancelled' WHEN r < 0.05 THEN 'running'
