@@ -26,8 +26,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.agreements.durations import duration_input, format_duration
 from apps.agreements.models import Metric, Priority
 from apps.agreements.targets import TargetGrid
-from apps.core.exceptions import Conflict
 from apps.core.http import safe_next
+from apps.core.views import post_action
 from apps.handoffs.models import Clock, Handoff
 from apps.handoffs.selectors import ClockReader, windows_for
 from apps.teams.models import Membership, Role, Team
@@ -95,15 +95,6 @@ def hours(seconds) -> float | None:
 
 def _safe_next(request, default: str) -> str:
     return safe_next(request, default)
-
-
-def _put_errors(form, exc: ValidationError) -> None:
-    """A service's field-keyed errors onto the form's fields, the rest above the form."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, errors in exc.message_dict.items():
-        form.add_error(key if key in form.fields else None, errors)
 
 
 def _provider_teams(user):
@@ -489,90 +480,80 @@ def review_detail(request, pk: int):
     return render(request, "reviews/review_detail.html", _detail_context(request, review))
 
 
-def _refused(request, review: QuarterlyReview, exc: Exception):
-    """A Conflict: back to the review with its message. Not allowed: a 403."""
-    if isinstance(exc, PermissionDenied):
-        raise PermissionDenied(str(exc) or "Only a lead of either team may do that on this review.")
-    message = exc.message if isinstance(exc, Conflict) else (str(exc) or "Not allowed.")
-    messages.error(request, message)
-    return redirect(review)
-
-
-def _may_edit_or_refuse(request, review: QuarterlyReview):
-    """None when the user may edit the review; otherwise the redirect with a message."""
+def _may_edit_or_refuse(request, review: QuarterlyReview) -> None:
+    """A 403 unless the user may edit the review."""
     if not services.can_edit_review(request.user, review):
-        return _refused(
-            request, review, PermissionDenied("Only a lead of either team may edit this review.")
-        )
-    return None
+        raise PermissionDenied("Only a lead of either team may edit this review.")
 
 
 @require_POST
 def review_start(request, pk: int):
     review = _review_get(request.user, pk)
-    if refused := _may_edit_or_refuse(request, review):
-        return refused
-    try:
-        services.review_start(review=review, actor=request.user, now=timezone.now())
-    except (Conflict, PermissionDenied) as exc:
-        return _refused(request, review, exc)
-    messages.success(
-        request, "Review started: the compliance pack and the recommendations are frozen."
+    _may_edit_or_refuse(request, review)
+    return post_action(
+        request,
+        act=lambda: services.review_start(review=review, actor=request.user, now=timezone.now()),
+        done="Review started: the compliance pack and the recommendations are frozen.",
+        back=review,
     )
-    return redirect(review)
+
+
+def _detail_invalid(request, review: QuarterlyReview, name: str):
+    """The review page re-rendered with the failed form `name` as typed (a 400)."""
+
+    def render_with(form):
+        context = _detail_context(request, review, **{name: form})
+        return render(request, "reviews/review_detail.html", context, status=400)
+
+    return render_with
 
 
 @require_POST
 def review_edit(request, pk: int):
     review = _review_get(request.user, pk)
-    if refused := _may_edit_or_refuse(request, review):
-        return refused
+    _may_edit_or_refuse(request, review)
     form = ReviewNotesForm(request.POST)
-    if form.is_valid():
-        try:
-            services.review_update(
-                review=review,
-                actor=request.user,
-                findings=form.cleaned_data["findings"],
-                decisions=form.cleaned_data["decisions"],
-                now=timezone.now(),
-            )
-        except (Conflict, PermissionDenied) as exc:
-            return _refused(request, review, exc)
-        except ValidationError as exc:
-            _put_errors(form, exc)
-        else:
-            messages.success(request, "Findings and decisions saved.")
-            return redirect(f"{review.get_absolute_url()}#notes")
-    context = _detail_context(request, review, notes_form=form)
-    return render(request, "reviews/review_detail.html", context, status=400)
+    return post_action(
+        request,
+        form=form,
+        act=lambda: services.review_update(
+            review=review,
+            actor=request.user,
+            findings=form.cleaned_data["findings"],
+            decisions=form.cleaned_data["decisions"],
+            now=timezone.now(),
+        ),
+        done="Findings and decisions saved.",
+        back=review,
+        then=f"{review.get_absolute_url()}#notes",
+        invalid=_detail_invalid(request, review, "notes_form"),
+    )
+
+
+def _put_target_errors(form: TargetsForm, exc: ValidationError) -> None:
+    form.add_service_errors(exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages})
 
 
 @require_POST
 def review_targets(request, pk: int):
     review = _review_get(request.user, pk)
-    if refused := _may_edit_or_refuse(request, review):
-        return refused
+    _may_edit_or_refuse(request, review)
     form = _targets_form(review, request.POST)
-    if form.is_valid():
-        try:
-            services.review_update(
-                review=review,
-                actor=request.user,
-                proposed_targets=form.targets(),
-                now=timezone.now(),
-            )
-        except (Conflict, PermissionDenied) as exc:
-            return _refused(request, review, exc)
-        except ValidationError as exc:
-            form.add_service_errors(
-                exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
-            )
-        else:
-            messages.success(request, "Proposed targets saved.")
-            return redirect(f"{review.get_absolute_url()}#targets")
-    context = _detail_context(request, review, targets_form=form)
-    return render(request, "reviews/review_detail.html", context, status=400)
+    return post_action(
+        request,
+        form=form,
+        act=lambda: services.review_update(
+            review=review,
+            actor=request.user,
+            proposed_targets=form.targets(),
+            now=timezone.now(),
+        ),
+        done="Proposed targets saved.",
+        back=review,
+        then=f"{review.get_absolute_url()}#targets",
+        invalid=_detail_invalid(request, review, "targets_form"),
+        put=_put_target_errors,
+    )
 
 
 @require_POST
@@ -587,67 +568,67 @@ def review_what_if(request, pk: int):
 def review_sign_off(request, pk: int):
     review = _review_get(request.user, pk)
     form = SignOffForm(request.POST)
-    if not form.is_valid():
-        context = _detail_context(request, review, sign_off_form=form)
-        return render(request, "reviews/review_detail.html", context, status=400)
-    sides = services.sides_to_sign(request.user, review)
-    try:
-        review = services.review_sign_off(
+    sides: list[Team] = []
+
+    def sign():
+        sides.extend(services.sides_to_sign(request.user, review))
+        return services.review_sign_off(
             review=review,
             actor=request.user,
             comment=form.cleaned_data["comment"],
             now=timezone.now(),
         )
-    except (Conflict, PermissionDenied) as exc:
-        return _refused(request, review, exc)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect(review)
-    names = " and ".join(str(t) for t in sides)
-    text = f"Signed off for {names}." if names else "Signed off."
-    if review.status == ReviewStatus.COMPLETED:
-        text += " The review is complete."
-        if review.resulting_agreement_id:
-            text += (
-                f" Version {review.resulting_agreement.version} of the agreement is now "
-                "active with the agreed targets."
-            )
-    else:
-        text += " Waiting for the other team's lead."
-    messages.success(request, text)
-    return redirect(review)
+
+    def signed(review: QuarterlyReview) -> str:
+        names = " and ".join(str(t) for t in sides)
+        text = f"Signed off for {names}." if names else "Signed off."
+        if review.status == ReviewStatus.COMPLETED:
+            text += " The review is complete."
+            if review.resulting_agreement_id:
+                text += (
+                    f" Version {review.resulting_agreement.version} of the agreement is now "
+                    "active with the agreed targets."
+                )
+        else:
+            text += " Waiting for the other team's lead."
+        return text
+
+    return post_action(
+        request,
+        form=form,
+        act=sign,
+        done=signed,
+        back=review,
+        invalid=_detail_invalid(request, review, "sign_off_form"),
+        # A refusal to sign (the grid no longer valid, say) is said above the page.
+        errors_as_message=True,
+    )
 
 
 # --- action items ------------------------------------------------------------------------
+
+
+def _action_added(item: ActionItem) -> str:
+    return f"Action “{item.title}” added for {item.owner.display_name}."
 
 
 @require_POST
 def action_add(request, pk: int):
     review = _review_get(request.user, pk)
     if not services.can_manage_action_items(request.user, review=review):
-        return _refused(
-            request,
-            review,
-            PermissionDenied("Only a lead of either team may add action items to the review."),
-        )
+        raise PermissionDenied("Only a lead of either team may add action items to the review.")
     form = ActionItemForm(request.POST, teams=_teams_of(review))
-    if form.is_valid():
-        try:
-            item = services.action_item_create(
-                actor=request.user,
-                review=review,
-                now=timezone.now(),
-                **form.cleaned_data,
-            )
-        except (Conflict, PermissionDenied) as exc:
-            return _refused(request, review, exc)
-        except ValidationError as exc:
-            _put_errors(form, exc)
-        else:
-            messages.success(request, f"Action “{item.title}” added for {item.owner.display_name}.")
-            return redirect(f"{review.get_absolute_url()}#actions")
-    context = _detail_context(request, review, action_form=form)
-    return render(request, "reviews/review_detail.html", context, status=400)
+    return post_action(
+        request,
+        form=form,
+        act=lambda: services.action_item_create(
+            actor=request.user, review=review, now=timezone.now(), **form.cleaned_data
+        ),
+        done=_action_added,
+        back=review,
+        then=f"{review.get_absolute_url()}#actions",
+        invalid=_detail_invalid(request, review, "action_form"),
+    )
 
 
 @require_POST
@@ -663,21 +644,15 @@ def action_done(request, pk: int):
     )
     form = ActionDoneForm(request.POST)
     done = form.is_valid() and form.cleaned_data["done"]
-    try:
-        services.action_item_set_done(item=item, actor=request.user, done=done, now=timezone.now())
-    except (Conflict, ValidationError) as exc:  # PermissionDenied: a 403
-        messages.error(request, _message_of(exc))
-    else:
-        messages.success(request, f"“{item.title}” {'done' if done else 'reopened'}.")
-    return redirect(_safe_next(request, f"{back}#actions"))
-
-
-def _message_of(exc: Exception) -> str:
-    if isinstance(exc, Conflict):
-        return exc.message
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc) or "You may not do that."
+    # No form to re-render: a Conflict or a ValidationError is a message; PermissionDenied a 403.
+    return post_action(
+        request,
+        act=lambda: services.action_item_set_done(
+            item=item, actor=request.user, done=done, now=timezone.now()
+        ),
+        done=f"“{item.title}” {'done' if done else 'reopened'}.",
+        back=_safe_next(request, f"{back}#actions"),
+    )
 
 
 # --- breach reviews ----------------------------------------------------------------------
@@ -789,20 +764,17 @@ def breach_review(request, clock_pk: int):
             f"Only members of {clock.handoff.provider_team} review its breaches."
         )
     form = BreachReviewForm(request.POST)
-    if form.is_valid():
-        try:
-            services.breach_review_save(
-                clock=clock, actor=user, now=timezone.now(), **form.cleaned_data
-            )
-        except (Conflict, PermissionDenied) as exc:
-            messages.error(request, _message_of(exc))
-            return redirect("reviews:breach", clock_pk=clock.pk)
-        except ValidationError as exc:
-            _put_errors(form, exc)
-        else:
-            messages.success(request, f"Breach review of #{clock.handoff_id} saved.")
-            return redirect("reviews:breach", clock_pk=clock.pk)
-    return _breach_page(request, clock, form=form, status=400)
+    return post_action(
+        request,
+        form=form,
+        act=lambda: services.breach_review_save(
+            clock=clock, actor=user, now=timezone.now(), **form.cleaned_data
+        ),
+        done=f"Breach review of #{clock.handoff_id} saved.",
+        back=reverse("reviews:breach", kwargs={"clock_pk": clock.pk}),
+        invalid=lambda form: _breach_page(request, clock, form=form, status=400),
+        denied_as_message=True,
+    )
 
 
 @require_POST
@@ -817,17 +789,15 @@ def breach_action_add(request, clock_pk: int):
     if not services.can_manage_action_items(user, breach_review=existing):
         raise PermissionDenied(f"Only members of {handoff.provider_team} add actions here.")
     form = ActionItemForm(request.POST, teams=[handoff.provider_team, handoff.requesting_team])
-    if form.is_valid():
-        try:
-            item = services.action_item_create(
-                actor=user, breach_review=existing, now=timezone.now(), **form.cleaned_data
-            )
-        except (Conflict, PermissionDenied) as exc:
-            messages.error(request, _message_of(exc))
-            return redirect("reviews:breach", clock_pk=clock.pk)
-        except ValidationError as exc:
-            _put_errors(form, exc)
-        else:
-            messages.success(request, f"Action “{item.title}” added for {item.owner.display_name}.")
-            return redirect(f"{reverse('reviews:breach', args=[clock.pk])}#actions")
-    return _breach_page(request, clock, action_form=form, status=400)
+    return post_action(
+        request,
+        form=form,
+        act=lambda: services.action_item_create(
+            actor=user, breach_review=existing, now=timezone.now(), **form.cleaned_data
+        ),
+        done=_action_added,
+        back=reverse("reviews:breach", kwargs={"clock_pk": clock.pk}),
+        then=f"{reverse('reviews:breach', args=[clock.pk])}#actions",
+        invalid=lambda form: _breach_page(request, clock, action_form=form, status=400),
+        denied_as_message=True,
+    )
