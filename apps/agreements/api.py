@@ -12,16 +12,20 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from apps.calendars.models import BusinessCalendar
 from apps.core import limits
-from apps.core.api import SafeJSONParser
+from apps.core.api import (
+    ApiErrorSerializer,
+    SafeJSONParser,
+    ServiceActionMixin,
+    VisibleRelatedField,
+    error_responses,
+)
 from apps.core.fields import AwareDateTimeInput, BoundedDateInput
 from apps.teams.models import Team
 
@@ -43,12 +47,9 @@ from .models import (
     TriageField,
 )
 
-# Storage ranges of the columns and the sizes the pages accept (apps.core.limits): a larger
-# number is a type error (and would overflow PostgreSQL's integer columns), whereas
-# "positive", "1-99 %" … are rules of the services.
-MAX_INT = limits.INT_MAX
-MAX_SMALL_INT = limits.SMALL_INT_MAX
-MAX_PARTS = limits.PARTS_MAX
+# Input sizes are the storage ranges of the columns and the sizes the pages accept
+# (apps.core.limits): a larger number is a type error (and would overflow PostgreSQL's
+# integer columns), whereas "positive", "1-99 %" … are rules of the services.
 
 
 def _long_text(**kwargs) -> serializers.CharField:
@@ -160,10 +161,6 @@ class AgreementSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ErrorDetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 # --- input ---------------------------------------------------------------------------------
 
 
@@ -189,20 +186,6 @@ class IndexedErrorsListSerializer(serializers.ListSerializer):
             raise
 
 
-class _VisibleRelatedField(serializers.PrimaryKeyRelatedField):
-    """A primary key chosen among what the requesting user may see (STYLE rule 3)."""
-
-    def __init__(self, *, visible, **kwargs):
-        self.visible = visible
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        request = self.context.get("request")
-        if request is None:  # schema generation: only the model matters
-            return super().get_queryset().none()
-        return self.visible(super().get_queryset(), request.user)
-
-
 def _visible_series(queryset, user):
     return queryset.filter(pk__in=Agreement.objects.visible_to(user).values("series_id"))
 
@@ -211,13 +194,22 @@ class TargetInput(serializers.Serializer):
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     impact = _long_text()
     acknowledge_seconds = serializers.IntegerField(
-        required=False, allow_null=True, max_value=limits.TARGET_SECONDS_MAX, min_value=-MAX_INT
+        required=False,
+        allow_null=True,
+        max_value=limits.TARGET_SECONDS_MAX,
+        min_value=-limits.INT_MAX,
     )
     action_plan_seconds = serializers.IntegerField(
-        required=False, allow_null=True, max_value=limits.TARGET_SECONDS_MAX, min_value=-MAX_INT
+        required=False,
+        allow_null=True,
+        max_value=limits.TARGET_SECONDS_MAX,
+        min_value=-limits.INT_MAX,
     )
     resolve_seconds = serializers.IntegerField(
-        required=False, allow_null=True, max_value=limits.TARGET_SECONDS_MAX, min_value=-MAX_INT
+        required=False,
+        allow_null=True,
+        max_value=limits.TARGET_SECONDS_MAX,
+        min_value=-limits.INT_MAX,
     )
     around_the_clock = serializers.BooleanField(required=False)
     pause_action_plan = serializers.BooleanField(required=False)
@@ -242,14 +234,14 @@ class TriageFieldInput(serializers.Serializer):
     choices = serializers.ListField(
         child=serializers.CharField(max_length=limits.TRIAGE_CHOICE_MAX, allow_blank=True),
         required=False,
-        max_length=MAX_PARTS,
+        max_length=limits.PARTS_MAX,
     )
     required = serializers.BooleanField(required=False)
     pattern = serializers.CharField(
         max_length=limits.TRIAGE_PATTERN_MAX, required=False, allow_blank=True
     )
     order = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=MAX_SMALL_INT
+        required=False, allow_null=True, min_value=0, max_value=limits.SMALL_INT_MAX
     )
 
     class Meta:
@@ -259,7 +251,10 @@ class TriageFieldInput(serializers.Serializer):
 class StepInput(serializers.Serializer):
     metric = serializers.ChoiceField(choices=Metric.choices, required=False)
     percent = serializers.IntegerField(
-        required=False, allow_null=True, min_value=-MAX_SMALL_INT, max_value=limits.STEP_PERCENT_MAX
+        required=False,
+        allow_null=True,
+        min_value=-limits.SMALL_INT_MAX,
+        max_value=limits.STEP_PERCENT_MAX,
     )
     notify = serializers.ChoiceField(choices=Notify.choices, required=False)
     user = serializers.PrimaryKeyRelatedField(
@@ -283,34 +278,33 @@ class VersionInput(serializers.Serializer):
     scope_included = _long_text()
     scope_excluded = _long_text()
     customer_sla = _long_text()
-    calendar = _VisibleRelatedField(
+    calendar = VisibleRelatedField(
         queryset=BusinessCalendar.objects.all(),
-        visible=lambda qs, user: qs.visible_to(user),
         required=False,
         help_text="Defaults to the provider team's calendar on a new draft.",
     )
     warning_threshold = serializers.IntegerField(
-        required=False, min_value=-MAX_SMALL_INT, max_value=MAX_SMALL_INT
+        required=False, min_value=-limits.SMALL_INT_MAX, max_value=limits.SMALL_INT_MAX
     )
     initial_response_by = serializers.ChoiceField(choices=Party.choices, required=False)
     triage_by = serializers.ChoiceField(choices=Party.choices, required=False)
     updates_by = serializers.ChoiceField(choices=Party.choices, required=False)
     resolution_validated_by = serializers.ChoiceField(choices=Party.choices, required=False)
     review_cadence_months = serializers.IntegerField(
-        required=False, min_value=-MAX_SMALL_INT, max_value=MAX_SMALL_INT
+        required=False, min_value=-limits.SMALL_INT_MAX, max_value=limits.SMALL_INT_MAX
     )
     next_review_date = BoundedDateInput(required=False, allow_null=True)
     playbook = _long_text()
     waiting_auto_close_days = serializers.IntegerField(
-        required=False, min_value=-MAX_SMALL_INT, max_value=MAX_SMALL_INT
+        required=False, min_value=-limits.SMALL_INT_MAX, max_value=limits.SMALL_INT_MAX
     )
     change_summary = _long_text()
-    targets = TargetInput(many=True, required=False, max_length=MAX_PARTS)
-    triage_fields = TriageFieldInput(many=True, required=False, max_length=MAX_PARTS)
+    targets = TargetInput(many=True, required=False, max_length=limits.PARTS_MAX)
+    triage_fields = TriageFieldInput(many=True, required=False, max_length=limits.PARTS_MAX)
     steps = StepInput(
         many=True,
         required=False,
-        max_length=MAX_PARTS,
+        max_length=limits.PARTS_MAX,
         help_text="The escalation ladder (shown as `escalation_steps` on output).",
     )
 
@@ -319,12 +313,8 @@ class AgreementCreateInput(VersionInput):
     """A new agreement between two teams, as version 1 in draft. Omitted fields take their
     defaults (the calendar: the provider team's)."""
 
-    provider_team = _VisibleRelatedField(
-        queryset=Team.objects.all(), visible=lambda qs, user: qs.visible_to(user)
-    )
-    requesting_team = _VisibleRelatedField(
-        queryset=Team.objects.all(), visible=lambda qs, user: qs.visible_to(user)
-    )
+    provider_team = VisibleRelatedField(queryset=Team.objects.all())
+    requesting_team = VisibleRelatedField(queryset=Team.objects.all())
 
 
 class AgreementUpdateInput(VersionInput):
@@ -366,18 +356,12 @@ class AgreementRetireInput(serializers.Serializer):
 
 # --- agreements ----------------------------------------------------------------------------
 
-ERRORS = {
-    400: OpenApiResponse(
-        OpenApiTypes.OBJECT,
-        description="Field-keyed messages; nested parts by index: "
-        '`{"targets": {"0": {"resolve_seconds": ["…"]}}}`.',
-    ),
-    403: OpenApiResponse(ErrorDetailSerializer, description="Not a lead of either team."),
-    404: OpenApiResponse(ErrorDetailSerializer, description="Not visible to you."),
-    409: OpenApiResponse(
-        ErrorDetailSerializer, description="The version's status does not allow this."
-    ),
-}
+ERRORS = error_responses(
+    invalid="Field-keyed messages; nested parts by index: "
+    '`{"targets": {"0": {"resolve_seconds": ["…"]}}}`.',
+    forbidden="Not a lead of either team.",
+    conflict="The version's status does not allow this.",
+)
 
 
 def _action_schema(request, summary, *, created=False):
@@ -406,7 +390,9 @@ def _action_schema(request, summary, *, created=False):
         responses={200: AgreementSerializer, **ERRORS},
     ),
 )
-class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AgreementViewSet(
+    ServiceActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Agreement versions. Drafts are written here; every other change is an action.
     Nothing is deleted: a version is retired."""
 
@@ -436,20 +422,8 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             .order_by("title", "-version", "pk")
         )
 
-    def _respond(self, agreement: Agreement, code: int = status.HTTP_200_OK) -> Response:
-        fresh = self._with_parts(Agreement.objects.visible_to(self.request.user)).get(
-            pk=agreement.pk
-        )
-        return Response(
-            AgreementSerializer(fresh, context=self.get_serializer_context()).data, code
-        )
-
-    def _input(self, serializer_class, **kwargs):
-        serializer = serializer_class(
-            data=self.request.data, context=self.get_serializer_context(), **kwargs
-        )
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+    def respond_queryset(self):
+        return self._with_parts(Agreement.objects.visible_to(self.request.user))
 
     def _editable(self) -> Agreement:
         """The version to write, once the user may edit it (a lead of either team, or
@@ -474,18 +448,16 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, partial=True, **kwargs)
 
-    # Every action takes `format`: the router's `.json` twin of each route passes it, and
-    # without it that twin answers 500.
     @_action_schema(AgreementSubmitInput, "Submit a draft for both leads' approval")
     @action(detail=True, methods=["post"])
-    def submit(self, request, pk=None, format=None):
+    def submit(self, request, pk=None):
         agreement = self._editable()
         self._input(AgreementSubmitInput)
         return self._respond(services.agreement_submit(agreement=agreement, actor=request.user))
 
     @_action_schema(AgreementApproveInput, "Approve a version in review for the sides you lead")
     @action(detail=True, methods=["post"])
-    def approve(self, request, pk=None, format=None):
+    def approve(self, request, pk=None):
         # Anyone signed in sees an active version: who leads neither team is refused
         # before the body is read. (The service asks again, and refuses staff.)
         agreement = self._editable()
@@ -498,7 +470,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     @_action_schema(AgreementRequestChangesInput, "Send a version in review back to draft")
     @action(detail=True, methods=["post"], url_path="request-changes")
-    def request_changes(self, request, pk=None, format=None):
+    def request_changes(self, request, pk=None):
         agreement = self._editable()
         data = self._input(AgreementRequestChangesInput)
         return self._respond(
@@ -513,7 +485,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         created=True,
     )
     @action(detail=True, methods=["post"])
-    def amend(self, request, pk=None, format=None):
+    def amend(self, request, pk=None):
         agreement = self._editable()
         self._input(AgreementAmendInput)
         draft = services.agreement_amend(agreement=agreement, actor=request.user)
@@ -521,7 +493,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     @_action_schema(AgreementRetireInput, "Retire a version (or withdraw a draft)")
     @action(detail=True, methods=["post"])
-    def retire(self, request, pk=None, format=None):
+    def retire(self, request, pk=None):
         agreement = self._editable()
         data = self._input(AgreementRetireInput)
         return self._respond(
@@ -593,10 +565,8 @@ class ExceptionWindowSerializer(serializers.ModelSerializer):
 
 
 class ExceptionWindowInput(serializers.Serializer):
-    provider_team = _VisibleRelatedField(
-        queryset=Team.objects.all(), visible=lambda qs, user: qs.visible_to(user)
-    )
-    series = _VisibleRelatedField(
+    provider_team = VisibleRelatedField(queryset=Team.objects.all())
+    series = VisibleRelatedField(
         queryset=AgreementSeries.objects.all(),
         visible=_visible_series,
         required=False,
@@ -632,18 +602,18 @@ class ExceptionWindowEndInput(WindowDecisionInput):
 WINDOW_ERRORS = {
     **ERRORS,
     403: OpenApiResponse(
-        ErrorDetailSerializer,
+        ApiErrorSerializer,
         description="Not a lead of the provider team, or approving one's own request.",
     ),
-    409: OpenApiResponse(ErrorDetailSerializer, description="Already decided."),
+    409: OpenApiResponse(ApiErrorSerializer, description="Already decided."),
 }
 WINDOW_END_ERRORS = {
     **ERRORS,
     403: OpenApiResponse(
-        ErrorDetailSerializer,
+        ApiErrorSerializer,
         description="Neither its requester nor a lead of the provider team.",
     ),
-    409: OpenApiResponse(ErrorDetailSerializer, description="Refused, cancelled or over."),
+    409: OpenApiResponse(ApiErrorSerializer, description="Refused, cancelled or over."),
 }
 
 
@@ -657,13 +627,13 @@ WINDOW_END_ERRORS = {
             201: ExceptionWindowSerializer,
             400: ERRORS[400],
             403: OpenApiResponse(
-                ErrorDetailSerializer, description="Not a member of the provider team."
+                ApiErrorSerializer, description="Not a member of the provider team."
             ),
         },
     ),
 )
 class ExceptionWindowViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ServiceActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """Exception windows: relaxations during which clocks do not count. Requested by a
     member of the provider team, approved or rejected by one of its leads other than the
@@ -679,11 +649,6 @@ class ExceptionWindowViewSet(
             .order_by("-start", "-pk")
         )
 
-    def _input(self, serializer_class):
-        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
-
     def _decidable(self) -> ExceptionWindow:
         """The window to decide, once the user may (a lead of its team, or staff): 403
         before the body is read."""
@@ -691,10 +656,6 @@ class ExceptionWindowViewSet(
         if not services.can_decide_window(self.request.user, window):
             raise PermissionDenied("Only a lead of the provider team or staff may decide.")
         return window
-
-    def _respond(self, window: ExceptionWindow, code: int = status.HTTP_200_OK) -> Response:
-        fresh = self.get_queryset().get(pk=window.pk)
-        return Response(self.get_serializer(fresh).data, code)
 
     def create(self, request, *args, **kwargs):
         data = self._input(ExceptionWindowInput)
@@ -707,7 +668,7 @@ class ExceptionWindowViewSet(
         responses={200: ExceptionWindowSerializer, **WINDOW_ERRORS},
     )
     @action(detail=True, methods=["post"])
-    def approve(self, request, pk=None, format=None):
+    def approve(self, request, pk=None):
         window = self._decidable()
         data = self._input(ExceptionWindowApproveInput)
         return self._respond(
@@ -720,7 +681,7 @@ class ExceptionWindowViewSet(
         responses={200: ExceptionWindowSerializer, **WINDOW_ERRORS},
     )
     @action(detail=True, methods=["post"])
-    def reject(self, request, pk=None, format=None):
+    def reject(self, request, pk=None):
         window = self._decidable()
         data = self._input(ExceptionWindowRejectInput)
         return self._respond(
@@ -734,7 +695,7 @@ class ExceptionWindowViewSet(
         responses={200: ExceptionWindowSerializer, **WINDOW_END_ERRORS},
     )
     @action(detail=True, methods=["post"])
-    def end(self, request, pk=None, format=None):
+    def end(self, request, pk=None):
         window = self.get_object()
         if not services.can_end_window(request.user, window):
             raise PermissionDenied(

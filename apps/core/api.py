@@ -1,14 +1,110 @@
-"""API plumbing shared by every app: how service errors become HTTP answers."""
+"""API plumbing shared by every app: how service errors become HTTP answers, and the one
+way an API write is taken.
+
+- `IdField`, `VisibleRelatedField`: ids as a client types them, chosen among what the
+  user may see (`visible_to(user)`, STYLE rule 3).
+- `ApiErrorSerializer`, `error_responses()`: the error shapes the schema documents.
+- `ServiceActionMixin`: validate the action's input serializer, call one service, answer
+  with the output serializer (STYLE rule 14).
+- `SafeJSONParser`, `exception_handler`: how bodies are read and service errors answered.
+"""
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import limits
 from .exceptions import Conflict
+
+# --- input fields ------------------------------------------------------------------------------
+
+
+class IdField(serializers.IntegerField):
+    """A primary key as the client types it: an integer within the column's range.
+
+    The storage range of an id column: a larger number is a type error (and would overflow
+    PostgreSQL's integer), whereas "positive" is a rule the services word.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=limits.INT_MAX, **kwargs)
+
+
+def _visible_to(queryset, user):
+    return queryset.visible_to(user)
+
+
+class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary key chosen among what the requesting user may see (STYLE rule 3); any
+    other id is "does not exist".
+
+    The choice starts from `queryset.visible_to(user)`, or from `visible(queryset, user)`
+    for a model whose visibility is another's (an agreement series is visible through its
+    versions).
+    """
+
+    def __init__(self, *, visible=None, **kwargs):
+        self.visible = visible or _visible_to
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None:  # schema generation: only the model matters
+            return super().get_queryset().none()
+        return self.visible(super().get_queryset(), request.user)
+
+
+# --- error shapes (for the schema) -------------------------------------------------------------
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """What went wrong, in one sentence."""
+
+    detail = serializers.CharField()
+
+
+def error_responses(
+    *, invalid: str, forbidden: str, conflict: str, not_found: str = "Not visible to you."
+) -> dict[int, OpenApiResponse]:
+    """The documented 400/403/404/409 of an app's writes, each with what it means there
+    (`exception_handler` gives the shapes)."""
+    return {
+        400: OpenApiResponse(OpenApiTypes.OBJECT, description=invalid),
+        403: OpenApiResponse(ApiErrorSerializer, description=forbidden),
+        404: OpenApiResponse(ApiErrorSerializer, description=not_found),
+        409: OpenApiResponse(ApiErrorSerializer, description=conflict),
+    }
+
+
+# --- actions -----------------------------------------------------------------------------------
+
+
+class ServiceActionMixin:
+    """A viewset's writes, one way: `_input()` validates the body with the action's own
+    input serializer, the action calls exactly one service, and `_respond()` answers with
+    the viewset's serializer, re-read from `respond_queryset()` (what the user may see, in
+    the list's shape)."""
+
+    def _input(self, serializer_class, **kwargs):
+        serializer = serializer_class(
+            data=self.request.data, context=self.get_serializer_context(), **kwargs
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def respond_queryset(self):
+        """Where an answer is re-read; override when `get_queryset()` is not shaped for
+        output on a write."""
+        return self.get_queryset()
+
+    def _respond(self, instance, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.respond_queryset().get(pk=instance.pk)
+        return Response(self.get_serializer(fresh).data, code)
 
 
 def nest_error_keys(errors: dict[str, list[str]]) -> dict:

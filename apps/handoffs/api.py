@@ -14,23 +14,24 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.db.models.expressions import OrderBy
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import filters, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.agreements.models import Agreement, Priority
 from apps.core import limits
-from apps.core.api import SafeJSONParser
+from apps.core.api import (
+    IdField,
+    SafeJSONParser,
+    ServiceActionMixin,
+    VisibleRelatedField,
+    error_responses,
+)
 
 from . import selectors, services
 from .filters import HandoffFilter
 from .models import Clock, Handoff, HandoffEvent, Segment
-
-# The storage range of an integer column: a larger number is a type error (and would
-# overflow PostgreSQL's integer), whereas "not negative" is a rule the service words.
-MAX_INT = limits.INT_MAX
 
 
 def _text(**kwargs) -> serializers.CharField:
@@ -114,31 +115,7 @@ class HandoffEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class HandoffErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 # --- input -----------------------------------------------------------------------------------
-
-
-class _IdField(serializers.IntegerField):
-    """A primary key as the client types it: an integer within the column's range."""
-
-    def __init__(self, **kwargs):
-        super().__init__(min_value=1, max_value=MAX_INT, **kwargs)
-
-
-class VisibleAgreementField(serializers.PrimaryKeyRelatedField):
-    """An agreement version the requesting user may see; any other id is "does not exist"."""
-
-    def __init__(self, **kwargs):
-        super().__init__(queryset=Agreement.objects.all(), pk_field=_IdField(), **kwargs)
-
-    def get_queryset(self):
-        request = self.context.get("request")
-        if request is None:  # schema generation: only the model matters
-            return Agreement.objects.none()
-        return Agreement.objects.visible_to(request.user)
 
 
 def _no_null_characters(value, path=""):
@@ -165,7 +142,11 @@ class HandoffCreateInput(serializers.Serializer):
     against that version's triage template, each problem under its field's key:
     `{"triage": {"steps": ["Steps to reproduce is required."]}}`."""
 
-    agreement = VisibleAgreementField(help_text="The id of an active agreement version.")
+    agreement = VisibleRelatedField(
+        queryset=Agreement.objects.all(),
+        pk_field=IdField(),
+        help_text="The id of an active agreement version.",
+    )
     title = serializers.CharField(max_length=limits.TITLE_MAX, allow_blank=True)
     priority = serializers.ChoiceField(choices=Priority.choices)
     triage = serializers.DictField(
@@ -178,7 +159,12 @@ class HandoffCreateInput(serializers.Serializer):
         choices=Segment.choices, required=False, default=Segment.BUSINESS
     )
     impacted_customers = serializers.IntegerField(
-        required=False, default=0, min_value=-MAX_INT, max_value=limits.IMPACTED_CUSTOMERS_MAX
+        required=False,
+        default=0,
+        # The storage range of an integer column: a larger number is a type error (and would
+        # overflow PostgreSQL's integer), whereas "not negative" is a rule the service words.
+        min_value=-limits.INT_MAX,
+        max_value=limits.IMPACTED_CUSTOMERS_MAX,
     )
 
     def validate_triage(self, value):
@@ -235,7 +221,7 @@ class HandoffAssignInput(serializers.Serializer):
 
     assignee = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.filter(is_active=True),
-        pk_field=_IdField(),
+        pk_field=IdField(),
         required=False,
         allow_null=True,
     )
@@ -299,20 +285,11 @@ class HandoffOrdering(filters.OrderingFilter):
 
 # --- the viewset -----------------------------------------------------------------------------
 
-ERRORS = {
-    400: OpenApiResponse(
-        OpenApiTypes.OBJECT,
-        description='Field-keyed messages, e.g. `{"triage": {"steps": ["…"]}}`.',
-    ),
-    403: OpenApiResponse(
-        HandoffErrorSerializer, description="Your team may not do this on this handoff."
-    ),
-    404: OpenApiResponse(HandoffErrorSerializer, description="Not visible to you."),
-    409: OpenApiResponse(
-        HandoffErrorSerializer,
-        description="The handoff's status does not allow this (or someone got there first).",
-    ),
-}
+ERRORS = error_responses(
+    invalid='Field-keyed messages, e.g. `{"triage": {"steps": ["…"]}}`.',
+    forbidden="Your team may not do this on this handoff.",
+    conflict="The handoff's status does not allow this (or someone got there first).",
+)
 
 
 def _action_schema(request, summary, *, response=HandoffSerializer, code=200):
@@ -332,6 +309,7 @@ def _action_schema(request, summary, *, response=HandoffSerializer, code=200):
     ),
 )
 class HandoffViewSet(
+    ServiceActionMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -372,39 +350,31 @@ class HandoffViewSet(
             raise PermissionDenied("You are not on a team that may do that on this handoff.")
         return handoff
 
-    def _input(self, serializer_class):
-        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
-
-    def _respond(self, handoff: Handoff, code: int = status.HTTP_200_OK) -> Response:
-        fresh = self._shaped(Handoff.objects.visible_to(self.request.user)).get(pk=handoff.pk)
-        return Response(HandoffSerializer(fresh, context=self.get_serializer_context()).data, code)
+    def respond_queryset(self):
+        return self._shaped(Handoff.objects.visible_to(self.request.user))
 
     def create(self, request, *args, **kwargs):
         data = self._input(HandoffCreateInput)
         handoff = services.handoff_create(actor=request.user, **data)
         return self._respond(handoff, status.HTTP_201_CREATED)
 
-    # Every action takes `format`: the router's `.json` twin of each route passes it, and
-    # without it that twin answers 500.
     @_action_schema(HandoffAcknowledgeInput, "Acknowledge a new handoff (provider team)")
     @action(detail=True, methods=["post"])
-    def acknowledge(self, request, pk=None, format=None):
+    def acknowledge(self, request, pk=None):
         handoff = self._acting("acknowledge")
         self._input(HandoffAcknowledgeInput)
         return self._respond(services.handoff_acknowledge(handoff=handoff, actor=request.user))
 
     @_action_schema(HandoffStartInput, "Start work (provider team)")
     @action(detail=True, methods=["post"])
-    def start(self, request, pk=None, format=None):
+    def start(self, request, pk=None):
         handoff = self._acting("start")
         self._input(HandoffStartInput)
         return self._respond(services.handoff_start(handoff=handoff, actor=request.user))
 
     @_action_schema(HandoffWaitInput, "Ask the requester something; pausable clocks pause")
     @action(detail=True, methods=["post"])
-    def wait(self, request, pk=None, format=None):
+    def wait(self, request, pk=None):
         handoff = self._acting("wait")
         data = self._input(HandoffWaitInput)
         return self._respond(
@@ -415,7 +385,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffResumeInput, "Reply to a question (or resume); paused clocks run")
     @action(detail=True, methods=["post"])
-    def resume(self, request, pk=None, format=None):
+    def resume(self, request, pk=None):
         handoff = self._acting("resume")
         data = self._input(HandoffResumeInput)
         return self._respond(
@@ -424,7 +394,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffActionPlanInput, "Post the action plan (provider team)")
     @action(detail=True, methods=["post"], url_path="action-plan")
-    def action_plan(self, request, pk=None, format=None):
+    def action_plan(self, request, pk=None):
         handoff = self._acting("action_plan")
         data = self._input(HandoffActionPlanInput)
         return self._respond(
@@ -435,7 +405,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffResolveInput, "Resolve with a resolution note (provider team)")
     @action(detail=True, methods=["post"])
-    def resolve(self, request, pk=None, format=None):
+    def resolve(self, request, pk=None):
         handoff = self._acting("resolve")
         data = self._input(HandoffResolveInput)
         return self._respond(
@@ -446,7 +416,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffReopenInput, "Reopen a resolved handoff (requesting team)")
     @action(detail=True, methods=["post"])
-    def reopen(self, request, pk=None, format=None):
+    def reopen(self, request, pk=None):
         handoff = self._acting("reopen")
         data = self._input(HandoffReopenInput)
         return self._respond(
@@ -455,7 +425,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffCloseInput, "Confirm a resolution and close")
     @action(detail=True, methods=["post"])
-    def close(self, request, pk=None, format=None):
+    def close(self, request, pk=None):
         handoff = self._acting("close")
         data = self._input(HandoffCloseInput)
         return self._respond(
@@ -464,7 +434,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffCancelInput, "Withdraw an open handoff")
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None, format=None):
+    def cancel(self, request, pk=None):
         handoff = self._acting("cancel")
         data = self._input(HandoffCancelInput)
         return self._respond(
@@ -473,7 +443,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffAssignInput, "Assign, unassign or claim (provider team)")
     @action(detail=True, methods=["post"])
-    def assign(self, request, pk=None, format=None):
+    def assign(self, request, pk=None):
         handoff = self._acting("assign")
         data = self._input(HandoffAssignInput)
         if data["claim"]:
@@ -491,7 +461,7 @@ class HandoffViewSet(
         code=201,
     )
     @action(detail=True, methods=["post"])
-    def comment(self, request, pk=None, format=None):
+    def comment(self, request, pk=None):
         handoff = self._acting("comment")
         data = self._input(HandoffCommentInput)
         event = services.handoff_comment(
@@ -505,7 +475,7 @@ class HandoffViewSet(
 
     @_action_schema(HandoffPriorityInput, "Change the priority, with a reason")
     @action(detail=True, methods=["post"])
-    def priority(self, request, pk=None, format=None):
+    def priority(self, request, pk=None):
         handoff = self._acting("priority")
         data = self._input(HandoffPriorityInput)
         return self._respond(
@@ -523,7 +493,7 @@ class HandoffViewSet(
         responses={200: HandoffEventSerializer(many=True), 404: ERRORS[404]},
     )
     @action(detail=True, methods=["get"], filter_backends=[])
-    def events(self, request, pk=None, format=None):
+    def events(self, request, pk=None):
         handoff = self.get_object()
         page = self.paginate_queryset(selectors.timeline(handoff=handoff))
         data = HandoffEventSerializer(page, many=True, context=self.get_serializer_context()).data

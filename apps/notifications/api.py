@@ -38,11 +38,9 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.inbox(user=self.request.user)
 
-    # The actions take `format`: the router's `.json` twin of each route passes it, and
-    # without it that twin answers 500.
     @extend_schema(request=None, responses=NotificationSerializer)
     @action(detail=True, methods=["post"])
-    def read(self, request, pk=None, format=None):
+    def read(self, request, pk=None):
         notification = services.notification_mark_read(
             notification=self.get_object(), now=timezone.now()
         )
@@ -53,6 +51,6 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
         responses=inline_serializer("MarkAllRead", {"marked": serializers.IntegerField()}),
     )
     @action(detail=False, methods=["post"], url_path="read-all")
-    def read_all(self, request, format=None):
+    def read_all(self, request):
         marked = services.notification_mark_all_read(user=request.user, now=timezone.now())
         return Response({"marked": marked})

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from apps.agreements.models import Metric, Priority
 from apps.core import limits
+from apps.core.api import nest_error_keys
 
 from .forms import GROUPS, ReportForm, local_today, user_zone
 from .report import Namer, compliance_rows, report_clocks
@@ -100,13 +101,6 @@ PARAMETERS = [
 ]
 
 
-def _errors(form: ReportForm) -> dict[str, list[str]]:
-    return {
-        ("non_field_errors" if name == "__all__" else name): list(messages)
-        for name, messages in form.errors.items()
-    }
-
-
 class ComplianceReportView(APIView):
     """Compliance per group and metric over a period: met %, p50/p80/p95, volume, reopen
     rate and time in the requester's court, over the handoffs you may see."""
@@ -121,7 +115,7 @@ class ComplianceReportView(APIView):
         tz = user_zone(request.user)
         form = ReportForm(request.query_params, user=request.user, today=local_today(tz))
         if not form.is_valid():
-            return Response(_errors(form), status=400)
+            return Response(nest_error_keys(form.errors), status=400)
         query = form.query()
         namer = Namer(teams=form.teams, agreements=form.agreements)
         clocks = report_clocks(user=request.user, query=query, tz=tz)

@@ -2,7 +2,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
-from rest_framework.response import Response
+
+from apps.core.api import ServiceActionMixin
 
 from . import services
 from .filters import TeamFilter
@@ -72,7 +73,7 @@ class TeamSettingsInput(serializers.Serializer):
         responses={200: TeamSerializer},
     ),
 )
-class TeamViewSet(viewsets.ReadOnlyModelViewSet):
+class TeamViewSet(ServiceActionMixin, viewsets.ReadOnlyModelViewSet):
     """Teams and their members. A team's leads set its webhook and email (PATCH); the
     rest is administered in the admin."""
 
@@ -85,10 +86,9 @@ class TeamViewSet(viewsets.ReadOnlyModelViewSet):
         # Who may not is refused before the body is read, whatever it says.
         if not services.can_edit_settings(request.user, team):
             raise PermissionDenied("Only a lead of the team may change its settings.")
-        serializer = TeamSettingsInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.team_update_settings(team=team, actor=request.user, **serializer.validated_data)
-        return Response(self.get_serializer(self.get_queryset().get(pk=team.pk)).data)
+        data = self._input(TeamSettingsInput)
+        services.team_update_settings(team=team, actor=request.user, **data)
+        return self._respond(team)
 
     def get_queryset(self):
         return (
