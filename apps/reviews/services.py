@@ -1,323 +1,86 @@
-"""Every state change of reviews: scheduling and reminding, the quarterly review itself
-(start, edit, dual sign-off into the next agreement version), breach reviews and action
-items. Views, the API, tasks and the admin call these.
+"""The quarterly review's lifecycle — start, edit, rebase on the version in force, dual
+sign-off into the next agreement version. Views, the API, tasks and the admin call these.
+
+This module is also where every public service of reviews is found: who may do what
+(`permissions`), scheduling and reminders (`scheduling`), breach reviews (`breaches`),
+action items (`action_items`) are their own modules and re-exported here, so `services.review_sign_off`,
+`services.reviews_schedule` and `services.action_item_create` all work.
 
 Time is always the caller's `now`. Dates that people read (due dates, "14 days before")
 are local dates in the zone of the agreement's calendar (an action item's in its owner's
-zone). Periodic steps happen once each: a review per period by the unique constraint,
-each reminder by claiming its column with a conditional UPDATE, each notification by
-its dedup key; safe to run twice at once.
+zone).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-from dateutil.relativedelta import relativedelta
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
-from django.urls import NoReverseMatch
 
 from apps.agreements import services as agreement_services
 from apps.agreements.models import Agreement
 from apps.agreements.models import Status as AgreementStatus
 from apps.agreements.targets import TargetGrid, merge_targets, tier_problems
-from apps.core import limits
 from apps.core.exceptions import Conflict
-from apps.handoffs.models import Clock
-from apps.teams.models import Membership, Role, Team
 
+from .action_items import action_item_create, action_item_set_done, action_items_remind
+from .breaches import breach_review_save
 from .models import (
-    ActionItem,
-    BreachReview,
     QuarterlyReview,
     ReviewSignOff,
     ReviewStatus,
-    RootCause,
+)
+from .notices import _date_text, _period_text, _tell_both_sides_completed, _tell_the_other_side
+from .permissions import (
+    _review_teams,
+    _team_ids,
+    can_edit_review,
+    can_manage_action_items,
+    can_review_breach,
+    can_see_review,
+    can_set_done,
+    sides_to_sign,
+)
+from .scheduling import (
+    REMIND_DAYS,
+    SCHEDULE_AHEAD_DAYS,
+    _local_today,
+    _months,
+    next_review_period,
+    reviews_remind,
+    reviews_schedule,
 )
 
-SCHEDULE_AHEAD_DAYS = 14
-REMIND_DAYS = (14, 3)
+__all__ = [
+    "METRICS",
+    "REMIND_DAYS",
+    "SCHEDULE_AHEAD_DAYS",
+    "action_item_create",
+    "action_item_set_done",
+    "action_items_remind",
+    "breach_review_save",
+    "can_edit_review",
+    "can_manage_action_items",
+    "can_review_breach",
+    "can_see_review",
+    "can_set_done",
+    "conflict_words",
+    "next_review_period",
+    "rebase_targets",
+    "review_period_over",
+    "review_rebased",
+    "review_sign_off",
+    "review_start",
+    "review_update",
+    "reviews_remind",
+    "reviews_schedule",
+    "sides_to_sign",
+    "validate_targets",
+]
+
 METRICS = ("acknowledge", "action_plan", "resolve")
-# A local date is at most a day away from the UTC date (UTC-12 … UTC+14).
-ZONE_SLACK = timedelta(days=1)
-
-
-def _notify(**kwargs):
-    from apps.notifications import services as notifications
-
-    return notifications.notify(**kwargs)
-
-
-def _url(obj) -> str:
-    try:
-        path = obj.get_absolute_url()
-    except NoReverseMatch:  # the pages are not wired (a management command, say)
-        path = f"/reviews/{obj.pk}/" if isinstance(obj, QuarterlyReview) else "/reviews/"
-    return f"{settings.SITE_URL}{path}"
-
-
-def _local_today(now: datetime, time_zone: str) -> date:
-    return now.astimezone(ZoneInfo(time_zone or "UTC")).date()
-
-
-def _months(n: int) -> relativedelta:
-    return relativedelta(months=n)
-
-
-# --- who may do what -------------------------------------------------------------------------
-
-
-def _team_ids(user, team_ids: Iterable[int], *, lead: bool) -> set[int]:
-    if not user.is_authenticated:
-        return set()
-    memberships = user.memberships.filter(team_id__in=list(team_ids))
-    if lead:
-        memberships = memberships.filter(role=Role.LEAD)
-    return set(memberships.values_list("team_id", flat=True))
-
-
-def _review_teams(review: QuarterlyReview) -> tuple[Team, Team]:
-    return review.series.provider_team, review.series.requesting_team
-
-
-def can_see_review(user, review: QuarterlyReview) -> bool:
-    """Members of either team (and staff) see a review, as `visible_to` says."""
-    if user.is_authenticated and user.is_staff:
-        return True
-    series = review.series
-    return bool(_team_ids(user, (series.provider_team_id, series.requesting_team_id), lead=False))
-
-
-def can_edit_review(user, review: QuarterlyReview) -> bool:
-    """Leads of either team start, edit and sign a review. Staff administer reviews in the
-    admin; they do not write the teams' findings or agree targets for them."""
-    series = review.series
-    return bool(_team_ids(user, (series.provider_team_id, series.requesting_team_id), lead=True))
-
-
-def sides_to_sign(user, review: QuarterlyReview) -> list[Team]:
-    """The sides this user may still sign: each team they lead that has not signed (a
-    person leading both teams signs both at once, as with agreement approvals)."""
-    signed = {s.team_id for s in review.sign_offs.all()}
-    teams = _review_teams(review)
-    led = _team_ids(user, [t.pk for t in teams], lead=True)
-    return [team for team in teams if team.pk in led and team.pk not in signed]
-
-
-def can_review_breach(user, clock: Clock) -> bool:
-    """Members (and leads) of the provider team write the breach review of their clock;
-    the requesting team reads it."""
-    return bool(_team_ids(user, [clock.handoff.provider_team_id], lead=False))
-
-
-def can_manage_action_items(
-    user, *, review: QuarterlyReview | None = None, breach_review: BreachReview | None = None
-) -> bool:
-    """Who adds (and ticks off) action items: leads of either team for a quarterly review,
-    provider-team members for a breach review."""
-    if review is not None:
-        return can_edit_review(user, review)
-    if breach_review is not None:
-        return can_review_breach(user, breach_review.clock)
-    return False
-
-
-def can_set_done(user, item: ActionItem) -> bool:
-    """The owner ticks off their own item; so may whoever manages the parent's items."""
-    return (user.is_authenticated and item.owner_id == user.pk) or can_manage_action_items(
-        user, review=item.review, breach_review=item.breach_review
-    )
-
-
-# --- scheduling and reminders ---------------------------------------------------------------
-
-
-def _latest(field: str):
-    return Subquery(
-        QuarterlyReview.objects.filter(series_id=OuterRef("series_id"))
-        .order_by("-period_start")
-        .values(field)[:1]
-    )
-
-
-def next_review_period(agreement: Agreement) -> tuple[date, date] | None:
-    """The period `[start, end)` of the series' next review, due on `end`: right after the
-    latest review's period for `review_cadence_months`; the first review is due on the
-    agreement's `next_review_date`. None when there is no date to go by.
-
-    `agreement` needs the `latest_due` / `latest_end` annotations of `reviews_schedule`
-    (they are read from the database otherwise)."""
-    if not hasattr(agreement, "latest_due"):
-        latest = (
-            QuarterlyReview.objects.filter(series_id=agreement.series_id)
-            .order_by("-period_start")
-            .values("due_date", "period_end")
-            .first()
-        ) or {}
-        agreement.latest_due = latest.get("due_date")
-        agreement.latest_end = latest.get("period_end")
-    cadence = _months(agreement.review_cadence_months)
-    if agreement.latest_due is not None:
-        # Contiguous periods: the next one starts where the last ended, whatever the
-        # month lengths did to the arithmetic.
-        return agreement.latest_end, agreement.latest_due + cadence
-    if agreement.next_review_date is None:
-        return None
-    due = agreement.next_review_date
-    return due - cadence, due
-
-
-def reviews_schedule(*, now: datetime) -> list[QuarterlyReview]:
-    """Create each active agreement's coming review once it is 14 days or less away
-    (status scheduled, the period before its due date); returns the reviews this call
-    created. One review per series and period (unique constraint): two runs at once
-    create it once."""
-    utc_today = now.astimezone(UTC).date()
-    horizon = utc_today + timedelta(days=SCHEDULE_AHEAD_DAYS) + ZONE_SLACK
-    # Only series whose next review can fall inside the horizon are read: a cadence is at
-    # least a month (28 days or more), so a series whose latest review is due after
-    # horizon − 28 days is not due yet; the work grows with what is due, not with every
-    # agreement.
-    candidates = (
-        Agreement.objects.filter(status=AgreementStatus.ACTIVE)
-        .select_related("calendar")
-        .annotate(latest_due=_latest("due_date"), latest_end=_latest("period_end"))
-        .filter(
-            Q(latest_due__isnull=True, next_review_date__lte=horizon)
-            | Q(latest_due__lte=horizon - timedelta(days=28))
-        )
-        .order_by("pk")
-    )
-    created: list[QuarterlyReview] = []
-    for agreement in candidates:
-        period = next_review_period(agreement)
-        if period is None:
-            continue
-        start, due = period
-        today = _local_today(now, agreement.calendar.time_zone)
-        if (due - today).days > SCHEDULE_AHEAD_DAYS or due <= start:
-            continue
-        with transaction.atomic():
-            # get_or_create re-reads after an IntegrityError: when another run inserted
-            # the same (series, period_start) first, this one just finds it.
-            review, made = QuarterlyReview.objects.get_or_create(
-                series_id=agreement.series_id,
-                period_start=start,
-                defaults={
-                    "agreement": agreement,
-                    "period_end": due,
-                    "due_date": due,
-                    "status": ReviewStatus.SCHEDULED,
-                },
-            )
-        if made:
-            created.append(review)
-    return created
-
-
-def _leads_of(review: QuarterlyReview) -> list:
-    series = review.series
-    return [
-        m.user
-        for m in Membership.objects.filter(
-            team_id__in=[series.provider_team_id, series.requesting_team_id], role=Role.LEAD
-        )
-        .select_related("user")
-        .order_by("user_id")
-    ]
-
-
-def _claim(review: QuarterlyReview, column: str, now: datetime) -> bool:
-    return bool(
-        QuarterlyReview.objects.filter(pk=review.pk, **{column: None})
-        .exclude(status=ReviewStatus.COMPLETED)
-        .update(**{column: now})
-    )
-
-
-def _date_text(day: date) -> str:
-    return f"{day.day} {day:%b %Y}"
-
-
-def _period_text(review: QuarterlyReview) -> str:
-    last_day = review.period_end - timedelta(days=1)
-    return f"{_date_text(review.period_start)} – {_date_text(last_day)}"
-
-
-def reviews_remind(*, now: datetime) -> dict:
-    """Remind both teams' leads 14 and 3 days before a review is due, and flag it once it
-    is overdue (due date passed, not completed) — each exactly once. A review scheduled
-    late gets the reminders still ahead of it only (created 2 days before: the 3-day one)."""
-    utc_today = now.astimezone(UTC).date()
-    lo, hi = utc_today - ZONE_SLACK, utc_today + ZONE_SLACK
-    long_days, short_days = REMIND_DAYS
-    # Open reviews only (the partial index on due_date), and only those with a step due.
-    candidates = (
-        QuarterlyReview.objects.exclude(status=ReviewStatus.COMPLETED)
-        # The overall bound lets the index range-scan; the steps then pick within it.
-        .filter(due_date__lte=hi + timedelta(days=long_days))
-        .filter(
-            Q(
-                reminded_14_at=None,
-                due_date__gt=lo + timedelta(days=short_days),
-                due_date__lte=hi + timedelta(days=long_days),
-            )
-            | Q(
-                reminded_3_at=None,
-                due_date__gte=lo,
-                due_date__lte=hi + timedelta(days=short_days),
-            )
-            | Q(overdue_flagged_at=None, due_date__lt=hi)
-        )
-        .select_related("agreement__calendar", "series__provider_team", "series__requesting_team")
-        .order_by("due_date", "pk")
-    )
-    counts = {"reminded_14": 0, "reminded_3": 0, "overdue": 0}
-    for review in candidates:
-        days_left = (review.due_date - _local_today(now, review.agreement.calendar.time_zone)).days
-        if days_left < 0:
-            column, key, count = "overdue_flagged_at", "overdue", "overdue"
-            title = (
-                f"Overdue: the review of {review.agreement.title} was due on "
-                f"{_date_text(review.due_date)}"
-            )
-        elif days_left <= short_days:
-            column, key, count = "reminded_3_at", "due:3", "reminded_3"
-            title = f"Review of {review.agreement.title} due in {_days(days_left)}"
-        elif days_left <= long_days:
-            column, key, count = "reminded_14_at", "due:14", "reminded_14"
-            title = f"Review of {review.agreement.title} due in {_days(days_left)}"
-        else:
-            continue
-        with transaction.atomic():
-            if not _claim(review, column, now):
-                continue  # another run sent it, or the review was completed meanwhile
-            _notify(
-                kind="review_due",
-                title=title,
-                body=(
-                    f"The quarterly review of {review.series} for {_period_text(review)} is due "
-                    f"on {_date_text(review.due_date)}. Both teams' leads look at the compliance "
-                    "pack, agree the targets and sign off."
-                ),
-                url=_url(review),
-                dedup_base=f"review:{review.pk}:{key}",
-                recipients=_leads_of(review),
-                subject_type="review",
-                subject_id=review.pk,
-                now=now,
-            )
-        counts[count] += 1
-    return counts
-
-
-def _days(n: int) -> str:
-    return "today" if n == 0 else ("1 day" if n == 1 else f"{n} days")
 
 
 # --- the review ------------------------------------------------------------------------------
@@ -632,59 +395,13 @@ def review_sign_off(
         _tell_the_other_side(review, actor, signed, now)
         return review
     if changes:
-        next_version = _next_version(
-            review, active, targets, [*earlier, *signed], changes, now=now
-        )
+        next_version = _next_version(review, active, targets, [*earlier, *signed], changes, now=now)
     review.status = ReviewStatus.COMPLETED
     review.completed_at = now
     review.resulting_agreement = next_version
     review.save(update_fields=["status", "completed_at", "resulting_agreement", "updated_at"])
     _tell_both_sides_completed(review, changes, now)
     return review
-
-
-def _tell_the_other_side(review: QuarterlyReview, actor, signed, now: datetime) -> None:
-    """The leads of the side still to sign hear that it waits on them."""
-    signed_teams = set(review.sign_offs.values_list("team_id", flat=True))
-    waiting = [t for t in _review_teams(review) if t.pk not in signed_teams]
-    leads = [
-        m.user
-        for m in Membership.objects.filter(team__in=waiting, role=Role.LEAD).select_related("user")
-        if m.user_id != actor.pk
-    ]
-    _notify(
-        kind="review_due",
-        title=f"{actor} signed the review of {review.agreement.title}: your sign-off is next",
-        body=f"{', '.join(str(t) for t in waiting)} still has to sign the review of "
-        f"{_period_text(review)}.",
-        url=_url(review),
-        # Per sign-off: signatures cleared by an edit and given again notify again.
-        dedup_base=f"review:{review.pk}:signed:{signed[0].pk}",
-        recipients=leads,
-        subject_type="review",
-        subject_id=review.pk,
-        now=now,
-    )
-
-
-def _tell_both_sides_completed(review: QuarterlyReview, changes: list[str], now) -> None:
-    new = review.resulting_agreement
-    body = (
-        f"Version {new.version} is now active: " + "; ".join(changes) + "."
-        if new is not None
-        else "The targets stay as they are."
-    )
-    _notify(
-        kind="other",
-        title=f"The review of {review.agreement.title} is signed off",
-        body=body,
-        url=_url(review),
-        dedup_base=f"review:{review.pk}:completed",
-        recipients=_leads_of(review),
-        subject_type="review",
-        subject_id=review.pk,
-        now=now,
-    )
 
 
 def _check_can_amend(review: QuarterlyReview, active: Agreement, earlier) -> None:
@@ -769,188 +486,3 @@ def _next_version(
     if draft.status != AgreementStatus.ACTIVE:  # pragma: no cover - the signers lead both sides
         raise Conflict("The next version could not be approved by the review's signers.")
     return draft
-
-
-# --- breach reviews --------------------------------------------------------------------------
-
-
-@transaction.atomic
-def breach_review_save(
-    *,
-    clock: Clock,
-    actor,
-    root_cause: str,
-    what_happened: str,
-    prevention: str = "",
-    now: datetime,
-) -> BreachReview:
-    """Write (or rewrite) the one breach review of a breached clock: its root cause, what
-    happened and what would have prevented it. Provider-team members and leads only."""
-    clock = Clock.objects.select_for_update(of=("self",)).select_related("handoff").get(pk=clock.pk)
-    if not can_review_breach(actor, clock):
-        raise PermissionDenied("Only a member of the provider team may review this breach.")
-    if clock.breached_at is None:
-        raise Conflict("This clock has not breached; there is nothing to review.")
-    errors: dict[str, list[str]] = {}
-    if root_cause not in RootCause.values:
-        errors["root_cause"] = [
-            "Choose the root cause: capacity, skills, process, systems, customer or other."
-        ]
-    what_happened = (what_happened or "").strip()
-    if not what_happened:
-        errors["what_happened"] = ["Say what happened."]
-    if errors:
-        raise ValidationError(errors)
-    values = {
-        "root_cause": root_cause,
-        "what_happened": what_happened,
-        "prevention": (prevention or "").strip(),
-        "reviewed_by": actor,
-    }
-    existing = BreachReview.objects.filter(clock=clock).first()
-    if existing is None:
-        return BreachReview.objects.create(clock=clock, **values)
-    for name, value in values.items():
-        setattr(existing, name, value)
-    existing.save(update_fields=[*values, "updated_at"])
-    return existing
-
-
-# --- action items ----------------------------------------------------------------------------
-
-
-def _parent_team_ids(review, breach_review) -> tuple[int, int]:
-    if review is not None:
-        return review.series.provider_team_id, review.series.requesting_team_id
-    handoff = breach_review.clock.handoff
-    return handoff.provider_team_id, handoff.requesting_team_id
-
-
-@transaction.atomic
-def action_item_create(
-    *,
-    actor,
-    title: str,
-    owner,
-    due_date: date | None,
-    review: QuarterlyReview | None = None,
-    breach_review: BreachReview | None = None,
-    now: datetime,
-) -> ActionItem:
-    """Add a follow-up to a quarterly review (leads of either team) or a breach review
-    (provider-team members), owned by a member of one of the two teams, due on a date."""
-    if (review is None) == (breach_review is None):
-        raise ValidationError("An action item belongs to one review or one breach review.")
-    if not can_manage_action_items(actor, review=review, breach_review=breach_review):
-        raise PermissionDenied(
-            "Only a lead of either team may add action items to the review."
-            if review is not None
-            else "Only a member of the provider team may add action items to a breach review."
-        )
-    errors: dict[str, list[str]] = {}
-    title = (title or "").strip()
-    if not title:
-        errors["title"] = ["Say what is to be done."]
-    elif len(title) > limits.TITLE_MAX:
-        errors["title"] = [f"Keep the title within {limits.TITLE_MAX} characters."]
-    elif problem := limits.bad_character(title):
-        errors["title"] = [problem]
-    if owner is None:
-        errors["owner"] = ["Choose who owns it."]
-    elif not _team_ids(owner, _parent_team_ids(review, breach_review), lead=False):
-        errors["owner"] = ["The owner must be a member of one of the two teams."]
-    if due_date is None:
-        errors["due_date"] = ["Give a due date."]
-    elif not limits.DATE_MIN <= due_date <= limits.DATE_MAX:
-        errors["due_date"] = [limits.date_range_message()]
-    elif due_date < _local_today(now, getattr(owner, "time_zone", "UTC")):
-        errors["due_date"] = ["The due date has already passed."]
-    if errors:
-        raise ValidationError(errors)
-    item = ActionItem.objects.create(
-        review=review,
-        breach_review=breach_review,
-        title=title,
-        owner=owner,
-        due_date=due_date,
-        created_by=actor,
-    )
-    if owner.pk != actor.pk:
-        _notify(
-            kind="reminder",
-            title=f"Action item for you: {title}",
-            body=f"{actor} gave you an action item, due on {_date_text(due_date)}.",
-            url=_url(review or breach_review),
-            dedup_base=f"action:{item.pk}:assigned",
-            recipients=[owner],
-            subject_type="action_item",
-            subject_id=item.pk,
-            now=now,
-        )
-    return item
-
-
-@transaction.atomic
-def action_item_set_done(*, item: ActionItem, actor, done: bool, now: datetime) -> ActionItem:
-    """Tick an action item off (the first time it was done is kept) or open it again."""
-    item = (
-        ActionItem.objects.select_for_update(of=("self",))
-        .select_related(
-            "review__series",
-            "breach_review__clock__handoff",
-        )
-        .get(pk=item.pk)
-    )
-    if not can_set_done(actor, item):
-        raise PermissionDenied("Only the owner or a lead of the review may change this item.")
-    if done and item.done_at is None:
-        item.done_at = now
-    elif not done:
-        item.done_at = None
-    item.save(update_fields=["done_at", "updated_at"])
-    return item
-
-
-def action_items_remind(*, now: datetime) -> int:
-    """Remind each owner of an open action item on its due date, and once when it is
-    overdue (each exactly once; dates in the owner's zone). Returns how many went."""
-    utc_today = now.astimezone(UTC).date()
-    lo, hi = utc_today - ZONE_SLACK, utc_today + ZONE_SLACK
-    # Open items only (the partial index on due_date), and only those with a step due.
-    candidates = (
-        ActionItem.objects.filter(done_at=None, due_date__lte=hi)
-        .filter(
-            Q(reminded_due_at=None, due_date__gte=lo, due_date__lte=hi)
-            | Q(reminded_overdue_at=None, due_date__lt=hi)
-        )
-        .select_related("owner", "review", "breach_review")
-        .order_by("due_date", "pk")
-    )
-    sent = 0
-    for item in candidates:
-        today = _local_today(now, item.owner.time_zone)
-        if item.due_date > today:
-            continue
-        if item.due_date == today:
-            column, key, title = "reminded_due_at", "due", f"Due today: {item.title}"
-        else:
-            column, key, title = "reminded_overdue_at", "overdue", f"Overdue: {item.title}"
-        with transaction.atomic():
-            claimed = ActionItem.objects.filter(pk=item.pk, done_at=None, **{column: None}).update(
-                **{column: now}
-            )
-            if not claimed:
-                continue  # another run reminded, or the item was done meanwhile
-            _notify(
-                kind="reminder",
-                title=title,
-                body=f"Action item due on {_date_text(item.due_date)}: {item.title}",
-                url=_url(item.review or item.breach_review),
-                dedup_base=f"action:{item.pk}:{key}",
-                recipients=[item.owner],
-                subject_type="action_item",
-                subject_id=item.pk,
-                now=now,
-            )
-        sent += 1
-    return sent
