@@ -1,5 +1,5 @@
-"""Forms of the agreement pages: the draft editor (a main form and three formsets), the
-small action forms, exception windows, and the triage form built from a template.
+"""Forms of the version pages: the draft editor (a main form and three formsets) and the
+small action forms (comment, retire, decide).
 
 The editor forms only parse what people type (durations, one choice per line); every
 domain rule lives in `services.validate_version`, whose dotted error keys
@@ -9,130 +9,22 @@ position.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from decimal import Decimal
-
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
-from django.db.models import OuterRef, Subquery
-from django.utils.html import escape
 
 from apps.accounts.models import User
 from apps.calendars.models import BusinessCalendar
 from apps.core import limits
-from apps.core.fields import AwareDateTimeField, BoundedDateField
-from apps.core.patterns import TIMEOUT_MESSAGE, PatternBudget, PatternError, PatternTimeout
+from apps.core.fields import BoundedDateField
 from apps.teams.models import Team
 
-from .durations import duration_input, parse_duration
-from .models import (
-    DEFAULT_IMPACT,
-    Agreement,
-    AgreementSeries,
-    FieldKind,
-    Metric,
-    Notify,
-    Priority,
-)
-from .services import AGREEMENT_FIELDS
-
-# --- the triage form a requester fills in ------------------------------------------------
-
-
-def _get(field, name: str, default=None):
-    """Read an attribute of a TriageField row or a key of the same thing as a dict."""
-    if isinstance(field, dict):
-        return field.get(name, default)
-    return getattr(field, name, default)
-
-
-class TriageForm(forms.Form):
-    """The answers must match the whole of their field's pattern, as an HTML `pattern`
-    attribute does. Checked here rather than by a validator per field so that all the
-    matches share one time budget (`apps.core.patterns`)."""
-
-    # Underscored: a triage key starts with a letter, so no field can take this name.
-    _patterns: dict[str, str] = {}
-
-    def clean(self):
-        cleaned = super().clean()
-        budget = PatternBudget()
-        for key, pattern in self._patterns.items():
-            value = cleaned.get(key)
-            if value in (None, ""):
-                continue
-            try:
-                matched = budget.full_match(pattern, str(value))
-            except PatternTimeout:
-                self.add_error(key, ValidationError(TIMEOUT_MESSAGE, code="pattern_timeout"))
-                continue
-            except PatternError:
-                # The service refuses such patterns; a stored one must not break the form.
-                continue
-            if not matched:
-                self.add_error(
-                    key,
-                    ValidationError(
-                        "Does not match the expected format (%(pattern)s).",
-                        code="pattern",
-                        params={"pattern": pattern},
-                    ),
-                )
-        return cleaned
-
-
-def _triage_form_field(field) -> forms.Field:
-    kind = _get(field, "kind") or FieldKind.TEXT
-    options = {
-        "label": _get(field, "label") or _get(field, "key"),
-        # Written by a lead, shown to everyone: Django and crispy render a form's help text
-        # as HTML (`|safe`), so it is escaped here and can only ever be text.
-        "help_text": escape(_get(field, "help_text") or ""),
-        "required": bool(_get(field, "required", True)),
-    }
-    if kind == FieldKind.LONG_TEXT:
-        form_field = forms.CharField(
-            widget=forms.Textarea(attrs={"rows": 3}),
-            max_length=limits.TRIAGE_LONG_TEXT_MAX,
-            **options,
-        )
-    elif kind == FieldKind.URL:
-        form_field = forms.URLField(
-            assume_scheme="https", max_length=limits.TRIAGE_TEXT_MAX, **options
-        )
-    elif kind == FieldKind.EMAIL:
-        form_field = forms.EmailField(max_length=limits.TRIAGE_TEXT_MAX, **options)
-    elif kind == FieldKind.NUMBER:
-        form_field = forms.DecimalField(
-            min_value=Decimal(0), max_value=Decimal(limits.TRIAGE_NUMBER_MAX), **options
-        )
-    elif kind == FieldKind.CHOICE:
-        choices = [(c, c) for c in (_get(field, "choices") or [])]
-        form_field = forms.ChoiceField(choices=[("", "—"), *choices], **options)
-    else:
-        form_field = forms.CharField(max_length=limits.TRIAGE_TEXT_MAX, **options)
-    return form_field
-
-
-def triage_form_class(fields: Iterable, *, disabled: bool = False) -> type[forms.Form]:
-    """A Form class with one field per triage field (model rows or dicts), in order.
-
-    The agreement page previews it disabled; the create-handoff form uses it as is.
-    """
-    rows = sorted(fields, key=lambda f: _get(f, "order") or 0)
-    declared: dict = {"_patterns": {}}
-    for row in rows:
-        form_field = _triage_form_field(row)
-        form_field.disabled = disabled
-        declared[_get(row, "key")] = form_field
-        pattern = _get(row, "pattern") or ""
-        if pattern and _get(row, "kind") != FieldKind.CHOICE:
-            declared["_patterns"][_get(row, "key")] = pattern
-    return type("TriageForm", (TriageForm,), declared)
-
+from ..durations import duration_input, parse_duration
+from ..models import DEFAULT_IMPACT, Agreement, FieldKind, Metric, Notify, Priority
+from ..services import AGREEMENT_FIELDS
 
 # --- the draft editor ------------------------------------------------------------------
+from .triage import _get
 
 
 def _textarea(rows: int = 3) -> forms.Textarea:
@@ -498,71 +390,3 @@ class RetireForm(forms.Form):
 
 class DecisionForm(forms.Form):
     note = forms.CharField(required=False, max_length=limits.DECISION_TEXT_MAX)
-
-
-# --- exception windows -------------------------------------------------------------------
-
-
-class LocalDateTimeInput(forms.DateTimeInput):
-    input_type = "datetime-local"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
-
-
-class ExceptionWindowForm(forms.Form):
-    """Start and end are wall-clock times in the user's zone (the active time zone)."""
-
-    provider_team = forms.ModelChoiceField(
-        queryset=Team.objects.none(), label="Provider team", empty_label=None
-    )
-    series = forms.ModelChoiceField(
-        queryset=AgreementSeries.objects.none(),
-        required=False,
-        label="Agreement",
-        empty_label="All of the team's agreements",
-    )
-    start = AwareDateTimeField(widget=LocalDateTimeInput())
-    end = AwareDateTimeField(widget=LocalDateTimeInput())
-    reason = forms.CharField(
-        widget=_textarea(3),
-        max_length=limits.DECISION_TEXT_MAX,
-        help_text="Outage, launch, force majeure… and what it affects.",
-    )
-    # Not required here: the service says what is missing, on the field (seed 003's
-    # documentation of an exception).
-    affected_customers = forms.CharField(
-        widget=_textarea(2),
-        required=False,
-        help_text="Which customers or segments feel the delay, and how many (or “none”).",
-    )
-    communication_plan = forms.CharField(
-        widget=_textarea(2),
-        required=False,
-        help_text="Who tells the requesting teams and customers, how and when.",
-    )
-
-    def __init__(self, *args, user, team: Team | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        teams = Team.objects.all() if user.is_staff else Team.objects.of_member(user)
-        self.fields["provider_team"].queryset = teams.order_by("name")
-        latest_title = (
-            Agreement.objects.filter(series=OuterRef("pk")).order_by("-version").values("title")
-        )
-        series = AgreementSeries.objects.filter(provider_team__in=teams.values("pk"))
-        if team is not None:
-            series = series.filter(provider_team=team)
-            self.initial.setdefault("provider_team", team.pk)
-        self.fields["series"].queryset = series.select_related(
-            "provider_team", "requesting_team"
-        ).annotate(latest_title=Subquery(latest_title[:1]))
-        self.fields["series"].label_from_instance = lambda s: (
-            f"{s.latest_title} ({s.requesting_team} → {s.provider_team})"
-        )
-
-    def clean(self):
-        cleaned = super().clean()
-        team, series = cleaned.get("provider_team"), cleaned.get("series")
-        if team and series and series.provider_team_id != team.pk:
-            self.add_error("series", f"That agreement is not one {team} provides.")
-        return cleaned
