@@ -79,3 +79,10 @@ def breaches_to_review(*, user, team: Team | None = None) -> QuerySet[Clock]:
         "handoff__assignee",
         "handoff__agreement",
     ).order_by("-breached_at", "-pk")
+
+
+def provider_teams(user):
+    """The teams whose breaches the user reviews: those they belong to (staff: any) that
+    provide work under an agreement."""
+    teams = Team.objects.all() if user.is_staff else Team.objects.of_member(user)
+    return Team.objects.filter(pk__in=teams.filter(provided_agreements__isnull=False).values("pk"))

@@ -3,8 +3,9 @@ sign-off into the next agreement version. Views, the API, tasks and the admin ca
 
 This module is also where every public service of reviews is found: who may do what
 (`permissions`), scheduling and reminders (`scheduling`), breach reviews (`breaches`),
-action items (`action_items`) are their own modules and re-exported here, so `services.review_sign_off`,
-`services.reviews_schedule` and `services.action_item_create` all work.
+action items (`action_items`) are their own modules and re-exported here, so
+`services.review_sign_off`, `services.reviews_schedule` and `services.action_item_create`
+all work.
 
 Time is always the caller's `now`. Dates that people read (due dates, "14 days before")
 are local dates in the zone of the agreement's calendar (an action item's in its owner's
