@@ -1,5 +1,6 @@
-"""REST API of reviews: quarterly reviews (pack, recommendations, what-if, sign-off), breach
-reviews and their action items.
+"""The viewsets of the reviews API: quarterly reviews (pack, recommendations, what-if,
+sign-off), breach reviews and their action items. What they answer is in `serializers`,
+what they accept in `inputs`, the OpenAPI error answers in `schema`.
 
 Reads start from `visible_to(user)` (STYLE rule 3): a review, breach review or action item
 of teams you are not in answers 404. Each write checks the types of its body with its own
@@ -11,7 +12,6 @@ Nothing is deleted (there is no DELETE): an action item is marked done, a review
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
@@ -21,452 +21,45 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.agreements.models import Metric, Priority
 from apps.agreements.targets import merge_targets
-from apps.core import limits
 from apps.core.api import SafeJSONParser
-from apps.core.fields import BoundedDateInput
 from apps.handoffs.models import Clock, Handoff
 from apps.teams.models import Team
 
-from . import pack, selectors, services, whatif
-from .filters import ActionItemFilter, BreachReviewFilter, QuarterlyReviewFilter
-from .models import ActionItem, BreachReview, QuarterlyReview, ReviewSignOff, RootCause
+from .. import pack, selectors, services, whatif
+from ..filters import ActionItemFilter, BreachReviewFilter, QuarterlyReviewFilter
+from ..models import ActionItem, BreachReview, QuarterlyReview, ReviewSignOff
+from .inputs import (
+    ActionItemCreateInput,
+    ActionItemDoneInput,
+    BreachReviewCreateInput,
+    BreachReviewUpdateInput,
+    ReviewSignOffInput,
+    ReviewStartInput,
+    ReviewUpdateInput,
+    WhatIfInput,
+)
+from .schema import ERRORS
+from .serializers import (
+    ActionItemSerializer,
+    BreachedClockSerializer,
+    BreachReviewSerializer,
+    QuarterlyReviewSerializer,
+    QuarterlyReviewSummarySerializer,
+    WhatIfSerializer,
+)
 
 NO_DELETE = ["get", "post", "patch", "head", "options"]
 
 
 def _now():
     return timezone.now()
-
-
-# --- documentation of the JSON columns -------------------------------------------------------
-# The pack and the recommendations are frozen JSON written by `apps.reviews.pack` and
-# `recommend`; these serializers only describe their shape in the OpenAPI schema.
-
-
-class _TierTargetsDoc(serializers.Serializer):
-    acknowledge = serializers.IntegerField(allow_null=True, help_text="Seconds; null: best effort.")
-    action_plan = serializers.IntegerField(allow_null=True)
-    resolve = serializers.IntegerField(allow_null=True)
-
-
-class _PackRowDoc(serializers.Serializer):
-    priority = serializers.ChoiceField(choices=Priority.choices)
-    metric = serializers.ChoiceField(choices=Metric.choices)
-    target_seconds = serializers.IntegerField(allow_null=True)
-    volume = serializers.IntegerField(help_text="Finished (met or breached) clocks.")
-    with_target = serializers.IntegerField()
-    met = serializers.IntegerField()
-    breached = serializers.IntegerField()
-    met_pct = serializers.FloatField(allow_null=True)
-    p50 = serializers.IntegerField(allow_null=True, help_text="Business seconds.")
-    p80 = serializers.IntegerField(allow_null=True)
-    p95 = serializers.IntegerField(allow_null=True)
-    paused_seconds_avg = serializers.FloatField(allow_null=True)
-    reopen_pct = serializers.FloatField(allow_null=True)
-    waiting_seconds_avg = serializers.FloatField(allow_null=True)
-
-
-class _ExceptionWindowDoc(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    reason = serializers.CharField()
-    scope = serializers.CharField()
-
-
-class _PackSectionDoc(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField(help_text="Exclusive.")
-    handoffs = serializers.IntegerField()
-    rows = _PackRowDoc(many=True)
-    breach_causes = serializers.DictField(
-        child=serializers.IntegerField(), help_text='Root cause → count, and "unreviewed".'
-    )
-    exception_windows = _ExceptionWindowDoc(many=True)
-
-
-class _HistoryRowDoc(serializers.Serializer):
-    priority = serializers.CharField()
-    metric = serializers.CharField()
-    met_pct = serializers.FloatField(allow_null=True)
-
-
-class _HistoryDoc(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
-    rows = _HistoryRowDoc(many=True)
-
-
-class _PackDoc(serializers.Serializer):
-    built_at = serializers.DateTimeField()
-    period = _PackSectionDoc()
-    previous = _PackSectionDoc()
-    history = _HistoryDoc(
-        many=True, help_text="Met % of the last three months of the period, the latest last."
-    )
-
-
-class _RecommendationDoc(serializers.Serializer):
-    priority = serializers.CharField()
-    metric = serializers.CharField()
-    current_seconds = serializers.IntegerField(allow_null=True)
-    recommended_seconds = serializers.IntegerField(allow_null=True)
-    basis = serializers.ChoiceField(choices=["p80", "tighten", "keep", "no_data"])
-    reason = serializers.CharField()
-
-
-@extend_schema_field(_PackDoc(help_text="Frozen when the review starts; {} before."))
-class PackField(serializers.JSONField):
-    pass
-
-
-@extend_schema_field(_RecommendationDoc(many=True))
-class RecommendationsField(serializers.JSONField):
-    pass
-
-
-@extend_schema_field(
-    {
-        "type": "object",
-        "description": 'Priority → metric → seconds (null: best effort), e.g. `{"P1": '
-        '{"acknowledge": 1800, "action_plan": 7200, "resolve": null}}`.',
-        "additionalProperties": {
-            "type": "object",
-            "properties": {m: {"type": "integer", "nullable": True} for m in Metric.values},
-        },
-    }
-)
-class TargetsField(serializers.Field):
-    """Targets in the shape every part of the reviews uses. Only "an object" is checked
-    here: the priorities, metrics and seconds are checked by the service's one rule
-    (`services.validate_targets`), whose errors are keyed `{"P2": {"acknowledge": […]}}`
-    under the field."""
-
-    default_error_messages = {
-        # DRF formats these messages: braces doubled.
-        "not_a_dict": 'Expected an object of priorities, e.g. {{"P1": {{"acknowledge": 1800}}}}.',
-    }
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            self.fail("not_a_dict")
-        return data
-
-    def to_representation(self, value):
-        return value
-
-
-# --- output ----------------------------------------------------------------------------------
-
-
-class ReviewSignOffSerializer(serializers.ModelSerializer):
-    team_slug = serializers.CharField(source="team.slug", read_only=True)
-    username = serializers.CharField(source="user.username", read_only=True)
-    user_name = serializers.CharField(source="user.display_name", read_only=True)
-
-    class Meta:
-        model = ReviewSignOff
-        fields = ["team", "team_slug", "user", "username", "user_name", "signed_at", "comment"]
-        read_only_fields = fields
-
-
-class ActionItemSerializer(serializers.ModelSerializer):
-    owner_name = serializers.CharField(source="owner.display_name", read_only=True)
-    done = serializers.BooleanField(source="is_done", read_only=True)
-
-    class Meta:
-        model = ActionItem
-        fields = [
-            "id",
-            "review",
-            "breach_review",
-            "title",
-            "owner",
-            "owner_name",
-            "due_date",
-            "done",
-            "done_at",
-            "created_by",
-            "created_at",
-        ]
-        read_only_fields = fields
-
-
-class QuarterlyReviewSummarySerializer(serializers.ModelSerializer):
-    """A review in a list: what it looks at, when it is due, where it stands."""
-
-    title = serializers.CharField(source="agreement.title", read_only=True)
-    agreement_version = serializers.IntegerField(source="agreement.version", read_only=True)
-    provider_team = serializers.IntegerField(source="series.provider_team_id", read_only=True)
-    provider_team_slug = serializers.CharField(source="series.provider_team.slug", read_only=True)
-    requesting_team = serializers.IntegerField(source="series.requesting_team_id", read_only=True)
-    requesting_team_slug = serializers.CharField(
-        source="series.requesting_team.slug", read_only=True
-    )
-    sign_offs = ReviewSignOffSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = QuarterlyReview
-        fields = [
-            "id",
-            "series",
-            "agreement",
-            "agreement_version",
-            "title",
-            "provider_team",
-            "provider_team_slug",
-            "requesting_team",
-            "requesting_team_slug",
-            "period_start",
-            "period_end",
-            "due_date",
-            "status",
-            "started_at",
-            "completed_at",
-            "resulting_agreement",
-            "sign_offs",
-        ]
-        read_only_fields = fields
-
-
-class QuarterlyReviewSerializer(QuarterlyReviewSummarySerializer):
-    """A review in full: the frozen pack, the recommended and proposed targets, the notes,
-    sign-offs and action items, and what the requesting user may still do on it."""
-
-    pack = PackField(read_only=True)
-    recommendations = RecommendationsField(read_only=True)
-    proposed_targets = TargetsField(read_only=True)
-    action_items = ActionItemSerializer(many=True, read_only=True)
-    can_edit = serializers.SerializerMethodField()
-    sides_to_sign = serializers.SerializerMethodField(
-        help_text="Slugs of the teams you lead and may still sign for."
-    )
-
-    class Meta(QuarterlyReviewSummarySerializer.Meta):
-        fields = [
-            *QuarterlyReviewSummarySerializer.Meta.fields,
-            "started_by",
-            "pack",
-            "recommendations",
-            "proposed_targets",
-            "findings",
-            "decisions",
-            "action_items",
-            "can_edit",
-            "sides_to_sign",
-        ]
-        read_only_fields = fields
-
-    def _user(self):
-        request = self.context.get("request")
-        return getattr(request, "user", None)
-
-    def get_can_edit(self, review) -> bool:
-        user = self._user()
-        return bool(user and services.can_edit_review(user, review))
-
-    def get_sides_to_sign(self, review) -> list[str]:
-        user = self._user()
-        if not user:
-            return []
-        return [team.slug for team in services.sides_to_sign(user, review)]
-
-
-class WhatIfRowSerializer(serializers.Serializer):
-    priority = serializers.CharField()
-    metric = serializers.CharField()
-    target_seconds = serializers.IntegerField(allow_null=True)
-    volume = serializers.IntegerField(help_text="Finished clocks of the period.")
-    met = serializers.IntegerField(allow_null=True)
-    met_pct = serializers.FloatField(allow_null=True, help_text="Null for best effort.")
-
-
-class WhatIfSerializer(serializers.Serializer):
-    period_start = serializers.DateField()
-    period_end = serializers.DateField(help_text="Exclusive.")
-    targets = TargetsField()
-    rows = WhatIfRowSerializer(many=True)
-
-
-class BreachHandoffSerializer(serializers.ModelSerializer):
-    provider_team_slug = serializers.CharField(source="provider_team.slug", read_only=True)
-    requesting_team_slug = serializers.CharField(source="requesting_team.slug", read_only=True)
-
-    class Meta:
-        model = Handoff
-        fields = [
-            "id",
-            "title",
-            "priority",
-            "status",
-            "agreement",
-            "provider_team_slug",
-            "requesting_team_slug",
-            "created_at",
-        ]
-        read_only_fields = fields
-
-
-class BreachedClockSerializer(serializers.ModelSerializer):
-    handoff = BreachHandoffSerializer(read_only=True)
-
-    class Meta:
-        model = Clock
-        fields = [
-            "id",
-            "metric",
-            "status",
-            "target_seconds",
-            "consumed_seconds",
-            "breached_at",
-            "handoff",
-        ]
-        read_only_fields = fields
-
-
-class BreachReviewSerializer(serializers.ModelSerializer):
-    clock = BreachedClockSerializer(read_only=True)
-    reviewed_by_name = serializers.CharField(source="reviewed_by.display_name", read_only=True)
-    action_items = ActionItemSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = BreachReview
-        fields = [
-            "id",
-            "clock",
-            "root_cause",
-            "what_happened",
-            "prevention",
-            "reviewed_by",
-            "reviewed_by_name",
-            "created_at",
-            "updated_at",
-            "action_items",
-        ]
-        read_only_fields = fields
-
-
-class ReviewErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-# --- input -----------------------------------------------------------------------------------
-
-
-class _IdField(serializers.IntegerField):
-    """A primary key as the client types it: an integer within the column's range."""
-
-    def __init__(self, **kwargs):
-        # The storage range of an id column: a larger number is a type error (and would
-        # overflow PostgreSQL's integer), whereas "positive" is a rule the services word.
-        super().__init__(min_value=1, max_value=limits.INT_MAX, **kwargs)
-
-
-class _VisibleField(serializers.PrimaryKeyRelatedField):
-    """A primary key among the rows the requesting user may see; any other is "does not
-    exist"."""
-
-    def __init__(self, model, **kwargs):
-        self.model = model
-        super().__init__(queryset=model.objects.all(), pk_field=_IdField(), **kwargs)
-
-    def get_queryset(self):
-        request = self.context.get("request")
-        if request is None:  # schema generation: only the model matters
-            return self.model.objects.none()
-        return self.model.objects.visible_to(request.user)
-
-
-def _text(**kwargs):
-    return serializers.CharField(max_length=limits.LONG_TEXT_MAX, allow_blank=True, **kwargs)
-
-
-class ReviewUpdateInput(serializers.Serializer):
-    """Omitted fields are kept. `proposed_targets` replaces the proposal as a whole."""
-
-    findings = _text(required=False)
-    decisions = _text(required=False)
-    proposed_targets = TargetsField(required=False)
-
-
-class ReviewStartInput(serializers.Serializer):
-    """No fields: the compliance pack and the recommendations are frozen now."""
-
-
-class ReviewSignOffInput(serializers.Serializer):
-    comment = serializers.CharField(
-        max_length=limits.DECISION_TEXT_MAX, required=False, allow_blank=True, default=""
-    )
-
-
-class WhatIfInput(serializers.Serializer):
-    targets = TargetsField(
-        required=False,
-        help_text="The targets to replay; omitted: the review's proposed targets. "
-        "A priority or metric left out is replayed at its current target.",
-    )
-
-
-class BreachReviewCreateInput(serializers.Serializer):
-    clock = _IdField(help_text="The breached clock (a handoff's `clocks[].id`).")
-    root_cause = serializers.ChoiceField(choices=RootCause.choices)
-    what_happened = _text()
-    prevention = _text(required=False, default="")
-
-
-class BreachReviewUpdateInput(serializers.Serializer):
-    root_cause = serializers.ChoiceField(choices=RootCause.choices, required=False)
-    what_happened = _text(required=False)
-    prevention = _text(required=False)
-
-
-class ActionItemCreateInput(serializers.Serializer):
-    """An action item of a quarterly review or of a breach review (exactly one)."""
-
-    review = _VisibleField(QuarterlyReview, required=False, allow_null=True)
-    breach_review = _VisibleField(BreachReview, required=False, allow_null=True)
-    title = serializers.CharField(max_length=limits.TITLE_MAX, allow_blank=True)
-    owner = serializers.PrimaryKeyRelatedField(
-        queryset=get_user_model().objects.filter(is_active=True),
-        pk_field=_IdField(),
-        help_text="A member of one of the two teams.",
-    )
-    due_date = BoundedDateInput()
-
-    def validate(self, attrs):
-        if bool(attrs.get("review")) == bool(attrs.get("breach_review")):
-            raise serializers.ValidationError(
-                {"review": ["Give either a review or a breach review (exactly one)."]}
-            )
-        return attrs
-
-
-class ActionItemDoneInput(serializers.Serializer):
-    done = serializers.BooleanField(help_text="true: done now; false: open again.")
-
-
-# --- shared ----------------------------------------------------------------------------------
-
-ERRORS = {
-    400: OpenApiResponse(
-        OpenApiTypes.OBJECT,
-        description='Field-keyed messages, e.g. `{"proposed_targets": {"P2": '
-        '{"acknowledge": ["…"]}}}`.',
-    ),
-    403: OpenApiResponse(ReviewErrorSerializer, description="Not allowed for you."),
-    404: OpenApiResponse(ReviewErrorSerializer, description="Not visible to you."),
-    409: OpenApiResponse(
-        ReviewErrorSerializer, description="The current status does not allow this."
-    ),
-}
 
 
 class _InputMixin:
