@@ -8,17 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django import forms
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import redirect, render
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.models import User
-from apps.core.exceptions import Conflict
+from apps.core.http import safe_next
+from apps.core.views import post_action
 
 from .. import selectors, services
 from ..forms import (
@@ -240,29 +239,6 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def _next_url(request, handoff: Handoff) -> str:
-    target = request.POST.get("next") or ""
-    # Only a path: redirect() takes a word without "/" or "." for a URL pattern's name,
-    # so `next=x` would be a NoReverseMatch (a 500).
-    if (
-        target.startswith("/")
-        and not target.startswith(("//", "/\\"))
-        and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-    ):
-        return target
-    return handoff.get_absolute_url()
-
-
-def _put_action_errors(form: ActionForm, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, errors in exc.message_dict.items():
-        form.add_error(key if key in form.fields else None, errors)
-
-
 @require_POST
 def handoff_action(request, pk: int, action: str):
     spec = ACTIONS[action]
@@ -272,31 +248,20 @@ def handoff_action(request, pk: int, action: str):
     if not services.may(request.user, handoff, spec.permission):
         raise PermissionDenied("Your team may not do that on this handoff.")
     form = spec.form(request.POST, handoff=handoff, user=request.user, action=action)
-    if form.is_valid():
-        kwargs = form.service_kwargs()
-        try:
-            spec.service(handoff=handoff, actor=request.user, **kwargs)
-        except ValidationError as exc:
-            _put_action_errors(form, exc)
-        except Conflict as exc:
-            # Someone else got there first (or the status moved on): say who, keep the page.
-            if request.htmx:
-                return row_response(request, pk, error=exc.message)
-            messages.error(request, exc.message)
-            return redirect(_next_url(request, handoff))
-        else:
-            done = spec.done(handoff, kwargs)
-            if request.htmx:
-                return row_response(request, pk, notice=done)
-            messages.success(request, done)
-            return redirect(_next_url(request, handoff))
-    if request.htmx:
-        return row_response(request, pk, error=" ".join(_all_errors(form)))
-    # Re-read: the page shows the handoff as it is, the failed form as it was typed.
-    handoff = selectors.handoff_get(user=request.user, pk=pk)
-    context = _detail_context(request, handoff, failed=form)
-    return render(request, "handoffs/handoff_detail.html", context, status=400)
 
+    def failed(form) -> HttpResponse:
+        # Re-read: the page shows the handoff as it is, the failed form as it was typed.
+        fresh = selectors.handoff_get(user=request.user, pk=pk)
+        context = _detail_context(request, fresh, failed=form)
+        return render(request, "handoffs/handoff_detail.html", context, status=400)
 
-def _all_errors(form: forms.Form) -> list[str]:
-    return [message for errors in form.errors.values() for message in errors]
+    return post_action(
+        request,
+        form=form,
+        act=lambda: spec.service(handoff=handoff, actor=request.user, **form.service_kwargs()),
+        done=lambda _: spec.done(handoff, form.service_kwargs()),
+        back=safe_next(request, handoff.get_absolute_url()),
+        invalid=failed,
+        # From the queue (htmx): the re-rendered row, with what happened or why not.
+        partial=lambda **said: row_response(request, pk, **said),
+    )
