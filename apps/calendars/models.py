@@ -13,6 +13,7 @@ from django.db.models import Q
 from apps.accounts.models import validate_timezone
 from apps.core.models import TimeStampedModel
 
+from . import holiday_sources
 from .businesstime import BusinessHours
 
 MIDNIGHT = time(0)
@@ -74,19 +75,21 @@ class BusinessCalendar(TimeStampedModel):
         return self.name
 
     def clean(self) -> None:
-        from . import holiday_sources
-
         if self.holiday_country and self.holiday_country not in holiday_sources.countries():
             raise ValidationError(
-                {"holiday_country": f"“{self.holiday_country}” is not a country with known "
-                 "holidays; use an ISO code such as DE or US."}
+                {
+                    "holiday_country": f"“{self.holiday_country}” is not a country with known "
+                    "holidays; use an ISO code such as DE or US."
+                }
             )
         if self.holiday_subdivision and self.holiday_subdivision not in (
             holiday_sources.subdivisions(self.holiday_country)
         ):
             raise ValidationError(
-                {"holiday_subdivision": f"“{self.holiday_subdivision}” is not a subdivision "
-                 f"of {self.holiday_country or 'the chosen country'}."}
+                {
+                    "holiday_subdivision": f"“{self.holiday_subdivision}” is not a subdivision "
+                    f"of {self.holiday_country or 'the chosen country'}."
+                }
             )
 
     @property
@@ -108,9 +111,7 @@ class BusinessCalendar(TimeStampedModel):
             return set()
         return {h.date for h in self.holidays.all()}
 
-    def business_hours(
-        self, closed: Iterable[tuple[datetime, datetime]] = ()
-    ) -> BusinessHours:
+    def business_hours(self, closed: Iterable[tuple[datetime, datetime]] = ()) -> BusinessHours:
         return BusinessHours(
             self.time_zone, self.weekly(), holidays=self.holiday_dates(), closed=closed
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 from apps.core.exceptions import Conflict
 
@@ -208,8 +210,6 @@ class SweepRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="ago")
     def age(self, obj):
-        from django.utils.timesince import timesince
-
         return timesince(obj.started_at)
 
     def has_add_permission(self, request):
@@ -222,9 +222,6 @@ class SweepRunAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        from django.contrib import messages
-        from django.utils import timezone
-
         latest = SweepRun.objects.order_by("-started_at").first()
         if latest is None:
             messages.warning(request, "No clock sweep has run yet: is Celery beat running?")

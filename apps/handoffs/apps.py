@@ -6,5 +6,7 @@ class HandoffsConfig(AppConfig):
     label = "handoffs"
 
     def ready(self) -> None:
-        # Recompute clock deadlines when windows or calendars change (receivers.py).
+        # Connect the receivers that recompute clock deadlines when windows or calendars
+        # change: Django's way, once the app registry is ready (models import at module
+        # level in receivers.py).
         from . import receivers  # noqa: F401

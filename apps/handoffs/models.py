@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 from apps.agreements.models import Metric, Priority
 from apps.core.models import TimeStampedModel
+from apps.teams.models import Team
 
 
 class Status(models.TextChoices):
@@ -42,8 +44,6 @@ class HandoffQuerySet(models.QuerySet):
             return self.none()
         if user.is_staff:
             return self.all()
-        from apps.teams.models import Team
-
         mine = Team.objects.filter(memberships__user=user).values("pk")
         return self.filter(Q(provider_team__in=mine) | Q(requesting_team__in=mine))
 
@@ -169,8 +169,6 @@ class Handoff(TimeStampedModel):
         return f"#{self.pk} {self.title}"
 
     def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
         return reverse("handoffs:detail", kwargs={"pk": self.pk})
 
     @property
@@ -246,8 +244,6 @@ class ClockQuerySet(models.QuerySet):
             return self.none()
         if user.is_staff:
             return self.all()
-        from apps.teams.models import Team
-
         mine = Team.objects.filter(memberships__user=user).values("pk")
         return self.filter(Q(provider_team__in=mine) | Q(requesting_team__in=mine))
 

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from apps.core.exceptions import Conflict
+from apps.notifications import services as notifications
+from apps.teams.models import Team
 
 from . import services
 from .clockwork.verdict import handoff_at_risk_q, handoff_breached_q
@@ -29,8 +31,6 @@ class ReminderResult:
 
 
 def _notify(**kwargs):
-    from apps.notifications import services as notifications
-
     return notifications.notify(**kwargs)
 
 
@@ -84,8 +84,6 @@ def remind_waiting(*, now: datetime) -> ReminderResult:
 
 def send_digests(*, now: datetime) -> int:
     """Each team with open work at risk or breached gets one digest a day (members)."""
-    from apps.teams.models import Team
-
     sent = 0
     for team in Team.objects.all().order_by("pk"):
         open_work = Handoff.objects.filter(provider_team=team, status__in=OPEN_STATUSES)

@@ -4,7 +4,7 @@ queue row shows, computed for a page of rows with no query per row."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.shortcuts import get_object_or_404
 
@@ -117,8 +117,6 @@ class ClockReader:
 def windows_for(team_ids, now: datetime) -> list[ExceptionWindow]:
     """Approved exception windows of these provider teams that ended less than 400 days
     ago: enough for the clocks of the open work on one page, in a single query."""
-    from datetime import timedelta
-
     return list(
         ExceptionWindow.objects.approved().filter(
             provider_team_id__in=set(team_ids), end__gt=now - timedelta(days=400)

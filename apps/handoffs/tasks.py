@@ -6,6 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from .clockwork.sweep import sweep_due_clocks, sweep_record
+from .reminders import remind_waiting, send_digests
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ def sweep_clocks() -> dict:
 @shared_task(soft_time_limit=300, time_limit=330, ignore_result=True)
 def remind_waiting_requesters() -> dict:
     """Hourly: remind requesters after 24 h and 48 h; auto-close after the agreement's days."""
-    from .reminders import remind_waiting
-
     result = remind_waiting(now=timezone.now())
     return {"reminded": result.reminded, "closed": result.closed}
 
@@ -51,6 +50,4 @@ def remind_waiting_requesters() -> dict:
 @shared_task(soft_time_limit=300, time_limit=330, ignore_result=True)
 def send_team_digests() -> int:
     """Daily: each team's at-risk and breached work."""
-    from .reminders import send_digests
-
     return send_digests(now=timezone.now())

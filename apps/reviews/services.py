@@ -34,6 +34,7 @@ from .models import (
     ReviewStatus,
 )
 from .notices import _date_text, _period_text, _tell_both_sides_completed, _tell_the_other_side
+from .pack import build_pack, recommendations_for
 from .permissions import (
     _review_teams,
     _team_ids,
@@ -129,8 +130,6 @@ def review_start(*, review: QuarterlyReview, actor, now: datetime) -> QuarterlyR
     """Start a scheduled review once its period is over: the compliance pack and the
     recommended targets are frozen, and the proposed targets begin as the current ones
     of the version in force. (Before, the pack would claim a period it has not seen.)"""
-    from .pack import build_pack, recommendations_for
-
     review = _lock(review)
     if not can_edit_review(actor, review):
         raise PermissionDenied("Only a lead of either team may start the review.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Count, Prefetch, Q
+from django.urls import reverse
 
 from apps.core.models import TimeStampedModel
 
@@ -97,8 +98,6 @@ class Team(TimeStampedModel):
         return self.name
 
     def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
         return reverse("teams:detail", kwargs={"slug": self.slug})
 
     def leads(self) -> list:
