@@ -9,8 +9,9 @@ and exception windows during which a provider team's clocks do not count.
   one FilterSet of the list;
 - targets.py (`TargetGrid`, pure), durations.py, compare.py — targets as values, as
   people write them, two versions side by side;
-- forms/, views.py, urls.py — the pages (forms/versions.py the draft editor,
-  forms/windows.py a window request, forms/triage.py the form a requester fills in);
+- views/, forms/, urls.py — the pages: views/versions.py and forms/versions.py the
+  version pages and the draft editor, views/windows.py and forms/windows.py exception
+  windows, forms/triage.py the form a requester fills in;
 - api/ — the REST API (serializers, inputs, views); admin/ — versions and windows;
 - signals.py — `exception_windows_changed`, for higher apps; demo.py — the demo data.
 """
