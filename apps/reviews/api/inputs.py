@@ -8,34 +8,11 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from apps.core import limits
+from apps.core.api import IdField, VisibleRelatedField
 from apps.core.fields import BoundedDateInput
 
 from ..models import BreachReview, QuarterlyReview, RootCause
 from .serializers import TargetsField
-
-
-class _IdField(serializers.IntegerField):
-    """A primary key as the client types it: an integer within the column's range."""
-
-    def __init__(self, **kwargs):
-        # The storage range of an id column: a larger number is a type error (and would
-        # overflow PostgreSQL's integer), whereas "positive" is a rule the services word.
-        super().__init__(min_value=1, max_value=limits.INT_MAX, **kwargs)
-
-
-class _VisibleField(serializers.PrimaryKeyRelatedField):
-    """A primary key among the rows the requesting user may see; any other is "does not
-    exist"."""
-
-    def __init__(self, model, **kwargs):
-        self.model = model
-        super().__init__(queryset=model.objects.all(), pk_field=_IdField(), **kwargs)
-
-    def get_queryset(self):
-        request = self.context.get("request")
-        if request is None:  # schema generation: only the model matters
-            return self.model.objects.none()
-        return self.model.objects.visible_to(request.user)
 
 
 def _text(**kwargs):
@@ -69,7 +46,7 @@ class WhatIfInput(serializers.Serializer):
 
 
 class BreachReviewCreateInput(serializers.Serializer):
-    clock = _IdField(help_text="The breached clock (a handoff's `clocks[].id`).")
+    clock = IdField(help_text="The breached clock (a handoff's `clocks[].id`).")
     root_cause = serializers.ChoiceField(choices=RootCause.choices)
     what_happened = _text()
     prevention = _text(required=False, default="")
@@ -84,12 +61,16 @@ class BreachReviewUpdateInput(serializers.Serializer):
 class ActionItemCreateInput(serializers.Serializer):
     """An action item of a quarterly review or of a breach review (exactly one)."""
 
-    review = _VisibleField(QuarterlyReview, required=False, allow_null=True)
-    breach_review = _VisibleField(BreachReview, required=False, allow_null=True)
+    review = VisibleRelatedField(
+        queryset=QuarterlyReview.objects.all(), pk_field=IdField(), required=False, allow_null=True
+    )
+    breach_review = VisibleRelatedField(
+        queryset=BreachReview.objects.all(), pk_field=IdField(), required=False, allow_null=True
+    )
     title = serializers.CharField(max_length=limits.TITLE_MAX, allow_blank=True)
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.filter(is_active=True),
-        pk_field=_IdField(),
+        pk_field=IdField(),
         help_text="A member of one of the two teams.",
     )
     due_date = BoundedDateInput()

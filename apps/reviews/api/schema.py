@@ -3,14 +3,13 @@ pack, the recommendations) and the error answers every endpoint documents."""
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiResponse,
     extend_schema_field,
 )
 from rest_framework import serializers
 
 from apps.agreements.models import Metric, Priority
+from apps.core.api import error_responses
 
 # --- documentation of the JSON columns -------------------------------------------------------
 # The pack and the recommendations are frozen JSON written by `apps.reviews.pack` and
@@ -98,19 +97,8 @@ class RecommendationsField(serializers.JSONField):
     pass
 
 
-class ReviewErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-ERRORS = {
-    400: OpenApiResponse(
-        OpenApiTypes.OBJECT,
-        description='Field-keyed messages, e.g. `{"proposed_targets": {"P2": '
-        '{"acknowledge": ["…"]}}}`.',
-    ),
-    403: OpenApiResponse(ReviewErrorSerializer, description="Not allowed for you."),
-    404: OpenApiResponse(ReviewErrorSerializer, description="Not visible to you."),
-    409: OpenApiResponse(
-        ReviewErrorSerializer, description="The current status does not allow this."
-    ),
-}
+ERRORS = error_responses(
+    invalid='Field-keyed messages, e.g. `{"proposed_targets": {"P2": {"acknowledge": ["…"]}}}`.',
+    forbidden="Not allowed for you.",
+    conflict="The current status does not allow this.",
+)
