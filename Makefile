@@ -40,6 +40,7 @@ run: $(RUN_STAMP)
 test: $(DEV_STAMP)
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The clock's state machine at length (CI runs a short, fixed-seed run inside `make test`).

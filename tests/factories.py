@@ -100,22 +100,45 @@ HOUR = 3600
 def standard_targets() -> list[dict]:
     """Four tiers as the domain reading suggests (seeds 002/003)."""
     return [
-        {"priority": "P1", "acknowledge_seconds": 30 * 60, "action_plan_seconds": 2 * HOUR,
-         "resolve_seconds": 8 * HOUR, "around_the_clock": True},
-        {"priority": "P2", "acknowledge_seconds": 2 * HOUR, "action_plan_seconds": 24 * HOUR,
-         "resolve_seconds": 72 * HOUR, "around_the_clock": True},
-        {"priority": "P3", "acknowledge_seconds": 8 * HOUR, "action_plan_seconds": 40 * HOUR,
-         "resolve_seconds": 80 * HOUR},
-        {"priority": "P4", "acknowledge_seconds": 24 * HOUR, "action_plan_seconds": None,
-         "resolve_seconds": None},
+        {
+            "priority": "P1",
+            "acknowledge_seconds": 30 * 60,
+            "action_plan_seconds": 2 * HOUR,
+            "resolve_seconds": 8 * HOUR,
+            "around_the_clock": True,
+        },
+        {
+            "priority": "P2",
+            "acknowledge_seconds": 2 * HOUR,
+            "action_plan_seconds": 24 * HOUR,
+            "resolve_seconds": 72 * HOUR,
+            "around_the_clock": True,
+        },
+        {
+            "priority": "P3",
+            "acknowledge_seconds": 8 * HOUR,
+            "action_plan_seconds": 40 * HOUR,
+            "resolve_seconds": 80 * HOUR,
+        },
+        {
+            "priority": "P4",
+            "acknowledge_seconds": 24 * HOUR,
+            "action_plan_seconds": None,
+            "resolve_seconds": None,
+        },
     ]
 
 
 def standard_triage() -> list[dict]:
     return [
         {"key": "steps", "label": "Steps to reproduce", "kind": "long_text", "required": True},
-        {"key": "environment", "label": "Environment", "kind": "choice",
-         "choices": ["production", "staging"], "required": True},
+        {
+            "key": "environment",
+            "label": "Environment",
+            "kind": "choice",
+            "choices": ["production", "staging"],
+            "required": True,
+        },
         {"key": "logs", "label": "Logs / links", "kind": "url", "required": False},
     ]
 

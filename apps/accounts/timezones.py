@@ -7,9 +7,7 @@ from zoneinfo import available_timezones
 @lru_cache(maxsize=1)
 def timezone_names() -> tuple[str, ...]:
     # "posix/…", "right/…" and bare legacy aliases are duplicates that only confuse a picker.
-    names = {
-        n for n in available_timezones() if not n.startswith(("posix/", "right/", "SystemV/"))
-    }
+    names = {n for n in available_timezones() if not n.startswith(("posix/", "right/", "SystemV/"))}
     names.discard("localtime")
     return tuple(sorted(names))
 

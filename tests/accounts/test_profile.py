@@ -38,9 +38,7 @@ def test_changing_the_time_zone_changes_the_times_shown(client, provider_member)
     assert "Profile saved." in response.content.decode()
 
 
-def test_an_unknown_time_zone_is_refused_on_the_field_and_nothing_is_lost(
-    client, provider_member
-):
+def test_an_unknown_time_zone_is_refused_on_the_field_and_nothing_is_lost(client, provider_member):
     client.force_login(provider_member)
     response = client.post(
         reverse("accounts:profile"),

@@ -82,8 +82,10 @@ def test_unknown_time_zone_country_and_subdivision_are_refused_by_field():
 
 def test_a_refused_change_leaves_the_stored_calendar_untouched():
     calendar = save(holiday_country="DE")
-    before = (list(calendar.intervals.values_list("weekday", "start", "end")),
-              calendar.holidays.count())
+    before = (
+        list(calendar.intervals.values_list("weekday", "start", "end")),
+        calendar.holidays.count(),
+    )
     with pytest.raises(ValidationError):
         services.calendar_save(
             calendar=calendar,
@@ -94,8 +96,10 @@ def test_a_refused_change_leaves_the_stored_calendar_untouched():
             holiday_country="DE",
         )
     calendar.refresh_from_db()
-    after = (list(calendar.intervals.values_list("weekday", "start", "end")),
-             calendar.holidays.count())
+    after = (
+        list(calendar.intervals.values_list("weekday", "start", "end")),
+        calendar.holidays.count(),
+    )
     assert after == before
 
 
@@ -122,9 +126,7 @@ def test_open_periods_follow_the_calendar_zone_across_dst():
 def test_24x7_reads_as_one_open_period():
     calendar = save(is_24x7=True, weekly={}, time_zone="UTC")
     start = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
-    assert calendar.open_periods(start, days=3) == [
-        (start, datetime(2026, 5, 5, 0, 0, tzinfo=UTC))
-    ]
+    assert calendar.open_periods(start, days=3) == [(start, datetime(2026, 5, 5, 0, 0, tzinfo=UTC))]
     assert calendar.is_open_at(start)
 
 

@@ -49,8 +49,7 @@ def test_without_debug_a_missing_secret_key_fails_loudly():
     assert result.returncode != 0
     # One line with the reason, not Django's "Models aren't loaded yet" traceback.
     assert result.stderr.strip().splitlines() == [
-        "manage.py: SECRET_KEY is not set. Set SECRET_KEY (production) or DEBUG=true "
-        "(development)."
+        "manage.py: SECRET_KEY is not set. Set SECRET_KEY (production) or DEBUG=true (development)."
     ]
 
 

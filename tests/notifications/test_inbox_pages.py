@@ -11,13 +11,16 @@ pytestmark = pytest.mark.django_db
 
 def notify_many(user, count: int, start: int = 0):
     for n in range(start, start + count):
-        send(f"test:{n}", recipients=[user], kind="warning", title=f"Item {n}",
-             now=NOW + timedelta(minutes=n))
+        send(
+            f"test:{n}",
+            recipients=[user],
+            kind="warning",
+            title=f"Item {n}",
+            now=NOW + timedelta(minutes=n),
+        )
 
 
-def test_inbox_lists_my_in_app_notifications_newest_first_unread_highlighted(
-    client, alice, bob
-):
+def test_inbox_lists_my_in_app_notifications_newest_first_unread_highlighted(client, alice, bob):
     notify_many(alice, 3)
     send("bob-only", recipients=[bob], title="Not for Alice")
     client.force_login(alice)
@@ -32,9 +35,7 @@ def test_inbox_lists_my_in_app_notifications_newest_first_unread_highlighted(
     assert html.count('data-unread="true"') == 3
 
 
-def test_the_inbox_uses_a_constant_number_of_queries(
-    client, alice, django_assert_max_num_queries
-):
+def test_the_inbox_uses_a_constant_number_of_queries(client, alice, django_assert_max_num_queries):
     client.force_login(alice)
     notify_many(alice, 3)
     with django_assert_max_num_queries(10) as few:

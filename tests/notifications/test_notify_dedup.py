@@ -7,9 +7,7 @@ from tests.notifications.conftest import NOW, send
 pytestmark = pytest.mark.django_db
 
 
-def test_one_row_per_recipient_and_enabled_channel_plus_the_team_webhook(
-    alice, bob, hooked_team
-):
+def test_one_row_per_recipient_and_enabled_channel_plus_the_team_webhook(alice, bob, hooked_team):
     rows = send(recipients=[alice, bob], team=hooked_team)
     keys = sorted(r.dedup_key for r in rows)
     base = "handoff:7:clock:resolve:step:100:breach"
@@ -47,7 +45,10 @@ def test_the_dedup_key_is_unique_in_the_database(alice):
     (row, *_) = send(recipients=[alice])
     with pytest.raises(IntegrityError):
         Notification.objects.create(
-            recipient=alice, kind="breach", channel="in_app", title="again",
+            recipient=alice,
+            kind="breach",
+            channel="in_app",
+            title="again",
             dedup_key=row.dedup_key,
         )
 

@@ -30,7 +30,9 @@ def test_a_person_may_switch_breach_emails_off(alice, bob):
     services.preference_set(user=alice, kind="breach", channel="email", enabled=False)
     rows = send(recipients=[alice, bob], kind="breach")
     assert {(r.recipient.username, r.channel) for r in rows} == {
-        ("alice", "in_app"), ("bob", "in_app"), ("bob", "email"),
+        ("alice", "in_app"),
+        ("bob", "in_app"),
+        ("bob", "email"),
     }
 
 
