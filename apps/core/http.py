@@ -12,7 +12,7 @@ def safe_next(request, default: str, *, field: str = "next") -> str:
     Only a path (`/…`): `redirect()` takes anything without a slash or a dot for the name
     of a URL pattern, so `next=x` would be a NoReverseMatch (a 500), and anything with a
     host (`//evil.example`, `https://…`) is no place to send people."""
-    target = request.POST.get(field) or ""
+    target = request.POST.get(field) or request.GET.get(field) or ""
     if (
         target.startswith("/")
         and not target.startswith(("//", "/\\"))

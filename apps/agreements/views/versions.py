@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.accounts.models import User
 from apps.core import limits
 from apps.core.exceptions import Conflict
+from apps.core.views import post_action
 from apps.teams.models import Membership, Role, Team
 
 from .. import selectors, services
@@ -286,36 +287,28 @@ def agreement_edit(request, pk: int):
 # --- lifecycle actions -------------------------------------------------------------------
 
 
-def _act(request, pk: int, action, success) -> Agreement | None:
-    """Run one service on a visible version; map its refusals onto messages.
-
-    Returns the version the user should see next (the new draft after amending)."""
+def _act(request, pk: int, action, success, then=lambda result: result) -> HttpResponse:
+    """Run one service on a visible version (through core.views.post_action: refusals
+    become messages); go on to the version the user should see next (the new draft after
+    amending)."""
     agreement = selectors.agreement_get(user=request.user, pk=pk)
     # Actions belong to the two teams' leads (and staff): check before the state, so
     # that an outsider always gets 403 rather than a word about the current status.
     if not services.can_edit(request.user, agreement):
         raise PermissionDenied("Only a lead of the provider or requesting team may do that.")
-    try:
-        result = action(agreement)
-    except Conflict as exc:
-        messages.error(request, exc.message)
-        return agreement
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return agreement
-    messages.success(request, success(result))
-    return result
+    return post_action(
+        request, act=lambda: action(agreement), done=success, back=agreement, then=then
+    )
 
 
 @require_POST
 def agreement_submit(request, pk: int):
-    result = _act(
+    return _act(
         request,
         pk,
         lambda a: services.agreement_submit(agreement=a, actor=request.user),
         lambda a: f"Version {a.version} submitted: both teams' leads are asked to approve it.",
     )
-    return redirect(result)
 
 
 @require_POST
@@ -334,20 +327,19 @@ def agreement_approve(request, pk: int):
             text += " Waiting for the other team's lead."
         return text
 
-    result = _act(
+    return _act(
         request,
         pk,
         lambda a: services.agreement_approve(agreement=a, actor=request.user, comment=comment),
         success,
     )
-    return redirect(result)
 
 
 @require_POST
 def agreement_request_changes(request, pk: int):
     form = CommentForm(request.POST)
     comment = form.cleaned_data["comment"] if form.is_valid() else ""
-    result = _act(
+    return _act(
         request,
         pk,
         lambda a: services.agreement_request_changes(
@@ -355,12 +347,11 @@ def agreement_request_changes(request, pk: int):
         ),
         lambda a: f"Version {a.version} is back in draft; approvals so far were cleared.",
     )
-    return redirect(result)
 
 
 @require_POST
 def agreement_amend(request, pk: int):
-    result = _act(
+    return _act(
         request,
         pk,
         lambda a: services.agreement_amend(agreement=a, actor=request.user),
@@ -368,20 +359,21 @@ def agreement_amend(request, pk: int):
             f"Version {a.version} opened as a draft. The active version keeps "
             "governing work until this one is approved."
         ),
+        then=lambda r: (
+            reverse("agreements:edit", kwargs={"pk": r.pk})
+            if r.pk != pk and r.status == Status.DRAFT
+            else r
+        ),
     )
-    if result.pk != pk and result.status == Status.DRAFT:
-        return redirect("agreements:edit", pk=result.pk)
-    return redirect(result)
 
 
 @require_POST
 def agreement_retire(request, pk: int):
     form = RetireForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    result = _act(
+    return _act(
         request,
         pk,
         lambda a: services.agreement_retire(agreement=a, actor=request.user, reason=reason),
         lambda a: f"Version {a.version} retired.",
     )
-    return redirect(result)

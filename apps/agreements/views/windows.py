@@ -9,30 +9,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.exceptions import Conflict
+from apps.core.http import safe_next
 from apps.teams.models import Team
 
 from .. import services
 from ..forms import DecisionForm, ExceptionWindowForm
 from ..models import ExceptionWindow
-
-
-def _safe_next(request, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    # Only a path: redirect() takes a word without "/" or "." for a URL pattern's name,
-    # so `next=x` would be a NoReverseMatch (a 500).
-    if (
-        target.startswith("/")
-        and not target.startswith(("//", "/\\"))
-        and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-    ):
-        return target
-    return default
 
 
 @require_GET
@@ -108,7 +93,7 @@ def window_new(request):
                     f"Exception window requested for {window.provider_team}; "
                     "another lead of the team (or staff) decides on it.",
                 )
-                return redirect(_safe_next(request, reverse("agreements:windows")))
+                return redirect(safe_next(request, reverse("agreements:windows")))
     else:
         initial = {}
         if series_id := request.GET.get("series"):
@@ -125,7 +110,7 @@ def window_new(request):
         {
             "form": form,
             "team": team,
-            "next": _safe_next(request, ""),
+            "next": safe_next(request, ""),
             "max_backdate": settings.EXCEPTION_WINDOW_MAX_BACKDATE,
             "max_length": settings.EXCEPTION_WINDOW_MAX_LENGTH,
         },
@@ -146,7 +131,7 @@ def _window_action(request, pk: int, service, verb: str):
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"Exception window for {window.provider_team} {verb(window)}.")
-    return redirect(_safe_next(request, reverse("agreements:windows")))
+    return redirect(safe_next(request, reverse("agreements:windows")))
 
 
 @require_POST
