@@ -39,6 +39,15 @@ from .transitions import (
 )
 from .triage import validate_triage
 
+
+def _moved(fresh: Handoff, kind: str, actor, now: datetime, *, change=None, **event) -> Handoff:
+    """The end of every transition: its line on the timeline, then its clocks in step."""
+    record(fresh, kind, actor, now, **event)
+    if change is not None:
+        clockwork.clocks_change(handoff=fresh, actor=actor, now=now, change=change)
+    return fresh
+
+
 # --- who may act (apps.handoffs.permissions) -----------------------------------------------
 
 may = permissions.may
@@ -132,7 +141,7 @@ def handoff_acknowledge(*, handoff: Handoff, actor, now: datetime | None = None)
     if fresh.assignee_id is None:
         Handoff.objects.filter(pk=fresh.pk).update(assignee=actor)
         fresh.assignee = actor
-    record(
+    return _moved(
         fresh,
         EventKind.ACKNOWLEDGED,
         actor,
@@ -140,11 +149,8 @@ def handoff_acknowledge(*, handoff: Handoff, actor, now: datetime | None = None)
         before={"status": "new"},
         after={"status": fresh.status, "assignee": fresh.assignee_id},
         role=role,
+        change=clockwork.stopping([Metric.ACKNOWLEDGE], now),
     )
-    clockwork.clocks_change(
-        handoff=fresh, actor=actor, now=now, change=clockwork.stopping([Metric.ACKNOWLEDGE], now)
-    )
-    return fresh
 
 
 @transaction.atomic
@@ -197,7 +203,7 @@ def handoff_post_action_plan(
     if plan_clock and plan_clock.status in ("met", "breached"):
         raise Conflict("The action plan was already posted; add an update as a comment.")
     stops = [Metric.ACTION_PLAN] + ([Metric.ACKNOWLEDGE] if previous == Status.NEW else [])
-    record(
+    return _moved(
         fresh,
         EventKind.ACTION_PLAN,
         actor,
@@ -206,11 +212,8 @@ def handoff_post_action_plan(
         before={"status": previous},
         after={"status": fresh.status},
         role=role,
+        change=clockwork.stopping(stops, now),
     )
-    clockwork.clocks_change(
-        handoff=fresh, actor=actor, now=now, change=clockwork.stopping(stops, now)
-    )
-    return fresh
 
 
 @transaction.atomic
@@ -224,7 +227,7 @@ def handoff_wait_on_requester(
     previous = status_before(handoff)
     fresh, role = claim(handoff, "wait", actor, now, waiting_since=now)
     target = fresh.agreement.target_for(fresh.priority)
-    record(
+    return _moved(
         fresh,
         EventKind.WAITING,
         actor,
@@ -233,14 +236,8 @@ def handoff_wait_on_requester(
         before={"status": previous},
         after={"status": fresh.status},
         role=role,
-    )
-    clockwork.clocks_change(
-        handoff=fresh,
-        actor=actor,
-        now=now,
         change=clockwork.pausing(lambda m: target is not None and target.pauses(m), now),
     )
-    return fresh
 
 
 @transaction.atomic
@@ -251,7 +248,7 @@ def handoff_resume(
     now = now_or(now)
     fresh, role = claim(handoff, "resume", actor, now, waiting_since=None)
     replied = actor is not None and permissions.standing(actor, fresh).requester
-    record(
+    return _moved(
         fresh,
         EventKind.REPLIED if replied else EventKind.RESUMED,
         actor,
@@ -260,9 +257,8 @@ def handoff_resume(
         before={"status": Status.WAITING},
         after={"status": fresh.status},
         role=role,
+        change=clockwork.resuming(now),
     )
-    clockwork.clocks_change(handoff=fresh, actor=actor, now=now, change=clockwork.resuming(now))
-    return fresh
 
 
 @transaction.atomic
@@ -275,7 +271,7 @@ def handoff_resolve(
         raise ValidationError({"resolution": ["Say what was done to resolve it."]})
     previous = status_before(handoff)
     fresh, role = claim(handoff, "resolve", actor, now, resolved_at=now, waiting_since=None)
-    record(
+    return _moved(
         fresh,
         EventKind.RESOLVED,
         actor,
@@ -284,14 +280,8 @@ def handoff_resolve(
         before={"status": previous},
         after={"status": fresh.status},
         role=role,
-    )
-    clockwork.clocks_change(
-        handoff=fresh,
-        actor=actor,
-        now=now,
         change=clockwork.stopping([Metric.ACTION_PLAN, Metric.RESOLVE], now),
     )
-    return fresh
 
 
 @transaction.atomic
@@ -322,7 +312,7 @@ def handoff_reopen(*, handoff: Handoff, actor, reason: str, now: datetime | None
         raise ValidationError({"reason": ["Say why it is not resolved."]})
     current = Handoff.objects.values_list("reopen_count", flat=True).get(pk=handoff.pk)
     fresh, role = claim(handoff, "reopen", actor, now, resolved_at=None, reopen_count=current + 1)
-    record(
+    return _moved(
         fresh,
         EventKind.REOPENED,
         actor,
@@ -331,11 +321,8 @@ def handoff_reopen(*, handoff: Handoff, actor, reason: str, now: datetime | None
         before={"status": Status.RESOLVED, "reopen_count": current},
         after={"status": fresh.status, "reopen_count": fresh.reopen_count},
         role=role,
+        change=clockwork.reopening([Metric.RESOLVE], now),
     )
-    clockwork.clocks_change(
-        handoff=fresh, actor=actor, now=now, change=clockwork.reopening([Metric.RESOLVE], now)
-    )
-    return fresh
 
 
 @transaction.atomic
@@ -346,7 +333,7 @@ def handoff_cancel(*, handoff: Handoff, actor, reason: str, now: datetime | None
         raise ValidationError({"reason": ["Say why it is cancelled."]})
     previous = status_before(handoff)
     fresh, role = claim(handoff, "cancel", actor, now, waiting_since=None)
-    record(
+    return _moved(
         fresh,
         EventKind.CANCELLED,
         actor,
@@ -355,9 +342,8 @@ def handoff_cancel(*, handoff: Handoff, actor, reason: str, now: datetime | None
         before={"status": previous},
         after={"status": fresh.status},
         role=role,
+        change=clockwork.cancelling(now),
     )
-    clockwork.clocks_change(handoff=fresh, actor=actor, now=now, change=clockwork.cancelling(now))
-    return fresh
 
 
 @transaction.atomic
@@ -460,7 +446,7 @@ def handoff_change_priority(
     fresh.save(update_fields=["priority", "updated_at"])
     # Every clock, finished ones too: reports count a handoff under its priority now.
     Clock.objects.filter(handoff=fresh).update(priority=priority)
-    record(
+    return _moved(
         fresh,
         EventKind.PRIORITY,
         actor,
@@ -468,11 +454,8 @@ def handoff_change_priority(
         comment=reason.strip(),
         before={"priority": before},
         after={"priority": priority},
+        change=clockwork.retargeting(target, now),
     )
-    clockwork.clocks_change(
-        handoff=fresh, actor=actor, now=now, change=clockwork.retargeting(target, now)
-    )
-    return fresh
 
 
 def handoff_raise_priority(*, handoff: Handoff, now: datetime) -> bool:
@@ -512,7 +495,7 @@ def handoff_auto_close(*, handoff: Handoff, now: datetime | None = None) -> Hand
     stop without a verdict (nobody failed a target: the requester went silent)."""
     now = now_or(now)
     fresh, _ = claim(handoff, "auto_close", None, now, closed_at=now, waiting_since=None)
-    record(
+    return _moved(
         fresh,
         EventKind.CLOSED,
         None,
@@ -520,6 +503,5 @@ def handoff_auto_close(*, handoff: Handoff, now: datetime | None = None) -> Hand
         comment="Closed automatically: no reply from the requester.",
         before={"status": Status.WAITING},
         after={"status": fresh.status},
+        change=clockwork.cancelling(now),
     )
-    clockwork.clocks_change(handoff=fresh, actor=None, now=now, change=clockwork.cancelling(now))
-    return fresh
