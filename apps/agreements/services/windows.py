@@ -206,6 +206,20 @@ def _decide(window: ExceptionWindow, actor, status: str, note: str, now: datetim
     return window
 
 
+def _tell_requester(window, actor, event: str, verb: str, note: str, now: datetime) -> None:
+    """The requester hears how their window was decided."""
+    _notify_window(
+        window,
+        event=event,
+        title=f"Exception window {verb}: {window.provider_team}, {_window_period(window)}",
+        body=f"{actor.display_name} {verb} the window you asked for."
+        + (f"\n\n{note}" if note else ""),
+        recipients=[window.requested_by],
+        actor=actor,
+        now=now,
+    )
+
+
 @transaction.atomic
 def exception_window_approve(
     *, window: ExceptionWindow, actor, note: str = "", now: datetime | None = None
@@ -215,16 +229,7 @@ def exception_window_approve(
     now = now or timezone.now()
     window = _decide(window, actor, ExceptionWindow.Status.APPROVED, note, now)
     _windows_changed(window, now)
-    _notify_window(
-        window,
-        event="approved",
-        title=f"Exception window approved: {window.provider_team}, {_window_period(window)}",
-        body=f"{actor.display_name} approved the window you asked for."
-        + (f"\n\n{note}" if note else ""),
-        recipients=[window.requested_by],
-        actor=actor,
-        now=now,
-    )
+    _tell_requester(window, actor, "approved", "approved", note, now)
     return window
 
 
@@ -235,16 +240,7 @@ def exception_window_reject(
     """Refuse a requested window; no clock changes."""
     now = now or timezone.now()
     window = _decide(window, actor, ExceptionWindow.Status.REJECTED, note, now)
-    _notify_window(
-        window,
-        event="rejected",
-        title=f"Exception window refused: {window.provider_team}, {_window_period(window)}",
-        body=f"{actor.display_name} refused the window you asked for."
-        + (f"\n\n{note}" if note else ""),
-        recipients=[window.requested_by],
-        actor=actor,
-        now=now,
-    )
+    _tell_requester(window, actor, "rejected", "refused", note, now)
     return window
 
 
