@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from . import services
+from . import delivery
 from .models import Notification, NotificationPreference, Status
 
 
@@ -45,7 +45,7 @@ class NotificationAdmin(admin.ModelAdmin):
     @admin.action(description="Retry delivery of the selected failed notifications")
     def retry_delivery(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
-        retried = services.notifications_retry(notification_ids=ids)
+        retried = delivery.notifications_retry(notification_ids=ids)
         skipped = len(ids) - retried
         if retried:
             self.message_user(

@@ -8,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import services
+from . import delivery
 from .queue import DELIVER_NOTIFICATION
 
 logger = logging.getLogger(__name__)
@@ -23,15 +23,15 @@ def backoff_seconds(attempts: int) -> float:
 @shared_task(
     name=DELIVER_NOTIFICATION,
     bind=True,
-    max_retries=services.MAX_ATTEMPTS,
+    max_retries=delivery.MAX_ATTEMPTS,
     soft_time_limit=30,
     time_limit=45,
 )
 def deliver_notification(self, notification_id: int) -> str:
     """Send one email or webhook notification; a failure is recorded and retried later."""
     try:
-        notification = services.notification_deliver(notification_id=notification_id)
-    except services.DeliveryFailed as exc:
+        notification = delivery.notification_deliver(notification_id=notification_id)
+    except delivery.DeliveryFailed as exc:
         if not exc.retryable:
             logger.warning("Notification %s failed for good: %s", notification_id, exc)
             return "failed"
@@ -42,10 +42,10 @@ def deliver_notification(self, notification_id: int) -> str:
 @shared_task(soft_time_limit=50, time_limit=55)
 def reap_stuck_deliveries() -> int:
     """Safe to run twice at once: each row is taken back by one conditional UPDATE."""
-    return len(services.notifications_reap_stuck(now=timezone.now()))
+    return len(delivery.notifications_reap_stuck(now=timezone.now()))
 
 
 @shared_task(soft_time_limit=50, time_limit=55)
 def release_scheduled() -> int:
     """Safe to run twice at once: each row is released by one conditional UPDATE."""
-    return len(services.notifications_release_scheduled(now=timezone.now()))
+    return len(delivery.notifications_release_scheduled(now=timezone.now()))

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from apps.notifications import services
+from apps.notifications import delivery
 from apps.notifications.models import Channel, Notification, Status
 from tests.notifications.conftest import send
 
@@ -15,8 +15,8 @@ def failed_webhook(hooked_team, webhook_server):
     send(team=hooked_team)
     webhook = Notification.objects.get(channel=Channel.WEBHOOK)
     webhook_server.reply_with((500, 0))
-    with pytest.raises(services.DeliveryFailed):
-        services.notification_deliver(notification_id=webhook.pk)
+    with pytest.raises(delivery.DeliveryFailed):
+        delivery.notification_deliver(notification_id=webhook.pk)
     return webhook
 
 

@@ -55,13 +55,13 @@ def test_a_crashed_claim_is_reaped_by_the_periodic_task_and_delivered_once(
 ):
     from datetime import timedelta
 
-    from apps.notifications import services
+    from apps.notifications import delivery
 
     long_ago = timezone.now() - timedelta(minutes=20)
     # No worker yet: the enqueued message waits; then a worker claims and "dies".
     send(team=hooked_team, now=long_ago)
     webhook = Notification.objects.get(channel=Channel.WEBHOOK)
-    assert services.notification_claim(notification_id=webhook.pk, now=long_ago)
+    assert delivery.notification_claim(notification_id=webhook.pk, now=long_ago)
 
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
         celery_app.send_task("apps.notifications.tasks.reap_stuck_deliveries")

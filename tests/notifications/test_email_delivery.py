@@ -1,7 +1,7 @@
 import pytest
 from django.core import mail
 
-from apps.notifications import services
+from apps.notifications import delivery
 from apps.notifications.models import Channel, Notification, Status
 from tests.notifications.conftest import send
 
@@ -12,7 +12,7 @@ def test_an_email_has_text_and_html_with_an_absolute_link_to_the_handoff(alice):
     send(recipients=[alice])
     email = Notification.objects.get(channel=Channel.EMAIL)
 
-    services.notification_deliver(notification_id=email.pk)
+    delivery.notification_deliver(notification_id=email.pk)
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -31,15 +31,15 @@ def test_an_email_has_text_and_html_with_an_absolute_link_to_the_handoff(alice):
 def test_an_absolute_url_is_kept_as_given(alice):
     send(recipients=[alice], url="https://elsewhere.example.com/x/")
     email = Notification.objects.get(channel=Channel.EMAIL)
-    services.notification_deliver(notification_id=email.pk)
+    delivery.notification_deliver(notification_id=email.pk)
     assert "https://elsewhere.example.com/x/" in mail.outbox[0].body
 
 
 def test_a_sent_email_is_never_sent_again(alice):
     send(recipients=[alice])
     email = Notification.objects.get(channel=Channel.EMAIL)
-    services.notification_deliver(notification_id=email.pk)
-    assert services.notification_deliver(notification_id=email.pk) is None
+    delivery.notification_deliver(notification_id=email.pk)
+    assert delivery.notification_deliver(notification_id=email.pk) is None
     assert len(mail.outbox) == 1
 
 
@@ -48,8 +48,8 @@ def test_a_failing_mail_server_is_recorded_on_the_row(alice, settings):
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1
     send(recipients=[alice])
     email = Notification.objects.get(channel=Channel.EMAIL)
-    with pytest.raises(services.DeliveryFailed):
-        services.notification_deliver(notification_id=email.pk)
+    with pytest.raises(delivery.DeliveryFailed):
+        delivery.notification_deliver(notification_id=email.pk)
     email.refresh_from_db()
     assert email.status == Status.FAILED
     assert "Connection" in email.last_error or "refused" in email.last_error.lower()

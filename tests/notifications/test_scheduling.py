@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from apps.notifications import services
+from apps.notifications import delivery, services
 from apps.notifications.models import Channel, Notification, Status
 from tests.notifications.conftest import NOW, send
 
@@ -44,10 +44,10 @@ def test_scheduled_rows_are_released_when_their_time_comes_and_only_once(
     send(recipients=[alice], team=hooked_team, kind="warning", urgent=False, deliver_after=OPENS)
     webhook = Notification.objects.get(channel=Channel.WEBHOOK)
 
-    assert services.notifications_release_scheduled(now=OPENS - timedelta(seconds=1)) == []
+    assert delivery.notifications_release_scheduled(now=OPENS - timedelta(seconds=1)) == []
     with django_capture_on_commit_callbacks() as callbacks:
-        assert services.notifications_release_scheduled(now=OPENS) == [webhook.pk]
-        assert services.notifications_release_scheduled(now=OPENS) == []
+        assert delivery.notifications_release_scheduled(now=OPENS) == [webhook.pk]
+        assert delivery.notifications_release_scheduled(now=OPENS) == []
     assert len(callbacks) == 1
     webhook.refresh_from_db()
     assert webhook.status == Status.PENDING
@@ -56,5 +56,5 @@ def test_scheduled_rows_are_released_when_their_time_comes_and_only_once(
 def test_a_scheduled_row_is_not_delivered_before_release(alice, hooked_team, webhook_server):
     send(recipients=[alice], team=hooked_team, kind="warning", urgent=False, deliver_after=OPENS)
     webhook = Notification.objects.get(channel=Channel.WEBHOOK)
-    assert services.notification_deliver(notification_id=webhook.pk) is None
+    assert delivery.notification_deliver(notification_id=webhook.pk) is None
     assert webhook_server.received == []

@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.notifications import services
+from apps.notifications import delivery
 from apps.notifications.models import Channel, Notification, Status
 from tests.notifications.conftest import send
 
@@ -16,7 +16,7 @@ def webhook(hooked_team):
 
 
 def test_a_200_marks_the_webhook_sent_with_slack_compatible_json(webhook, webhook_server):
-    services.notification_deliver(notification_id=webhook.pk)
+    delivery.notification_deliver(notification_id=webhook.pk)
 
     (payload,) = webhook_server.received
     assert "Breach: resolve of #7" in payload["text"]
@@ -31,8 +31,8 @@ def test_a_200_marks_the_webhook_sent_with_slack_compatible_json(webhook, webhoo
 def test_a_500_is_recorded_as_failed_and_the_retry_delivers(webhook, webhook_server):
     webhook_server.reply_with((500, 0))
 
-    with pytest.raises(services.DeliveryFailed) as failure:
-        services.notification_deliver(notification_id=webhook.pk)
+    with pytest.raises(delivery.DeliveryFailed) as failure:
+        delivery.notification_deliver(notification_id=webhook.pk)
 
     assert failure.value.retryable
     webhook.refresh_from_db()
@@ -41,7 +41,7 @@ def test_a_500_is_recorded_as_failed_and_the_retry_delivers(webhook, webhook_ser
     assert "server exploded" in webhook.last_error
     assert webhook.sent_at is None
 
-    services.notification_deliver(notification_id=webhook.pk)  # what the task's retry does
+    delivery.notification_deliver(notification_id=webhook.pk)  # what the task's retry does
     webhook.refresh_from_db()
     assert (webhook.status, webhook.attempts, webhook.last_error) == (Status.SENT, 2, "")
     assert len(webhook_server.received) == 2
@@ -50,8 +50,8 @@ def test_a_500_is_recorded_as_failed_and_the_retry_delivers(webhook, webhook_ser
 def test_a_server_slower_than_the_timeout_is_a_timeout_failure(webhook, webhook_server):
     webhook_server.reply_with((200, 2.0))  # the timeout is 0.5 s in tests
 
-    with pytest.raises(services.DeliveryFailed):
-        services.notification_deliver(notification_id=webhook.pk)
+    with pytest.raises(delivery.DeliveryFailed):
+        delivery.notification_deliver(notification_id=webhook.pk)
 
     webhook.refresh_from_db()
     assert webhook.status == Status.FAILED
@@ -61,10 +61,10 @@ def test_a_server_slower_than_the_timeout_is_a_timeout_failure(webhook, webhook_
 def test_after_five_attempts_a_failure_stays_failed_for_staff_to_see(webhook, webhook_server):
     webhook_server.reply_with(*[(503, 0)] * 5)
     for attempt in range(1, 6):
-        with pytest.raises(services.DeliveryFailed) as failure:
-            services.notification_deliver(notification_id=webhook.pk)
+        with pytest.raises(delivery.DeliveryFailed) as failure:
+            delivery.notification_deliver(notification_id=webhook.pk)
         assert failure.value.retryable is (attempt < 5)
-    assert services.notification_deliver(notification_id=webhook.pk) is None
+    assert delivery.notification_deliver(notification_id=webhook.pk) is None
     webhook.refresh_from_db()
     assert (webhook.status, webhook.attempts) == (Status.FAILED, 5)
     assert len(webhook_server.received) == 5
@@ -75,12 +75,12 @@ def test_an_unreachable_webhook_is_recorded(hooked_team):
     hooked_team.save()
     send(team=hooked_team)
     webhook = Notification.objects.get(channel=Channel.WEBHOOK)
-    with pytest.raises(services.DeliveryFailed):
-        services.notification_deliver(notification_id=webhook.pk)
+    with pytest.raises(delivery.DeliveryFailed):
+        delivery.notification_deliver(notification_id=webhook.pk)
     webhook.refresh_from_db()
     assert webhook.status == Status.FAILED and webhook.last_error
 
 
 def test_a_claimed_row_is_not_claimed_twice(webhook):
-    assert services.notification_claim(notification_id=webhook.pk, now=webhook.created_at)
-    assert services.notification_claim(notification_id=webhook.pk, now=webhook.created_at) is None
+    assert delivery.notification_claim(notification_id=webhook.pk, now=webhook.created_at)
+    assert delivery.notification_claim(notification_id=webhook.pk, now=webhook.created_at) is None

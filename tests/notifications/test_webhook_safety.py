@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from apps.core import destinations
-from apps.notifications import services
+from apps.notifications import delivery, webhooks
 from apps.notifications.models import Channel, Notification, Status
 from tests.notifications.conftest import send
 
@@ -23,8 +23,8 @@ def test_a_redirect_is_not_followed(hooked_team, webhook_server, other_server):
     webhook_server.location = other_server.url
     webhook = _webhook(hooked_team)
 
-    with pytest.raises(services.DeliveryFailed):
-        services.notification_deliver(notification_id=webhook.pk)
+    with pytest.raises(delivery.DeliveryFailed):
+        delivery.notification_deliver(notification_id=webhook.pk)
 
     assert len(webhook_server.received) == 1
     assert other_server.received == []  # never a second request, to wherever it pointed
@@ -39,8 +39,8 @@ def test_a_redirect_to_the_metadata_service_is_not_followed(hooked_team, webhook
     webhook_server.location = "http://169.254.169.254/latest/meta-data/"
     webhook = _webhook(hooked_team)
 
-    with pytest.raises(services.DeliveryFailed):
-        services.notification_deliver(notification_id=webhook.pk)
+    with pytest.raises(delivery.DeliveryFailed):
+        delivery.notification_deliver(notification_id=webhook.pk)
 
     webhook.refresh_from_db()
     assert "169.254.169.254" in webhook.last_error and "not followed" in webhook.last_error
@@ -54,8 +54,8 @@ def test_a_private_destination_saved_earlier_is_refused_at_delivery(
     settings.WEBHOOK_ALLOW_PRIVATE = False
     webhook = _webhook(hooked_team)
 
-    with pytest.raises(services.DeliveryFailed) as failure:
-        services.notification_deliver(notification_id=webhook.pk)
+    with pytest.raises(delivery.DeliveryFailed) as failure:
+        delivery.notification_deliver(notification_id=webhook.pk)
 
     assert not failure.value.retryable  # refused by policy: trying again changes nothing
     assert webhook_server.received == []
@@ -85,8 +85,8 @@ def test_a_name_that_resolves_inward_by_delivery_time_is_refused(
     hooked_team.save()
     webhook = _webhook(hooked_team)
 
-    with pytest.raises(services.DeliveryFailed):
-        services.notification_deliver(notification_id=webhook.pk)
+    with pytest.raises(delivery.DeliveryFailed):
+        delivery.notification_deliver(notification_id=webhook.pk)
 
     assert webhook_server.received == []
     webhook.refresh_from_db()
@@ -97,8 +97,8 @@ def test_a_non_http_url_is_never_opened(hooked_team):
     hooked_team.webhook_url = "file:///etc/passwd"
     hooked_team.save()
     webhook = _webhook(hooked_team)
-    with pytest.raises(services.DeliveryFailed) as failure:
-        services.notification_deliver(notification_id=webhook.pk)
+    with pytest.raises(delivery.DeliveryFailed) as failure:
+        delivery.notification_deliver(notification_id=webhook.pk)
     assert not failure.value.retryable
     webhook.refresh_from_db()
     assert "Not an http(s) webhook URL" in webhook.last_error
@@ -108,7 +108,7 @@ def test_titles_and_bodies_reach_slack_as_text_not_mentions_or_links(hooked_team
     title = "<!channel> refunds & <https://evil.example|click here> <@U123>"
     webhook = _webhook(hooked_team, title=title, body="Reply: <!here> 1 < 2 > 0 & done")
 
-    services.notification_deliver(notification_id=webhook.pk)
+    delivery.notification_deliver(notification_id=webhook.pk)
 
     (payload,) = webhook_server.received
     shown = "&lt;!channel&gt; refunds &amp; &lt;https://evil.example|click here&gt; &lt;@U123&gt;"
@@ -123,16 +123,16 @@ def test_titles_and_bodies_reach_slack_as_text_not_mentions_or_links(hooked_team
 
 def test_the_link_target_cannot_be_cut_short_by_a_bar_or_bracket():
     notification = Notification(kind="breach", title="T", body="", url="/handoffs/7/?q=a|b>c")
-    section = services.webhook_payload(notification)["blocks"][0]["text"]["text"]
+    section = webhooks.webhook_payload(notification)["blocks"][0]["text"]["text"]
     assert "/handoffs/7/?q=a%7Cb%3Ec|T>" in section
 
 
 def test_every_send_of_a_notification_carries_the_same_idempotency_key(hooked_team, webhook_server):
     webhook_server.reply_with((500, 0))
     webhook = _webhook(hooked_team)
-    with pytest.raises(services.DeliveryFailed):
-        services.notification_deliver(notification_id=webhook.pk)
-    services.notification_deliver(notification_id=webhook.pk)
+    with pytest.raises(delivery.DeliveryFailed):
+        delivery.notification_deliver(notification_id=webhook.pk)
+    delivery.notification_deliver(notification_id=webhook.pk)
 
     keys = [h.get("Idempotency-Key") for h in webhook_server.headers]
     assert keys == [f"ola-notification-{webhook.pk}"] * 2
