@@ -1,3 +1,5 @@
+import datetime
+
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -23,6 +25,13 @@ class User(AbstractUser):
         validators=[validate_timezone],
         help_text="Times on every page are shown in this zone.",
     )
+    # Quiet hours: non-urgent email waits for the next working hour in `time_zone`.
+    quiet_hours = models.BooleanField(
+        default=False,
+        help_text="Hold non-urgent email outside my working hours (Monday to Friday).",
+    )
+    work_starts = models.TimeField(default=datetime.time(9, 0))
+    work_ends = models.TimeField(default=datetime.time(17, 0))
 
     class Meta:
         ordering = ["username"]

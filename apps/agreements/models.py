@@ -202,6 +202,12 @@ class Agreement(TimeStampedModel):
         validators=[MinValueValidator(1), MaxValueValidator(60)],
         help_text="Close a handoff waiting on the requester after this many days without reply.",
     )
+    confirmation_days = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="Close a resolved handoff the requester has not confirmed or reopened "
+        "after this many business days.",
+    )
     change_summary = models.TextField(
         blank=True, help_text="What this version changes (shown in the version history)."
     )

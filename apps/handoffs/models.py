@@ -227,6 +227,24 @@ class HandoffEvent(models.Model):
         return f"{self.handoff_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"
 
 
+class Watcher(models.Model):
+    """Someone who hears about every change to a handoff: the filer, the assignee and
+    commenters by default; anyone who may see it can watch or stop watching."""
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="watchers")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watching"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["handoff", "created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["handoff", "user"], name="watcher_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} watches #{self.handoff_id}"
+
+
 class ClockStatus(models.TextChoices):
     RUNNING = "running", "Running"
     PAUSED = "paused", "Paused"

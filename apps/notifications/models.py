@@ -23,6 +23,23 @@ class Kind(models.TextChoices):
     DIGEST = "digest", "Digest"
     # Exception windows: requested (to the approvers), approved or refused (to the requester).
     WINDOW = "window", "Exception window"
+    # Handoff events, each told by the service that made the change.
+    FILED = "filed", "Handoff filed"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    ACTION_PLAN = "action_plan", "Action plan posted"
+    QUESTION = "question", "Question to the requester"
+    REPLIED = "replied", "Requester replied"
+    RESOLVED = "resolved", "Resolved"
+    REOPENED = "reopened", "Reopened"
+    CLOSED = "closed", "Closed"
+    ASSIGNED = "assigned", "Assigned to you"
+    PRIORITY = "priority", "Priority changed"
+    MENTION = "mention", "Mentioned"
+    COMMENT = "comment", "Comment on a handoff you watch"
+    # Agreement versions: approval requested (to the leads who sign), approved or
+    # activated (to both teams' leads), changes requested (to the author).
+    APPROVAL = "approval", "Approval requested"
+    AGREEMENT = "agreement", "Agreement decided"
     OTHER = "other", "Other"
 
 
@@ -102,6 +119,14 @@ class Notification(models.Model):
         null=True, blank=True, help_text="Non-urgent: held until the team's open hours."
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The retry schedule lives here, not in the broker: the periodic sender takes every
+    # row whose time has come, whatever became of its Celery message.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Coalescing: a row folded into an earlier one for the same person and subject is
+    # delivered as part of that one (its line listed there), never on its own.
+    coalesced_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="coalesced"
+    )
     last_error = models.TextField(blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -116,6 +141,11 @@ class Notification(models.Model):
             models.Index(fields=["recipient", "channel", "read_at"], name="notif_inbox_idx"),
             models.Index(fields=["status", "claimed_at"], name="notif_claimed_idx"),
             models.Index(fields=["status", "deliver_after"], name="notif_scheduled_idx"),
+            models.Index(fields=["status", "next_attempt_at"], name="notif_next_attempt_idx"),
+            models.Index(
+                fields=["recipient", "subject_type", "subject_id", "created_at"],
+                name="notif_subject_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -176,3 +206,23 @@ class NotificationPreference(models.Model):
     def __str__(self) -> str:
         state = "on" if self.enabled else "off"
         return f"{self.user}: {self.kind} by {self.channel} {state}"
+
+
+class TeamChannelPreference(models.Model):
+    """A team's choice of which kinds go to its webhook (set by its leads); no row means
+    the default."""
+
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.CASCADE, related_name="channel_preferences"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    enabled = models.BooleanField()
+
+    class Meta:
+        ordering = ["team", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "kind"], name="team_channel_preference_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.kind} to the webhook {'on' if self.enabled else 'off'}"
