@@ -8,6 +8,7 @@ message a worker receives from `deliver_notification.delay_on_commit`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 
 from celery import current_app
@@ -16,9 +17,10 @@ from django.db import transaction
 DELIVER_NOTIFICATION = "apps.notifications.tasks.deliver_notification"
 
 
-def enqueue_delivery(notification_id: int) -> None:
+def enqueue_delivery(notification_id: int, *, at: datetime | None = None) -> None:
     """Send the delivery task once the current transaction commits: a worker must never
-    look for a row that is not there yet (or was rolled back)."""
+    look for a row that is not there yet (or was rolled back). `at` asks the broker to
+    hold the message until then (a shortcut only: the row's own time decides)."""
     transaction.on_commit(
-        partial(current_app.send_task, DELIVER_NOTIFICATION, args=(notification_id,))
+        partial(current_app.send_task, DELIVER_NOTIFICATION, args=(notification_id,), eta=at)
     )
