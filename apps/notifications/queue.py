@@ -17,10 +17,13 @@ from django.db import transaction
 DELIVER_NOTIFICATION = "apps.notifications.tasks.deliver_notification"
 
 
-def enqueue_delivery(notification_id: int, *, at: datetime | None = None) -> None:
+def enqueue_delivery(
+    notification_id: int, *, at: datetime | None = None, channel: str | None = None
+) -> None:
     """Send the delivery task once the current transaction commits: a worker must never
     look for a row that is not there yet (or was rolled back). `at` asks the broker to
-    hold the message until then (a shortcut only: the row's own time decides)."""
+    hold the message until then (a shortcut only: the row's own time decides); `channel`
+    names the row's channel so that each channel can have a queue of its own."""
     transaction.on_commit(
         partial(current_app.send_task, DELIVER_NOTIFICATION, args=(notification_id,), eta=at)
     )
