@@ -28,7 +28,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.agreements.targets import merge_targets
-from apps.core.api import SafeJSONParser
+from apps.core.api import SafeJSONParser, ServiceActionMixin
 from apps.handoffs.models import Clock, Handoff
 from apps.teams.models import Team
 
@@ -62,16 +62,9 @@ def _now():
     return timezone.now()
 
 
-class _InputMixin:
+class _InputMixin(ServiceActionMixin):
     # Targets are JSON objects: form encodings cannot carry them.
     parser_classes = [SafeJSONParser]
-
-    def _input(self, serializer_class, **kwargs):
-        serializer = serializer_class(
-            data=self.request.data, context=self.get_serializer_context(), **kwargs
-        )
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
     def filter_queryset(self, queryset):
         # The query string filters the list only: a detail URL or an action finds its row
@@ -139,11 +132,9 @@ class QuarterlyReviewViewSet(
             Prefetch("action_items", queryset=ActionItem.objects.select_related("owner")),
         )
 
-    def _respond(self, review: QuarterlyReview, code: int = status.HTTP_200_OK) -> Response:
-        fresh = self._full(QuarterlyReview.objects.visible_to(self.request.user)).get(pk=review.pk)
-        return Response(
-            QuarterlyReviewSerializer(fresh, context=self.get_serializer_context()).data, code
-        )
+    def respond_queryset(self):
+        # A write answers with the whole review, whatever shape the write read it in.
+        return self._full(QuarterlyReview.objects.visible_to(self.request.user))
 
     def _editable(self) -> QuarterlyReview:
         """The review to write, once the user may (a lead of either team): who sees it but
@@ -275,10 +266,6 @@ class BreachReviewViewSet(
             "-created_at", "-pk"
         )
 
-    def _respond(self, review: BreachReview, code: int = status.HTTP_200_OK) -> Response:
-        fresh = self.get_queryset().get(pk=review.pk)
-        return Response(self.get_serializer(fresh).data, code)
-
     def _save(self, *, clock: Clock, root_cause, what_happened, prevention):
         return services.breach_review_save(
             clock=clock,
@@ -389,10 +376,6 @@ class ActionItemViewSet(
             .select_related("owner")
             .order_by("done_at", "due_date", "pk")
         )
-
-    def _respond(self, item: ActionItem, code: int = status.HTTP_200_OK) -> Response:
-        fresh = self.get_queryset().get(pk=item.pk)
-        return Response(self.get_serializer(fresh).data, code)
 
     def create(self, request, *args, **kwargs):
         data = self._input(ActionItemCreateInput)
