@@ -5,6 +5,7 @@ portal refuses to start without a SECRET_KEY. See README.md for every variable.
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -258,6 +259,17 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="OLA Portal <ola@loca
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Absolute links in emails and webhooks.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Email replies (apps.notifications.replies, apps.handoffs.inbound): notification emails
+# about a handoff carry Reply-To handoff+<id>.<user>.<signature>@REPLY_DOMAIN (empty: off),
+# and the mailbox that domain delivers to is read every minute: a Maildir on this machine
+# (REPLY_MAILDIR) and/or an IMAP folder (REPLY_IMAP_URL=imaps://user:pass@host/INBOX).
+REPLY_DOMAIN = env.str("REPLY_DOMAIN", default="").strip().lower()
+REPLY_MAILDIR = env.str("REPLY_MAILDIR", default="")
+REPLY_IMAP_URL = env.str("REPLY_IMAP_URL", default="")
+if REPLY_DOMAIN and not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", REPLY_DOMAIN):
+    raise ImproperlyConfigured(f"REPLY_DOMAIN is not a domain name: {REPLY_DOMAIN!r}.")
+if REPLY_IMAP_URL and not REPLY_IMAP_URL.startswith(("imaps://", "imap://")):
+    raise ImproperlyConfigured("REPLY_IMAP_URL must start with imaps:// (or imap://).")
 
 # --- Celery -------------------------------------------------------------------------------
 
