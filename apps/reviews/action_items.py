@@ -14,9 +14,9 @@ from django.db.models import Q
 from apps.core import limits
 
 from .models import ActionItem, BreachReview, QuarterlyReview
-from .notices import _date_text, _notify, _url
-from .permissions import _team_ids, can_manage_action_items, can_set_done
-from .scheduling import ZONE_SLACK, _local_today
+from .notices import date_text, link_to, notify
+from .permissions import can_manage_action_items, can_set_done, team_ids_of
+from .scheduling import ZONE_SLACK, local_today
 
 
 def _parent_team_ids(review, breach_review) -> tuple[int, int]:
@@ -57,13 +57,13 @@ def action_item_create(
         errors["title"] = [problem]
     if owner is None:
         errors["owner"] = ["Choose who owns it."]
-    elif not _team_ids(owner, _parent_team_ids(review, breach_review), lead=False):
+    elif not team_ids_of(owner, _parent_team_ids(review, breach_review), lead=False):
         errors["owner"] = ["The owner must be a member of one of the two teams."]
     if due_date is None:
         errors["due_date"] = ["Give a due date."]
     elif not limits.DATE_MIN <= due_date <= limits.DATE_MAX:
         errors["due_date"] = [limits.date_range_message()]
-    elif due_date < _local_today(now, getattr(owner, "time_zone", "UTC")):
+    elif due_date < local_today(now, getattr(owner, "time_zone", "UTC")):
         errors["due_date"] = ["The due date has already passed."]
     if errors:
         raise ValidationError(errors)
@@ -76,11 +76,11 @@ def action_item_create(
         created_by=actor,
     )
     if owner.pk != actor.pk:
-        _notify(
+        notify(
             kind="reminder",
             title=f"Action item for you: {title}",
-            body=f"{actor} gave you an action item, due on {_date_text(due_date)}.",
-            url=_url(review or breach_review),
+            body=f"{actor} gave you an action item, due on {date_text(due_date)}.",
+            url=link_to(review or breach_review),
             dedup_base=f"action:{item.pk}:assigned",
             recipients=[owner],
             subject_type="action_item",
@@ -128,7 +128,7 @@ def action_items_remind(*, now: datetime) -> int:
     )
     sent = 0
     for item in candidates:
-        today = _local_today(now, item.owner.time_zone)
+        today = local_today(now, item.owner.time_zone)
         if item.due_date > today:
             continue
         if item.due_date == today:
@@ -141,11 +141,11 @@ def action_items_remind(*, now: datetime) -> int:
             )
             if not claimed:
                 continue  # another run reminded, or the item was done meanwhile
-            _notify(
+            notify(
                 kind="reminder",
                 title=title,
-                body=f"Action item due on {_date_text(item.due_date)}: {item.title}",
-                url=_url(item.review or item.breach_review),
+                body=f"Action item due on {date_text(item.due_date)}: {item.title}",
+                url=link_to(item.review or item.breach_review),
                 dedup_base=f"action:{item.pk}:{key}",
                 recipients=[item.owner],
                 subject_type="action_item",

@@ -13,14 +13,14 @@ from apps.notifications import services as notifications
 from apps.teams.models import Membership, Role
 
 from .models import QuarterlyReview
-from .permissions import _review_teams
+from .permissions import review_teams
 
 
-def _notify(**kwargs):
+def notify(**kwargs):
     return notifications.notify(**kwargs)
 
 
-def _url(obj) -> str:
+def link_to(obj) -> str:
     try:
         path = obj.get_absolute_url()
     except NoReverseMatch:  # the pages are not wired (a management command, say)
@@ -28,20 +28,20 @@ def _url(obj) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def _date_text(day: date) -> str:
+def date_text(day: date) -> str:
     return f"{day.day} {day:%b %Y}"
 
 
-def _period_text(review: QuarterlyReview) -> str:
+def period_text(review: QuarterlyReview) -> str:
     last_day = review.period_end - timedelta(days=1)
-    return f"{_date_text(review.period_start)} – {_date_text(last_day)}"
+    return f"{date_text(review.period_start)} – {date_text(last_day)}"
 
 
-def _days(n: int) -> str:
+def days_text(n: int) -> str:
     return "today" if n == 0 else ("1 day" if n == 1 else f"{n} days")
 
 
-def _leads_of(review: QuarterlyReview) -> list:
+def leads_of(review: QuarterlyReview) -> list:
     series = review.series
     return [
         m.user
@@ -53,21 +53,21 @@ def _leads_of(review: QuarterlyReview) -> list:
     ]
 
 
-def _tell_the_other_side(review: QuarterlyReview, actor, signed, now: datetime) -> None:
+def tell_the_other_side(review: QuarterlyReview, actor, signed, now: datetime) -> None:
     """The leads of the side still to sign hear that it waits on them."""
     signed_teams = set(review.sign_offs.values_list("team_id", flat=True))
-    waiting = [t for t in _review_teams(review) if t.pk not in signed_teams]
+    waiting = [t for t in review_teams(review) if t.pk not in signed_teams]
     leads = [
         m.user
         for m in Membership.objects.filter(team__in=waiting, role=Role.LEAD).select_related("user")
         if m.user_id != actor.pk
     ]
-    _notify(
+    notify(
         kind="review_due",
         title=f"{actor} signed the review of {review.agreement.title}: your sign-off is next",
         body=f"{', '.join(str(t) for t in waiting)} still has to sign the review of "
-        f"{_period_text(review)}.",
-        url=_url(review),
+        f"{period_text(review)}.",
+        url=link_to(review),
         # Per sign-off: signatures cleared by an edit and given again notify again.
         dedup_base=f"review:{review.pk}:signed:{signed[0].pk}",
         recipients=leads,
@@ -77,20 +77,20 @@ def _tell_the_other_side(review: QuarterlyReview, actor, signed, now: datetime) 
     )
 
 
-def _tell_both_sides_completed(review: QuarterlyReview, changes: list[str], now) -> None:
+def tell_both_sides_completed(review: QuarterlyReview, changes: list[str], now) -> None:
     new = review.resulting_agreement
     body = (
         f"Version {new.version} is now active: " + "; ".join(changes) + "."
         if new is not None
         else "The targets stay as they are."
     )
-    _notify(
+    notify(
         kind="other",
         title=f"The review of {review.agreement.title} is signed off",
         body=body,
-        url=_url(review),
+        url=link_to(review),
         dedup_base=f"review:{review.pk}:completed",
-        recipients=_leads_of(review),
+        recipients=leads_of(review),
         subject_type="review",
         subject_id=review.pk,
         now=now,

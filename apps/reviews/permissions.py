@@ -12,7 +12,7 @@ from apps.teams.models import Role, Team
 from .models import ActionItem, BreachReview, QuarterlyReview
 
 
-def _team_ids(user, team_ids: Iterable[int], *, lead: bool) -> set[int]:
+def team_ids_of(user, team_ids: Iterable[int], *, lead: bool) -> set[int]:
     if not user.is_authenticated:
         return set()
     memberships = user.memberships.filter(team_id__in=list(team_ids))
@@ -21,7 +21,7 @@ def _team_ids(user, team_ids: Iterable[int], *, lead: bool) -> set[int]:
     return set(memberships.values_list("team_id", flat=True))
 
 
-def _review_teams(review: QuarterlyReview) -> tuple[Team, Team]:
+def review_teams(review: QuarterlyReview) -> tuple[Team, Team]:
     return review.series.provider_team, review.series.requesting_team
 
 
@@ -30,29 +30,29 @@ def can_see_review(user, review: QuarterlyReview) -> bool:
     if user.is_authenticated and user.is_staff:
         return True
     series = review.series
-    return bool(_team_ids(user, (series.provider_team_id, series.requesting_team_id), lead=False))
+    return bool(team_ids_of(user, (series.provider_team_id, series.requesting_team_id), lead=False))
 
 
 def can_edit_review(user, review: QuarterlyReview) -> bool:
     """Leads of either team start, edit and sign a review. Staff administer reviews in the
     admin; they do not write the teams' findings or agree targets for them."""
     series = review.series
-    return bool(_team_ids(user, (series.provider_team_id, series.requesting_team_id), lead=True))
+    return bool(team_ids_of(user, (series.provider_team_id, series.requesting_team_id), lead=True))
 
 
 def sides_to_sign(user, review: QuarterlyReview) -> list[Team]:
     """The sides this user may still sign: each team they lead that has not signed (a
     person leading both teams signs both at once, as with agreement approvals)."""
     signed = {s.team_id for s in review.sign_offs.all()}
-    teams = _review_teams(review)
-    led = _team_ids(user, [t.pk for t in teams], lead=True)
+    teams = review_teams(review)
+    led = team_ids_of(user, [t.pk for t in teams], lead=True)
     return [team for team in teams if team.pk in led and team.pk not in signed]
 
 
 def can_review_breach(user, clock: Clock) -> bool:
     """Members (and leads) of the provider team write the breach review of their clock;
     the requesting team reads it."""
-    return bool(_team_ids(user, [clock.handoff.provider_team_id], lead=False))
+    return bool(team_ids_of(user, [clock.handoff.provider_team_id], lead=False))
 
 
 def can_manage_action_items(

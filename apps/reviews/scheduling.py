@@ -19,7 +19,7 @@ from apps.agreements.models import Agreement
 from apps.agreements.models import Status as AgreementStatus
 
 from .models import QuarterlyReview, ReviewStatus
-from .notices import _date_text, _days, _leads_of, _notify, _period_text, _url
+from .notices import date_text, days_text, leads_of, link_to, notify, period_text
 
 SCHEDULE_AHEAD_DAYS = 14
 REMIND_DAYS = (14, 3)
@@ -27,11 +27,11 @@ REMIND_DAYS = (14, 3)
 ZONE_SLACK = timedelta(days=1)
 
 
-def _local_today(now: datetime, time_zone: str) -> date:
+def local_today(now: datetime, time_zone: str) -> date:
     return now.astimezone(ZoneInfo(time_zone or "UTC")).date()
 
 
-def _months(n: int) -> relativedelta:
+def cadence_delta(n: int) -> relativedelta:
     return relativedelta(months=n)
 
 
@@ -59,7 +59,7 @@ def next_review_period(agreement: Agreement) -> tuple[date, date] | None:
         ) or {}
         agreement.latest_due = latest.get("due_date")
         agreement.latest_end = latest.get("period_end")
-    cadence = _months(agreement.review_cadence_months)
+    cadence = cadence_delta(agreement.review_cadence_months)
     if agreement.latest_due is not None:
         # Contiguous periods: the next one starts where the last ended, whatever the
         # month lengths did to the arithmetic.
@@ -97,7 +97,7 @@ def reviews_schedule(*, now: datetime) -> list[QuarterlyReview]:
         if period is None:
             continue
         start, due = period
-        today = _local_today(now, agreement.calendar.time_zone)
+        today = local_today(now, agreement.calendar.time_zone)
         if (due - today).days > SCHEDULE_AHEAD_DAYS or due <= start:
             continue
         with transaction.atomic():
@@ -156,35 +156,35 @@ def reviews_remind(*, now: datetime) -> dict:
     )
     counts = {"reminded_14": 0, "reminded_3": 0, "overdue": 0}
     for review in candidates:
-        days_left = (review.due_date - _local_today(now, review.agreement.calendar.time_zone)).days
+        days_left = (review.due_date - local_today(now, review.agreement.calendar.time_zone)).days
         if days_left < 0:
             column, key, count = "overdue_flagged_at", "overdue", "overdue"
             title = (
                 f"Overdue: the review of {review.agreement.title} was due on "
-                f"{_date_text(review.due_date)}"
+                f"{date_text(review.due_date)}"
             )
         elif days_left <= short_days:
             column, key, count = "reminded_3_at", "due:3", "reminded_3"
-            title = f"Review of {review.agreement.title} due in {_days(days_left)}"
+            title = f"Review of {review.agreement.title} due in {days_text(days_left)}"
         elif days_left <= long_days:
             column, key, count = "reminded_14_at", "due:14", "reminded_14"
-            title = f"Review of {review.agreement.title} due in {_days(days_left)}"
+            title = f"Review of {review.agreement.title} due in {days_text(days_left)}"
         else:
             continue
         with transaction.atomic():
             if not _claim(review, column, now):
                 continue  # another run sent it, or the review was completed meanwhile
-            _notify(
+            notify(
                 kind="review_due",
                 title=title,
                 body=(
-                    f"The quarterly review of {review.series} for {_period_text(review)} is due "
-                    f"on {_date_text(review.due_date)}. Both teams' leads look at the compliance "
+                    f"The quarterly review of {review.series} for {period_text(review)} is due "
+                    f"on {date_text(review.due_date)}. Both teams' leads look at the compliance "
                     "pack, agree the targets and sign off."
                 ),
-                url=_url(review),
+                url=link_to(review),
                 dedup_base=f"review:{review.pk}:{key}",
-                recipients=_leads_of(review),
+                recipients=leads_of(review),
                 subject_type="review",
                 subject_id=review.pk,
                 now=now,

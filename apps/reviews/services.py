@@ -33,23 +33,23 @@ from .models import (
     ReviewSignOff,
     ReviewStatus,
 )
-from .notices import _date_text, _period_text, _tell_both_sides_completed, _tell_the_other_side
+from .notices import date_text, period_text, tell_both_sides_completed, tell_the_other_side
 from .pack import build_pack, recommendations_for
 from .permissions import (
-    _review_teams,
-    _team_ids,
     can_edit_review,
     can_manage_action_items,
     can_review_breach,
     can_see_review,
     can_set_done,
+    review_teams,
     sides_to_sign,
+    team_ids_of,
 )
 from .scheduling import (
     REMIND_DAYS,
     SCHEDULE_AHEAD_DAYS,
-    _local_today,
-    _months,
+    cadence_delta,
+    local_today,
     next_review_period,
     reviews_remind,
     reviews_schedule,
@@ -113,14 +113,14 @@ def _targets_of(agreement: Agreement) -> dict:
 def review_period_over(review: QuarterlyReview, *, now: datetime, time_zone: str) -> bool:
     """Whether the review's period has ended in the agreement's zone (`period_end` is the
     first day after it)."""
-    return _local_today(now, time_zone) >= review.period_end
+    return local_today(now, time_zone) >= review.period_end
 
 
 def _refuse_before_period_end(review: QuarterlyReview, now: datetime, doing: str) -> None:
     if not review_period_over(review, now=now, time_zone=review.agreement.calendar.time_zone):
         raise Conflict(
-            f"The period under review runs until {_date_text(review.period_last_day)}: the "
-            f"review can be {doing} from {_date_text(review.period_end)}, once the period is "
+            f"The period under review runs until {date_text(review.period_last_day)}: the "
+            f"review can be {doing} from {date_text(review.period_end)}, once the period is "
             "over and its figures are complete. Notes can be written before."
         )
 
@@ -291,7 +291,7 @@ def conflict_words(conflicts: list[dict], *, active: Agreement) -> str:
     to do about it."""
     grid = TargetGrid.from_agreement(active)
     when = (
-        f"approved on {_date_text(_local_today(active.activated_at, active.calendar.time_zone))}"
+        f"approved on {date_text(local_today(active.activated_at, active.calendar.time_zone))}"
         if active.activated_at
         else "approved"
     )
@@ -359,7 +359,7 @@ def review_sign_off(
     sides = sides_to_sign(actor, review)
     if not sides:
         raise Conflict("You have already signed this review for every team you lead.")
-    provider, requesting = _review_teams(review)
+    provider, requesting = review_teams(review)
     earlier = list(review.sign_offs.select_related("user", "team"))
     completing = {provider.pk, requesting.pk} <= {s.team_id for s in earlier} | {
         t.pk for t in sides
@@ -392,7 +392,7 @@ def review_sign_off(
     if not completing:
         review.status = ReviewStatus.AWAITING_SIGN_OFF
         review.save(update_fields=["status", "updated_at"])
-        _tell_the_other_side(review, actor, signed, now)
+        tell_the_other_side(review, actor, signed, now)
         return review
     if changes:
         next_version = _next_version(review, active, targets, [*earlier, *signed], changes, now=now)
@@ -400,7 +400,7 @@ def review_sign_off(
     review.completed_at = now
     review.resulting_agreement = next_version
     review.save(update_fields=["status", "completed_at", "resulting_agreement", "updated_at"])
-    _tell_both_sides_completed(review, changes, now)
+    tell_both_sides_completed(review, changes, now)
     return review
 
 
@@ -423,7 +423,7 @@ def _check_can_amend(review: QuarterlyReview, active: Agreement, earlier) -> Non
             "review's targets can become the next version."
         )
     for sign_off in earlier:
-        if not _team_ids(sign_off.user, [sign_off.team_id], lead=True):
+        if not team_ids_of(sign_off.user, [sign_off.team_id], lead=True):
             raise Conflict(
                 f"{sign_off.user} signed for {sign_off.team} but no longer leads it: "
                 "ask them to edit and sign again, or a current lead to sign."
@@ -453,7 +453,7 @@ def _next_version(
             )
         targets.append(data)
     summary = (
-        f"Agreed in the quarterly review #{review.pk} of {_period_text(review)}: "
+        f"Agreed in the quarterly review #{review.pk} of {period_text(review)}: "
         + "; ".join(changes)
         + "."
     )
@@ -464,7 +464,7 @@ def _next_version(
         actor=first,
         targets=targets,
         change_summary=summary,
-        next_review_date=review.due_date + _months(active.review_cadence_months),
+        next_review_date=review.due_date + cadence_delta(active.review_cadence_months),
         now=now,
     )
     agreement_services.agreement_submit(agreement=draft, actor=first, now=now)

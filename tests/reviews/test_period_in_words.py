@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from apps.reviews.models import QuarterlyReview, ReviewStatus
-from apps.reviews.views import period_in_words
+from apps.reviews.presenters import period_in_words
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,8 @@ from apps.agreements.models import Agreement
 from apps.core.exceptions import Conflict
 from apps.reviews import services
 from apps.reviews.models import QuarterlyReview, ReviewStatus
+from apps.reviews.presenters import duration
 from apps.reviews.services import rebase_targets
-from apps.reviews.views import duration
 from tests.helpers import berlin
 
 from .conftest import REVIEW_DAY, active_version

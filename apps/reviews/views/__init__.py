@@ -1,9 +1,7 @@
 """Review pages: `reviews` (the list, the quarterly review and its POST views, action
 items) and `breaches` (breached clocks to review, the breach review form). What the pages
-display is arranged in `apps.reviews.presenters` (`period_in_words` and `duration` are
-re-exported here for the tests that knew them as view helpers)."""
+display is arranged in `apps.reviews.presenters`."""
 
-from ..presenters import duration, period_in_words
 from .breaches import breach_action_add, breach_list, breach_review
 from .reviews import (
     action_add,
@@ -23,8 +21,6 @@ __all__ = [
     "breach_action_add",
     "breach_list",
     "breach_review",
-    "duration",
-    "period_in_words",
     "review_detail",
     "review_edit",
     "review_index",
