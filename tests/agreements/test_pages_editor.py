@@ -26,6 +26,7 @@ MAIN_FIELDS = {
     "next_review_date": "",
     "playbook": "Call the on-call engineer for P1.",
     "waiting_auto_close_days": "7",
+    "confirmation_days": "5",
     "change_summary": "First version",
 }
 

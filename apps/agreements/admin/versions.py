@@ -246,7 +246,17 @@ class AgreementAdmin(SimpleHistoryAdmin):
             "Service",
             {"fields": ("service_description", "scope_included", "scope_excluded", "customer_sla")},
         ),
-        ("Clocks", {"fields": ("calendar", "warning_threshold", "waiting_auto_close_days")}),
+        (
+            "Clocks",
+            {
+                "fields": (
+                    "calendar",
+                    "warning_threshold",
+                    "waiting_auto_close_days",
+                    "confirmation_days",
+                )
+            },
+        ),
         (
             "Responsibilities",
             {

@@ -165,6 +165,13 @@ class VersionInput(serializers.Serializer):
     waiting_auto_close_days = serializers.IntegerField(
         required=False, min_value=-limits.SMALL_INT_MAX, max_value=limits.SMALL_INT_MAX
     )
+    confirmation_days = serializers.IntegerField(
+        required=False,
+        min_value=-limits.SMALL_INT_MAX,
+        max_value=limits.SMALL_INT_MAX,
+        help_text="Business days (the provider team's calendar) after which a resolved "
+        "handoff the requester has not confirmed or reopened closes.",
+    )
     change_summary = _long_text()
     targets = TargetInput(many=True, required=False, max_length=limits.PARTS_MAX)
     triage_fields = TriageFieldInput(many=True, required=False, max_length=limits.PARTS_MAX)

@@ -94,6 +94,7 @@ class AgreementSerializer(serializers.ModelSerializer):
             "next_review_date",
             "playbook",
             "waiting_auto_close_days",
+            "confirmation_days",
             "change_summary",
             "created_by",
             "submitted_at",

@@ -34,6 +34,7 @@ AGREEMENT_FIELDS = (
     "next_review_date",
     "playbook",
     "waiting_auto_close_days",
+    "confirmation_days",
     "change_summary",
 )
 LONG_TEXT_FIELDS = (

@@ -114,7 +114,11 @@ def promises(agreement: Agreement) -> dict:
         f"{agreement.waiting_auto_close_days} days without a reply)",
     ]
     if agreement.resolution_validated_by in (Party.REQUESTING_TEAM, Party.REQUESTING_LEAD):
-        duties.append("to validate each resolution")
+        days = agreement.confirmation_days
+        duties.append(
+            "to validate each resolution (it closes after "
+            f"{days} business day{'' if days == 1 else 's'} without an answer)"
+        )
     requesting_text = f"{requesting} promises {provider} {_join(duties)}."
     tiers = [f"{t.get_priority_display()} — {tier_summary(t)}" for t in agreement.targets.all()]
     if tiers:
