@@ -26,6 +26,7 @@ from ..models import (
     Status,
     TriageField,
 )
+from .notices import tell_approved, tell_changes_requested, tell_submitted
 from .permissions import _leads, can_edit, sides_to_approve
 from .validation import (
     AGREEMENT_FIELDS,
@@ -211,8 +212,8 @@ def agreement_update_draft(
 
 @transaction.atomic
 def agreement_submit(*, agreement: Agreement, actor, now: datetime | None = None) -> Agreement:
-    """Ask both teams' leads to approve a draft that changes something; earlier approvals
-    are cleared."""
+    """Ask both teams' leads to approve a draft that changes something (they are told);
+    earlier approvals are cleared."""
     now = now or timezone.now()
     agreement = _lock(agreement)
     if not can_edit(actor, agreement):
@@ -232,6 +233,7 @@ def agreement_submit(*, agreement: Agreement, actor, now: datetime | None = None
     agreement.status = Status.IN_REVIEW
     agreement.submitted_at = now
     agreement.save(update_fields=["status", "submitted_at", "updated_at"])
+    tell_submitted(agreement, actor=actor, now=now)
     return agreement
 
 
@@ -240,7 +242,8 @@ def agreement_approve(
     *, agreement: Agreement, actor, comment: str = "", now: datetime | None = None
 ) -> Agreement:
     """Record the actor's approval for each side they lead; with both sides approved the
-    version becomes active and the previous active version superseded, together."""
+    version becomes active and the previous active version superseded, together. Both
+    teams' leads are told."""
     agreement = _lock(agreement)
     is_lead = any(_leads(actor, t) for t in (agreement.provider_team, agreement.requesting_team))
     if not is_lead:
@@ -258,8 +261,12 @@ def agreement_approve(
         for team in sides
     )
     approved = set(agreement.approvals.values_list("team_id", flat=True))
-    if {agreement.series.provider_team_id, agreement.series.requesting_team_id} <= approved:
+    activated = {agreement.series.provider_team_id, agreement.series.requesting_team_id} <= approved
+    if activated:
         _activate(agreement, now)
+    tell_approved(
+        agreement, actor=actor, teams=sides, activated=activated, comment=comment, now=now
+    )
     return agreement
 
 
@@ -286,14 +293,16 @@ def next_review_date(agreement: Agreement, today: date) -> date:
 def agreement_request_changes(
     *, agreement: Agreement, actor, comment: str = "", now: datetime | None = None
 ) -> Agreement:
-    """Send a version in review back to draft (approvals so far are dropped)."""
-    # `now` for uniformity: sending back records no time (submitted_at is cleared).
+    """Send a version in review back to draft (approvals so far are dropped); its author is
+    told."""
+    now = now or timezone.now()
     agreement = _lock(agreement)
     if not can_edit(actor, agreement):
         raise PermissionDenied("Only a lead of the provider or requesting team may do that.")
     if agreement.status != Status.IN_REVIEW:
         raise Conflict("Only a version in review can be sent back to draft.")
     agreement.approvals.all().delete()
+    submitted_at = agreement.submitted_at
     agreement.status = Status.DRAFT
     agreement.submitted_at = None
     if comment:
@@ -301,6 +310,9 @@ def agreement_request_changes(
             agreement.change_summary + "\n\nChanges requested: " + comment
         ).strip()
     agreement.save(update_fields=["status", "submitted_at", "change_summary", "updated_at"])
+    tell_changes_requested(
+        agreement, actor=actor, comment=comment, submitted_at=submitted_at, now=now
+    )
     return agreement
 
 

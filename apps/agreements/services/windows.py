@@ -297,4 +297,17 @@ def exception_window_end(
             actor=actor,
             now=now,
         )
+    else:
+        # A request withdrawn before anyone decided: whoever was asked to decide need not
+        # look for it any more (and the requester hears if someone else withdrew it).
+        _notify_window(
+            window,
+            event="withdrawn",
+            title=f"Exception window request withdrawn: {window.provider_team}, {approved_period}",
+            body=f"{actor.display_name} withdrew the request for {approved_period}; "
+            "there is nothing to decide." + (f"\n\n{note}" if note else ""),
+            recipients=[*_approvers(window), window.requested_by],
+            actor=actor,
+            now=now,
+        )
     return window
