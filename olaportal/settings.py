@@ -310,6 +310,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 50},
     },
+    "handoffs-read-email-replies": {
+        "task": "apps.handoffs.tasks.read_email_replies",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 50},
+    },
     "notifications-release-scheduled": {
         "task": "apps.notifications.tasks.release_scheduled",
         "schedule": timedelta(minutes=1),

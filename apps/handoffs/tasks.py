@@ -6,6 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from .clockwork.sweep import sweep_due_clocks, sweep_record
+from .inbound import read_replies
 from .reminders import remind_waiting, send_digests
 
 logger = logging.getLogger(__name__)
@@ -51,3 +52,20 @@ def remind_waiting_requesters() -> dict:
 def send_team_digests() -> int:
     """Daily: each team's at-risk and breached work."""
     return send_digests(now=timezone.now())
+
+
+@shared_task(soft_time_limit=50, time_limit=55, ignore_result=True)
+def read_email_replies() -> dict:
+    """Every minute: replies to notification emails become comments (apps.handoffs.inbound);
+    nothing when REPLY_DOMAIN is unset. One batch per task: when more replies wait, the next
+    batch is a new task with its own limit."""
+    result = read_replies(now=timezone.now())
+    if result.more and not result.left:
+        read_email_replies.delay()
+    return {
+        "commented": result.commented,
+        "resumed": result.resumed,
+        "duplicates": result.duplicates,
+        "refused": result.refused,
+        "left": result.left,
+    }
