@@ -17,3 +17,17 @@ class PreferencesForm(forms.Form):
 
     def enabled(self) -> set[tuple[str, str]]:
         return {tuple(name.split(":", 1)) for name, value in self.cleaned_data.items() if value}
+
+
+class TeamChannelForm(forms.Form):
+    """A team's webhook grid: one checkbox per kind, named `<kind>`; unchecked is off."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for kind in Kind:
+            self.fields[kind.value] = forms.BooleanField(
+                required=False, label=f"{kind.label} to the team's webhook"
+            )
+
+    def enabled(self) -> set[str]:
+        return {name for name, value in self.cleaned_data.items() if value}

@@ -59,11 +59,63 @@ class Status(models.TextChoices):
 
 # Which channels a person gets for each kind unless they chose otherwise. In-app is always
 # on: the inbox is the one place where everything that concerned someone can be found.
+# Email by default for what a person must act on or hears of once (a handoff filed to
+# their team, a question, a reply, a resolution to confirm, work assigned, a mention, an
+# approval, a breach); in-app only for the running commentary (acknowledged, plan posted,
+# comments, priority changes, early warnings) that would otherwise flood a mailbox.
 EMAIL_BY_DEFAULT = frozenset(
-    {Kind.BREACH, Kind.ESCALATION, Kind.REVIEW_DUE, Kind.REMINDER, Kind.DIGEST, Kind.WINDOW}
+    {
+        Kind.BREACH,
+        Kind.ESCALATION,
+        Kind.REVIEW_DUE,
+        Kind.REMINDER,
+        Kind.DIGEST,
+        Kind.WINDOW,
+        Kind.FILED,
+        Kind.QUESTION,
+        Kind.REPLIED,
+        Kind.RESOLVED,
+        Kind.REOPENED,
+        Kind.CLOSED,
+        Kind.ASSIGNED,
+        Kind.MENTION,
+        Kind.APPROVAL,
+        Kind.AGREEMENT,
+    }
+)
+# What a team's webhook (its channel) hears unless its leads chose otherwise: the work that
+# arrives and the clocks that slip — what a team channel is watched for.
+WEBHOOK_BY_DEFAULT = frozenset(
+    {Kind.WARNING, Kind.BREACH, Kind.ESCALATION, Kind.FILED, Kind.DIGEST, Kind.REOPENED}
 )
 # Channels a person may switch on and off (the team webhook belongs to the team).
 PERSONAL_CHANNELS = (Channel.EMAIL,)
+
+# The preferences page and the API group the kinds the way people think of them.
+KIND_GROUPS: tuple[tuple[str, tuple[Kind, ...]], ...] = (
+    (
+        "Handoff events",
+        (
+            Kind.FILED,
+            Kind.ACKNOWLEDGED,
+            Kind.ACTION_PLAN,
+            Kind.QUESTION,
+            Kind.REPLIED,
+            Kind.RESOLVED,
+            Kind.REOPENED,
+            Kind.CLOSED,
+            Kind.ASSIGNED,
+            Kind.PRIORITY,
+            Kind.MENTION,
+            Kind.COMMENT,
+        ),
+    ),
+    ("Clocks", (Kind.WARNING, Kind.BREACH, Kind.ESCALATION, Kind.REMINDER, Kind.DIGEST)),
+    (
+        "Agreements, windows and reviews",
+        (Kind.APPROVAL, Kind.AGREEMENT, Kind.WINDOW, Kind.REVIEW_DUE, Kind.OTHER),
+    ),
+)
 
 
 def default_enabled(kind: str, channel: str) -> bool:
@@ -71,6 +123,8 @@ def default_enabled(kind: str, channel: str) -> bool:
         return True
     if channel == Channel.EMAIL:
         return kind in EMAIL_BY_DEFAULT
+    if channel == Channel.WEBHOOK:
+        return kind in WEBHOOK_BY_DEFAULT
     return False
 
 
@@ -86,6 +140,10 @@ class NotificationQuerySet(models.QuerySet):
 
     def unread(self) -> NotificationQuerySet:
         return self.filter(read_at=None)
+
+    def heads(self) -> NotificationQuerySet:
+        """Entries of the inbox: rows not folded into an earlier one (coalescing)."""
+        return self.filter(coalesced_into=None)
 
 
 class Notification(models.Model):

@@ -258,6 +258,14 @@ EXPECTED: dict[str, Row] = {
     ),
     "notifications:mark-all-read": row(GET=POST_ONLY, POST=page(302)),
     "notifications:preferences": row(GET=page(), POST=page(302)),
+    # Opening marks read and follows the link: only the recipient's own.
+    "notifications:open": row(pk="notification", GET=page(404, requester=302)),
+    # The polled bell: a signed-out page is told to stop polling (286), not redirected.
+    "notifications:bell": row(GET=everyone(200, anonymous=286)),
+    # Engineering's webhook kinds: its lead and staff choose them.
+    "notifications:team-preferences": row(
+        slug="provider_slug", GET=POST_ONLY, POST=page(403, lead=302, staff=302)
+    ),
     # Reports: every signed-in person; the figures count only what they may see.
     "reports:index": row(GET=page()),
     "reports:compliance-csv": row(GET=page()),
@@ -374,6 +382,10 @@ EXPECTED: dict[str, Row] = {
     "notification-detail": row(pk="notification", GET=api(404, requester=200)),
     "notification-read": row(pk="notification", GET=API_POST_ONLY, POST=api(404, requester=200)),
     "notification-read-all": row(GET=API_POST_ONLY, POST=api(200)),
+    "notification-preferences": row(GET=api(), PATCH=api(200)),
+    "notification-team-preferences": row(
+        slug="provider_slug", GET=api(), PATCH=api(403, lead=200, staff=200)
+    ),
     # The report's figures are restricted to what the caller may see (and bad parameters
     # are a 400: `test_the_report_api_refuses_bad_parameters_to_everyone_signed_in`).
     "api-report-compliance": row(GET=api(), POST=api(405)),
