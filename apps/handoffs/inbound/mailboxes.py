@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 
 from .message import MESSAGE_MAX_BYTES
-from .taking import TRANSIENT, Batch, handle, refusal_header
+from .taking import TRANSIENT, Batch, handle, with_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def read_maildir(path: str, *, now: datetime, limit: int = BATCH_MAX) -> Batch:
             batch.left += 1
             break
         if outcome is None:
-            _folder(inbox, REJECTED).add(refusal_header(batch.reasons[-1]) + raw)
+            _folder(inbox, REJECTED).add(with_refusal(batch.reasons[-1], raw))
         else:
             _folder(inbox, PROCESSED).add(raw)
         inbox.discard(key)
@@ -77,61 +77,89 @@ def _quoted(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _ok(answer: tuple, what: str):
+    status, data = answer
+    if status != "OK":
+        raise imaplib.IMAP4.error(f"{what}: {status} {data!r}")
+    return data
+
+
+class _Folder:
+    """The IMAP folder replies arrive in, on one connection."""
+
+    def __init__(self, conn: imaplib.IMAP4, name: str):
+        self.conn = conn
+        # What the server offers once signed in (imaplib keeps the greeting's list).
+        data = _ok(conn.capability(), "CAPABILITY")
+        self.capabilities = set(data[0].decode("ascii", "replace").upper().split())
+        for folder in (PROCESSED, REJECTED):
+            if _ok(conn.list('""', _quoted(folder)), "LIST") in ([None], []):
+                _ok(conn.create(_quoted(folder)), f"CREATE {folder}")
+        _ok(conn.select(_quoted(name)), f"SELECT {name}")
+
+    def uids(self) -> list[str]:
+        data = _ok(self.conn.uid("SEARCH", None, "ALL"), "SEARCH")
+        return [uid.decode("ascii") for uid in (data[0] or b"").split()]
+
+    def fetch(self, uid: str) -> bytes | None:
+        """The message's bytes (left unread), or None when larger than MESSAGE_MAX_BYTES."""
+        data = _ok(self.conn.uid("FETCH", uid, "(RFC822.SIZE)"), "FETCH")
+        answer = b" ".join(d for d in data if isinstance(d, bytes))
+        size = re.search(rb"RFC822\.SIZE (\d+)", answer)
+        if size is not None and int(size.group(1)) > MESSAGE_MAX_BYTES:
+            return None
+        data = _ok(self.conn.uid("FETCH", uid, "(BODY.PEEK[])"), "FETCH")
+        return next((item[1] for item in data if isinstance(item, tuple)), b"")
+
+    def move(self, uid: str, target: str, *, copy: bytes | None = None) -> None:
+        """Move the message to `target`, or put `copy` there in its place."""
+        if copy is not None:
+            _ok(self.conn.append(_quoted(target), None, None, copy), f"APPEND {target}")
+        elif "MOVE" in self.capabilities:
+            _ok(self.conn.uid("MOVE", uid, _quoted(target)), f"MOVE {target}")
+            return
+        else:
+            _ok(self.conn.uid("COPY", uid, _quoted(target)), f"COPY {target}")
+        _ok(self.conn.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)"), "STORE")
+        if "UIDPLUS" in self.capabilities:
+            _ok(self.conn.uid("EXPUNGE", uid), "EXPUNGE")
+        else:
+            _ok(self.conn.expunge(), "EXPUNGE")
+
+
 def read_imap(url: str, *, now: datetime, limit: int = BATCH_MAX) -> Batch:
-    """Take the replies in an IMAP folder: each is moved to `Processed` or `Rejected`
-    (created when missing); one too large is moved unread."""
-    conn, folder = _connect(url)
+    """Take the replies in an IMAP folder: each leaves it for `Processed`, or for
+    `Rejected` with an X-OLA-Reply-Refused header saying why (folders created when
+    missing); one too large to read is moved there unread."""
+    conn, name = _connect(url)
     batch = Batch()
     try:
-        for name in (PROCESSED, REJECTED):
-            conn.create(_quoted(name))  # "already exists" is fine
-        status, _ = conn.select(_quoted(folder))
-        if status != "OK":
-            raise imaplib.IMAP4.error(f"cannot open the folder {folder!r}")
-        _, data = conn.uid("SEARCH", None, "ALL")
-        uids = (data[0] or b"").split()
+        folder = _Folder(conn, name)
+        uids = folder.uids()
         batch.more = len(uids) > limit
-        can_move = "MOVE" in conn.capabilities
         for uid in uids[:limit]:
-            uid = uid.decode("ascii")
-            raw = _fetch(conn, uid)
+            raw = folder.fetch(uid)
+            if raw is None:
+                reason = f"larger than {MESSAGE_MAX_BYTES // (1024 * 1024)} MB"
+                batch.refused += 1
+                batch.reasons.append(reason)
+                logger.warning("email reply imap %s set aside: %s", uid, reason)
+                folder.move(uid, REJECTED)
+                continue
             try:
-                if raw is None:
-                    outcome = None
-                    batch.refused += 1
-                    batch.reasons.append(f"larger than {MESSAGE_MAX_BYTES // (1024 * 1024)} MB")
-                    logger.warning("email reply imap %s set aside: too large", uid)
-                else:
-                    outcome = handle(raw, now=now, batch=batch, where=f"imap {uid}")
+                outcome = handle(raw, now=now, batch=batch, where=f"imap {uid}")
             except TRANSIENT:
                 logger.exception("email replies: the database is unavailable; trying again later")
                 batch.left += 1
                 break
-            target = REJECTED if outcome is None else PROCESSED
-            if can_move:
-                conn.uid("MOVE", uid, _quoted(target))
+            if outcome is None:
+                folder.move(uid, REJECTED, copy=with_refusal(batch.reasons[-1], raw))
             else:
-                conn.uid("COPY", uid, _quoted(target))
-                conn.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
-        if not can_move:
-            conn.expunge()
+                folder.move(uid, PROCESSED)
     finally:
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
             conn.logout()
     return batch
-
-
-def _fetch(conn: imaplib.IMAP4, uid: str) -> bytes | None:
-    """The message's bytes, or None when it is larger than MESSAGE_MAX_BYTES."""
-    _, data = conn.uid("FETCH", uid, "(RFC822.SIZE)")
-    size = re.search(rb"RFC822\.SIZE (\d+)", b" ".join(d for d in data if isinstance(d, bytes)))
-    if size is not None and int(size.group(1)) > MESSAGE_MAX_BYTES:
-        return None
-    _, data = conn.uid("FETCH", uid, "(BODY.PEEK[])")
-    for item in data:
-        if isinstance(item, tuple):
-            return item[1]
-    return b""
 
 
 def read_replies(*, now: datetime, limit: int = BATCH_MAX) -> Batch:

@@ -172,6 +172,9 @@ def handle(raw: bytes, *, now: datetime, batch: Batch, where: str) -> str | None
     return None
 
 
-def refusal_header(reason: str) -> bytes:
+def with_refusal(reason: str, raw: bytes) -> bytes:
+    """The message as set aside: an X-OLA-Reply-Refused header saying why, then the
+    message as it came (in its own line endings)."""
     text = limits.printable(reason, 300).encode("ascii", "replace").decode("ascii")
-    return f"X-OLA-Reply-Refused: {' '.join(text.split())}\n".encode("ascii")
+    newline = "\r\n" if b"\r\n" in raw[:4096] else "\n"
+    return f"X-OLA-Reply-Refused: {' '.join(text.split())}{newline}".encode("ascii") + raw
