@@ -20,6 +20,7 @@ from apps.agreements.models import Status as AgreementStatus
 from apps.handoffs import selectors as handoff_selectors
 from apps.handoffs.clockwork.verdict import handoff_at_risk_q, handoff_breached_q
 from apps.handoffs.compliance import clock_compliance, last_days_bounds, met_words
+from apps.handoffs.filters import AWAITING_REQUESTER
 from apps.handoffs.models import Clock, Handoff, Status
 from apps.notifications.models import Notification
 from apps.reports.forms import user_zone
@@ -32,13 +33,9 @@ TILE_DAYS = 30
 REVIEW_HORIZON_DAYS = 30
 
 
-def _rows(handoffs: list[Handoff], now: datetime) -> list[dict]:
+def _rows(handoffs: list[Handoff], now: datetime, *, requester: bool = False) -> list[dict]:
     """Handoffs with the reading of their current clock (no query per row)."""
-    team_ids = {h.provider_team_id for h in handoffs}
-    reader = handoff_selectors.ClockReader(
-        now, handoff_selectors.windows_for(team_ids, now) if team_ids else []
-    )
-    return [{"handoff": h, "reading": reader.current(h)} for h in handoffs]
+    return handoff_selectors.read_rows(handoffs, now, requester=requester)
 
 
 def _tile(membership: Membership, figures: dict | None, now: datetime) -> dict:
@@ -106,6 +103,18 @@ def dashboard_context(*, user, now: datetime) -> dict:
     )
     waiting_rows.sort(key=lambda h: (h.created_by_id != user.pk, h.waiting_since or now))
 
+    # My requests: what I filed that is under way or back with me, what needs me first.
+    requests = list(handoff_selectors.my_requests(user=user)[:LIST_SIZE])
+    request_counts = (
+        visible.filter(created_by=user, status__in=AWAITING_REQUESTER)
+        .order_by()
+        .aggregate(
+            total=Count("pk"),
+            waiting=Count("pk", filter=Q(status=Status.WAITING)),
+            to_confirm=Count("pk", filter=Q(status=Status.RESOLVED)),
+        )
+    )
+
     approvals = list(awaiting_approval(user=user, led_team_ids=led_team_ids)[:LIST_SIZE])
 
     horizon = now.date() + timedelta(days=REVIEW_HORIZON_DAYS)
@@ -148,6 +157,8 @@ def dashboard_context(*, user, now: datetime) -> dict:
         "attention": _rows(attention, now),
         "at_risk_count": risk_counts["at_risk"],
         "breached_count": risk_counts["breached"],
+        "requests": _rows(requests, now, requester=True),
+        "request_counts": request_counts,
         "waiting": waiting_rows[:LIST_SIZE],
         "waiting_count": waiting_count,
         "approvals": approvals,

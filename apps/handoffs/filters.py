@@ -35,6 +35,9 @@ class HandoffFilter(django_filters.FilterSet):
     assignee = django_filters.CharFilter(
         method="filter_assignee", label="Assignee (user id, “me” or “none”)"
     )
+    filed_by = django_filters.CharFilter(
+        method="filter_filed_by", label="Filed by (user id or “me”)"
+    )
     breached = django_filters.BooleanFilter(method="filter_breached")
     at_risk = django_filters.BooleanFilter(method="filter_at_risk", label="At risk")
     due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
@@ -50,6 +53,7 @@ class HandoffFilter(django_filters.FilterSet):
             "provider_team",
             "requesting_team",
             "assignee",
+            "filed_by",
             "breached",
             "at_risk",
             "due_before",
@@ -65,19 +69,28 @@ class HandoffFilter(django_filters.FilterSet):
             else queryset.exclude(status__in=OPEN_STATUSES)
         )
 
-    def filter_assignee(self, queryset, name, value):
+    def _person(self, queryset, field: str, value: str):
+        """`field` is "me" (the signed-in person) or a user id; empty filters nothing."""
         value = (value or "").strip().lower()
         if not value:
             return queryset
         if value == "me":
             user = getattr(self.request, "user", None)
-            return queryset.filter(assignee=user) if user else queryset.none()
-        if value == "none":
-            return queryset.filter(assignee__isnull=True)
+            if user is None or not user.is_authenticated:
+                return queryset.none()
+            return queryset.filter(**{f"{field}_id": user.pk})
         # ASCII digits within the id range only: "²" passes isdigit() and fails int(), and
         # a larger number would overflow the database's integer.
         user_id = limits.parse_id(value)
-        return queryset.none() if user_id is None else queryset.filter(assignee_id=user_id)
+        return queryset.none() if user_id is None else queryset.filter(**{f"{field}_id": user_id})
+
+    def filter_assignee(self, queryset, name, value):
+        if (value or "").strip().lower() == "none":
+            return queryset.filter(assignee__isnull=True)
+        return self._person(queryset, "assignee", value)
+
+    def filter_filed_by(self, queryset, name, value):
+        return self._person(queryset, "created_by", value)
 
     def filter_breached(self, queryset, name, value):
         if value is None:
@@ -109,4 +122,17 @@ QUEUE_TABS = {
     "waiting": ("Waiting on requester", {"status": [Status.WAITING]}),
     "at_risk": ("At risk", {"open": "true", "at_risk": "true"}),
     "breached": ("Breached", {"open": "true", "breached": "true"}),
+}
+
+# The requester's side of the same handoffs (the outgoing queue's "My requests" and the
+# dashboard's panel): what is still under way or back with us, narrowed four ways.
+AWAITING_REQUESTER = [*OPEN_STATUSES, Status.RESOLVED]
+REQUEST_VIEWS = {
+    "mine": ("Mine", {"filed_by": "me", "status": AWAITING_REQUESTER}),
+    "team": ("My team's", {"status": AWAITING_REQUESTER}),
+    "waiting": ("Waiting on us", {"status": [Status.WAITING]}),
+    "confirm": (
+        "Resolved, awaiting my confirmation",
+        {"filed_by": "me", "status": [Status.RESOLVED]},
+    ),
 }

@@ -4,15 +4,19 @@ queue row shows, computed for a page of rows with no query per row."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from django.db.models import Case, F, IntegerField, When
 from django.shortcuts import get_object_or_404
 
 from apps.agreements.models import ExceptionWindow
+from apps.calendars.businesstime import BusinessHours
+from apps.calendars.models import BusinessCalendar
 
 from .clockwork import arithmetic as clockwork
-from .filters import HandoffFilter
-from .models import Clock, ClockStatus, Handoff, HandoffEvent
+from .filters import AWAITING_REQUESTER, HandoffFilter
+from .models import Clock, ClockStatus, Handoff, HandoffEvent, Status
 
 
 def handoff_get(*, user, pk: int) -> Handoff:
@@ -27,8 +31,34 @@ def queue(*, user, team, filters: dict | None = None, request=None) -> HandoffFi
 
 def outgoing(*, user, team, filters: dict | None = None, request=None) -> HandoffFilter:
     """What a team handed over, soonest due first."""
-    queryset = Handoff.objects.visible_to(user).filter(requesting_team=team).for_queue()
+    queryset = for_requester(Handoff.objects.visible_to(user).filter(requesting_team=team))
     return HandoffFilter(filters or {}, queryset=queryset, request=request)
+
+
+def for_requester(queryset):
+    """What the requester's rows show besides a queue row's: who filed each handoff, and
+    the provider team's calendar a resolution's confirmation days are counted in."""
+    return (
+        queryset.for_queue()
+        .select_related("created_by", "provider_team__calendar")
+        .prefetch_related("provider_team__calendar__intervals", "provider_team__calendar__holidays")
+    )
+
+
+def my_requests(*, user):
+    """What `user` filed that is still under way or back with them (open, or resolved and
+    awaiting their confirmation): what needs them first, then soonest due."""
+    return for_requester(
+        Handoff.objects.visible_to(user).filter(created_by=user, status__in=AWAITING_REQUESTER)
+    ).order_by(
+        Case(
+            When(status__in=[Status.WAITING, Status.RESOLVED], then=0),
+            default=1,
+            output_field=IntegerField(),
+        ),
+        F("due_at").asc(nulls_last=True),
+        "created_at",
+    )
 
 
 def timeline(*, handoff: Handoff):
@@ -122,3 +152,88 @@ def windows_for(team_ids, now: datetime) -> list[ExceptionWindow]:
             provider_team_id__in=set(team_ids), end__gt=now - timedelta(days=400)
         )
     )
+
+
+def read_rows(handoffs: list[Handoff], now: datetime, *, requester: bool = False) -> list[dict]:
+    """Each handoff with its current clock reading, from prefetched rows (`for_queue`): the
+    business hours are built once per calendar, no query per row. On the requester's side
+    (`for_requester` rows) a resolution also says when it closes unless confirmed."""
+    team_ids = {h.provider_team_id for h in handoffs}
+    reader = ClockReader(now, windows_for(team_ids, now) if team_ids else [])
+    confirmation = ConfirmationClock() if requester else None
+    return [
+        {
+            "handoff": h,
+            "reading": reader.current(h),
+            "closes_at": confirmation.closes_at(h) if confirmation else None,
+        }
+        for h in handoffs
+    ]
+
+
+# --- resolved, awaiting the requester's confirmation -------------------------------------
+
+# A calendar with no open day for this long never reaches a business-day deadline.
+NO_OPEN_DAY_LIMIT = 366
+
+
+def _is_business_day(hours: BusinessHours, zone: ZoneInfo, day: date) -> bool:
+    # The engine decides (weekly hours, holidays, custom closed days): a business day is
+    # a local date with any open time in it.
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return hours.between(start, end) > 0
+
+
+def business_days_later(
+    hours: BusinessHours, zone: ZoneInfo, start: datetime, days: int
+) -> datetime | None:
+    """The same local time of day, `days` business days after `start` (Friday 15:00 + 1
+    → Monday 15:00; a holiday or closed day is skipped like a weekend). None if the
+    calendar has no open day for a year."""
+    local = start.astimezone(zone)
+    day, counted, idle = local.date(), 0, 0
+    while counted < days:
+        day += timedelta(days=1)
+        if _is_business_day(hours, zone, day):
+            counted, idle = counted + 1, 0
+        else:
+            idle += 1
+            if idle > NO_OPEN_DAY_LIMIT:
+                return None
+    return datetime.combine(day, local.time(), tzinfo=zone).astimezone(UTC)
+
+
+class ConfirmationClock:
+    """When a resolved handoff closes unless its requester confirms or reopens it, and
+    when they are reminded: counted in business days of the provider team's calendar,
+    whose hours are built once per calendar (no query per handoff when the calendars'
+    intervals and holidays are prefetched)."""
+
+    def __init__(self):
+        self._hours: dict[int, BusinessHours] = {}
+
+    def _hours_of(self, calendar: BusinessCalendar) -> BusinessHours:
+        if calendar.pk not in self._hours:
+            self._hours[calendar.pk] = calendar.business_hours()
+        return self._hours[calendar.pk]
+
+    def _later(self, handoff: Handoff, days: int) -> datetime | None:
+        calendar = handoff.provider_team.calendar
+        return business_days_later(
+            self._hours_of(calendar), calendar.zone, handoff.resolved_at, days
+        )
+
+    def closes_at(self, handoff: Handoff) -> datetime | None:
+        """The moment the resolution closes itself (None: not resolved)."""
+        if handoff.status != Status.RESOLVED or handoff.resolved_at is None:
+            return None
+        return self._later(handoff, handoff.agreement.confirmation_days)
+
+    def reminds_at(self, handoff: Handoff) -> datetime | None:
+        """One business day before the close. None with a one-day limit: the resolution's
+        own notice is then the only reminder there is room for."""
+        days = handoff.agreement.confirmation_days
+        if handoff.status != Status.RESOLVED or handoff.resolved_at is None or days < 2:
+            return None
+        return self._later(handoff, days - 1)

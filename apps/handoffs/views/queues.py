@@ -1,5 +1,7 @@
 """The team queues (inbound and outgoing) and the queue index: presets of one FilterSet, soonest
-due first, a row per handoff read with the one verdict."""
+due first, a row per handoff read with the one verdict. The outgoing queue is the requesting
+team's side: "My requests" narrows it to what I filed, my team's, what waits on us and what
+I am to confirm."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from django.views.decorators.http import require_GET
 from apps.teams.models import Team
 
 from .. import selectors
-from ..filters import QUEUE_TABS
+from ..filters import QUEUE_TABS, REQUEST_VIEWS
 from ..models import OPEN_STATUSES, Handoff, Status
 
 PER_PAGE = 50
@@ -27,6 +29,8 @@ PER_PAGE = 50
 INBOUND_TABS = {**QUEUE_TABS, "all": ("Everything", {})}
 OUTGOING_TABS = {
     "open": QUEUE_TABS["open"],
+    # Its filters are one of REQUEST_VIEWS, chosen by `?show=` (mine unless said).
+    "requests": ("My requests", {}),
     "waiting": ("Waiting on us", QUEUE_TABS["waiting"][1]),
     "resolved": ("Resolved, to confirm", {"status": [Status.RESOLVED]}),
     "at_risk": QUEUE_TABS["at_risk"],
@@ -41,33 +45,32 @@ def _team_of_user(request, slug: str) -> Team:
     return get_object_or_404(teams, slug=slug)
 
 
-def _tab_filters(request, tabs: dict) -> tuple[str, dict]:
-    """The chosen tab and the filters it stands for: the tab's preset over what the
-    filter form sent."""
+def _tab_filters(request, tabs: dict) -> tuple[str, str, dict]:
+    """The chosen tab (and, on "My requests", the chosen view) and the filters they stand
+    for: the presets over what the filter form sent."""
     tab = request.GET.get("tab", "")
     if tab not in tabs:
         tab = next(iter(tabs))
+    show = ""
     data = request.GET.copy()
-    for key in ("tab", "page"):
+    for key in ("tab", "page", "show"):
         data.pop(key, None)
-    for key, value in tabs[tab][1].items():
+    presets = dict(tabs[tab][1])
+    if tab == "requests":
+        show = request.GET.get("show", "")
+        if show not in REQUEST_VIEWS:
+            show = next(iter(REQUEST_VIEWS))
+        presets.update(REQUEST_VIEWS[show][1])
+    for key, value in presets.items():
         data.setlist(key, [str(v) for v in value] if isinstance(value, list) else [value])
-    return tab, data
-
-
-def _row_context(rows_of: list[Handoff], now) -> list[dict]:
-    """Each handoff with its current clock reading, computed from prefetched rows: the
-    business hours are built once per calendar, no query per row."""
-    team_ids = {h.provider_team_id for h in rows_of}
-    reader = selectors.ClockReader(now, selectors.windows_for(team_ids, now) if team_ids else [])
-    return [{"handoff": h, "reading": reader.current(h)} for h in rows_of]
+    return tab, show, data
 
 
 def _queue_page(request, slug: str, *, direction: str):
     team = _team_of_user(request, slug)
     inbound = direction == "inbound"
     tabs = INBOUND_TABS if inbound else OUTGOING_TABS
-    tab, data = _tab_filters(request, tabs)
+    tab, show, data = _tab_filters(request, tabs)
     select = selectors.queue if inbound else selectors.outgoing
     filterset = select(user=request.user, team=team, filters=data, request=request)
     form = filterset.form
@@ -85,10 +88,12 @@ def _queue_page(request, slug: str, *, direction: str):
             "inbound": inbound,
             "tabs": [(key, label) for key, (label, _) in tabs.items()],
             "tab": tab,
+            "request_views": [(key, label) for key, (label, _) in REQUEST_VIEWS.items()],
+            "show": show,
             "filter_form": form,
             "counterpart_field": "requesting_team" if inbound else "provider_team",
             "page_obj": page,
-            "rows": _row_context(list(page), now),
+            "rows": selectors.read_rows(list(page), now, requester=not inbound),
             "show_actions": inbound,
             "next_url": request.get_full_path(),
             "now": now,
@@ -143,7 +148,7 @@ def row_response(request, pk: int, *, notice: str = "", error: str = "") -> Http
     only successful responses, and a refusal belongs in the row)."""
     handoff = get_object_or_404(Handoff.objects.visible_to(request.user).for_queue(), pk=pk)
     now = timezone.now()
-    row = _row_context([handoff], now)[0]
+    row = selectors.read_rows([handoff], now)[0]
     html = render_to_string(
         "handoffs/_queue_row.html",
         {
