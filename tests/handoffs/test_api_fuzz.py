@@ -91,6 +91,7 @@ params = st.dictionaries(
             "provider_team",
             "requesting_team",
             "assignee",
+            "filed_by",
             "breached",
             "at_risk",
             "due_before",
