@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-long install install-dev migrate seed lint bench clean
+.PHONY: run test test-long install install-dev migrate seed lint bench bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,12 @@ lint: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/businesstime.py
+
+# Side by side with django-helpdesk and businesstimedelta (../shared/peers, read-only): one
+# table of medians, ratios and goals with the load average; ~15-20 min on 2 cores.
+# A quick try: make bench-peers PEERS_ARGS="--size 500 --rounds 3 --skip reports"
+bench-peers: $(DEV_STAMP)
+	$(BIN)/python bench/peers.py $(PEERS_ARGS)
 
 # Load test with locust (own virtualenv bench/load/.venv) against gunicorn and a
 # throw-away PostgreSQL database: bench/load/README.md. Not part of `make test`.
