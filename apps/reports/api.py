@@ -125,6 +125,6 @@ class ComplianceReportView(APIView):
                 "to": query.until,
                 "group_by": query.group_by,
                 "time_zone": tz,
-                "rows": compliance_rows(clocks, query=query, tz=tz, namer=namer),
+                "rows": compliance_rows(clocks, user=request.user, query=query, tz=tz, namer=namer),
             }
         )

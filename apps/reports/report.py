@@ -1,11 +1,15 @@
 """The compliance report's tables, shared by the page, its CSV exports and the API.
 
-Every figure comes from `apps.handoffs.compliance` over `Clock.objects.visible_to(user)`
-(the clocks of the handoffs the user may see: an aggregate never counts another team's
-work), restricted to the handoffs created in the period and to the filters. Three
-queries whatever the number of handoffs: compliance per group and metric, breach causes
-per group, met % per month and metric. Group names (teams, agreement titles) come from
-what the form already loaded.
+Every figure counts the clocks of `Clock.objects.visible_to(user)` (the clocks of the
+handoffs the user may see: an aggregate never counts another team's work), restricted to
+the handoffs created in the period and to the filters. Compliance and the monthly trend
+are read from the clock rollups (`apps.reports.rollups`: whole UTC months and days from
+the rollup rows, the partial days at the ends from the clocks; percentiles rounded down
+to the minute, to five minutes above 8 h), or, where the rollups cannot answer (other
+databases than PostgreSQL), from the clocks by `apps.handoffs.compliance`; breach causes
+from the clocks and their breach reviews. Three queries whatever the number of
+handoffs: compliance per group and metric, breach causes per group, met % per month and
+metric. Group names (teams, agreement titles) come from what the form already loaded.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from apps.reviews.models import RootCause
 from apps.teams.models import Team
 
 from .forms import PRIORITY_LABELS, SEGMENT_LABELS, AgreementChoice, ReportQuery
+from .rollups import Scope, rollup_compliance
 
 METRICS = list(Metric.choices)
 METRIC_LABELS = dict(Metric.choices)
@@ -132,11 +137,39 @@ def report_clocks(*, user, query: ReportQuery, tz: str) -> QuerySet[Clock]:
     return clocks
 
 
-def compliance_rows(clocks, *, query: ReportQuery, tz: str, namer: Namer) -> list[dict]:
+def figures(
+    clocks, *, user, query: ReportQuery, tz: str, group_by, percentiles: bool = True
+) -> list[dict]:
+    """`clock_compliance` rows of the report's clocks: from the rollups when they can
+    answer, else from `clocks` (the same figures; percentiles from the rollups are
+    rounded down to the minute, to five minutes above 8 h)."""
+    since, until = query.bounds(tz)
+    scope = Scope.of(
+        user,
+        provider_team=query.provider_team.pk if query.provider_team else None,
+        requesting_team=query.requesting_team.pk if query.requesting_team else None,
+        series=query.agreement,
+        priority=query.priority,
+    )
+    rows = rollup_compliance(
+        scope=scope,
+        since=since,
+        until=until,
+        group_by=group_by,
+        tz=tz,
+        percentiles=percentiles,
+        using=clocks.db,
+    )
+    if rows is None:
+        rows = clock_compliance(clocks, group_by=group_by, tz=tz, percentiles=percentiles)
+    return rows
+
+
+def compliance_rows(clocks, *, user, query: ReportQuery, tz: str, namer: Namer) -> list[dict]:
     """One row per group and metric: the group's key fields, `group` (its label), metric,
     metric_label and the figures (`FIGURES`), groups in their natural order (teams and
     agreements by name, priorities P1 first, months in time)."""
-    rows = clock_compliance(clocks, group_by=(query.group_by, "metric"), tz=tz)
+    rows = figures(clocks, user=user, query=query, tz=tz, group_by=(query.group_by, "metric"))
     metric_order = [m for m, _ in METRICS]
     result = []
     for row in rows:
@@ -198,13 +231,13 @@ def _months(since: date, until: date) -> list[date]:
     return months
 
 
-def trend_rows(clocks, *, query: ReportQuery, tz: str) -> list[dict]:
+def trend_rows(clocks, *, user, query: ReportQuery, tz: str) -> list[dict]:
     """Every month of the period (months without finished work too, so a chart's line
     shows the gap), with finished, met, breached and met % per metric."""
-    found = {
-        (row["month"], row["metric"]): row
-        for row in clock_compliance(clocks, group_by=("month", "metric"), tz=tz, percentiles=False)
-    }
+    rows = figures(
+        clocks, user=user, query=query, tz=tz, group_by=("month", "metric"), percentiles=False
+    )
+    found = {(row["month"], row["metric"]): row for row in rows}
     result = []
     for month in _months(query.since, query.until):
         metrics = {}
@@ -234,10 +267,10 @@ def trend_rows(clocks, *, query: ReportQuery, tz: str) -> list[dict]:
 def build_report(*, user, query: ReportQuery, tz: str, namer: Namer) -> dict:
     """The three tables and the charts' data for the page (three queries)."""
     clocks = report_clocks(user=user, query=query, tz=tz)
-    compliance = compliance_rows(clocks, query=query, tz=tz, namer=namer)
+    compliance = compliance_rows(clocks, user=user, query=query, tz=tz, namer=namer)
     groups = _grouped(compliance, query.group_by)
     causes = cause_rows(clocks, query=query, tz=tz, namer=namer)
-    trend = trend_rows(clocks, query=query, tz=tz)
+    trend = trend_rows(clocks, user=user, query=query, tz=tz)
     return {
         "compliance": compliance,
         "compliance_groups": groups,

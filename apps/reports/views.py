@@ -97,12 +97,13 @@ def _export(request: HttpRequest, table: str) -> HttpResponse:
     clocks = report_clocks(user=request.user, query=query, tz=tz)
     if table == "compliance":
         rows = compliance_table(
-            compliance_rows(clocks, query=query, tz=tz, namer=namer), query.group_by
+            compliance_rows(clocks, user=request.user, query=query, tz=tz, namer=namer),
+            query.group_by,
         )
     elif table == "breach-causes":
         rows = causes_table(cause_rows(clocks, query=query, tz=tz, namer=namer), query.group_by)
     else:
-        rows = trend_csv(trend_rows(clocks, query=query, tz=tz))
+        rows = trend_csv(trend_rows(clocks, user=request.user, query=query, tz=tz))
     by = "" if table == "trend" else f"-by-{query.group_by}"
     filename = f"{table}{by}-{query.since}-to-{query.until}.csv"
     return csv_response(rows, filename)

@@ -30,7 +30,7 @@ from apps.notifications import services as notifications
 from apps.notifications.models import Channel, Notification
 
 from ..models import Clock, ClockStatus, EventKind, Handoff
-from . import arithmetic, store
+from . import arithmetic, rollups, store
 from .notices import URGENT_PRIORITIES, Notice, Outbox, recipients
 from .store import ClockContext, Contexts
 
@@ -301,7 +301,7 @@ def clocks_start(*, handoff: Handoff, target, now: datetime) -> list[Clock]:
 
 def clocks_change(*, handoff: Handoff, actor, now: datetime, change: Change) -> list[Clock]:
     """Lock the handoff's clocks (the caller holds the handoff), let `change` act on each,
-    recompute every deadline, save, and record the clocks met."""
+    recompute every deadline, keep the rollups in step, save, and record the clocks met."""
     ctx = ClockContext.load(handoff.agreement_id)
     clocks = store.lock_clocks(handoff.pk)
     before = {c.pk: store.state(c) for c in clocks}
@@ -313,6 +313,9 @@ def clocks_change(*, handoff: Handoff, actor, now: datetime, change: Change) -> 
         change(clock, ctx, outbox)
         ctx.refresh(clock)
         outboxes.append(outbox)
+    # Every clock of the handoff, after any verdict moved and after the handoff services
+    # changed the copies (priority, reopen count, time waiting) in this transaction.
+    rollups.settle(clocks)
     store.save(clocks, before)
     store.save_handoff_due(handoff, clocks)
     store.record(

@@ -38,6 +38,8 @@ STATE_FIELDS = (
     "breached_at",
     "stopped_at",
     "sweep_failures",
+    # What the clock adds to the rollups (clockwork.rollups.settle sets it).
+    "rollup",
 )
 DEADLINE_FIELDS = (
     "segment_started_at",

@@ -1,0 +1,381 @@
+"""Compliance figures from the clock rollups (apps.handoffs.models.ClockRollup): the same
+rows as `apps.handoffs.compliance.clock_compliance`, read from thousands of rollup rows
+instead of millions of clocks.
+
+The period [since, until) is cut into
+- whole UTC months: the month rows (without the segment, or — grouping by segment —
+  without the priority);
+- whole UTC days: the day rows;
+- the rest — the partial days at the ends when the period's bounds are not UTC
+  midnights (a viewer east or west of UTC), and, grouping by month, the UTC days a local
+  month starts inside: the finished clocks themselves (a few days' worth, by the
+  `clock_finished_started_idx` index);
+and the three are added up in one statement: counts and sums, and the histograms of
+consumed time merged, from which each group's nearest-rank p50/p80/p95 is read (the
+first bucket whose running count reaches ceil(p·n): the exact percentile rounded down
+to the minute below 8 h, to five minutes above — `clockwork.rollups.bucket`).
+
+A handoff counts once per group on its first finished clock (`handoffs` columns), so
+groupings without the metric need no numbering of each handoff's clocks.
+
+Falls back (returns None; the caller reads the clocks): databases other than
+PostgreSQL, and groupings the rollups do not hold ("period"). Month rows are skipped
+for a grouping by segment with a priority filter or grouping (day rows instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import connections, router
+
+from apps.handoffs.clockwork.rollups import bucket_seconds, bucket_sql
+from apps.handoffs.compliance import _pct
+from apps.handoffs.models import ALL, Clock, ClockRollup
+from apps.teams.models import Team
+
+ROLLUP_GROUPS = ("metric", "priority", "team", "agreement", "segment", "month")
+# p → (a, b), p = a / b: the value at rank ceil(p·n) is the first whose running count c
+# has b·c ≥ a·n (c is an integer).
+PERCENTILES = {"p50": (1, 2), "p80": (4, 5), "p95": (19, 20)}
+SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; "
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose clocks and which: the viewer (None: everyone's) and the report's filters."""
+
+    team_ids: tuple[int, ...] | None = None  # the viewer's teams; None for staff
+    provider_team: int | None = None
+    requesting_team: int | None = None
+    series: int | None = None
+    priority: str | None = None
+
+    @classmethod
+    def of(cls, user, **filters) -> Scope:
+        """What `Clock.objects.visible_to(user)` shows, narrowed by the filters."""
+        if not user.is_authenticated:
+            return cls(team_ids=(), **filters)
+        if user.is_staff:
+            return cls(**filters)
+        mine = Team.objects.filter(memberships__user=user).values_list("pk", flat=True)
+        return cls(team_ids=tuple(mine), **filters)
+
+
+@dataclass
+class Plan:
+    """Where each part of the period is read from."""
+
+    months: list[date]
+    days: list[date]
+    exact: list[tuple[datetime, datetime]]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _month_starts(since: datetime, until: datetime, tz: str) -> list[datetime]:
+    """The local month starts strictly inside (since, until)."""
+    zone = ZoneInfo(tz)
+    local = since.astimezone(zone)
+    day = date(local.year, local.month, 1)
+    starts = []
+    while True:
+        day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        moment = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+        if moment >= until:
+            return starts
+        if moment > since:
+            starts.append(moment)
+
+
+def plan(
+    since: datetime, until: datetime, *, tz: str, by_month: bool, month_rows: bool = True
+) -> Plan:
+    """Cut [since, until) into whole UTC months, whole UTC days and exact slices."""
+    since, until = since.astimezone(UTC), until.astimezone(UTC)
+    cuts = [since, until, *(_month_starts(since, until, tz) if by_month else ())]
+    whole: list[date] = []
+    exact: list[tuple[datetime, datetime]] = []
+    day = since.date()
+    while _midnight(day) < until:
+        start, end = _midnight(day), _midnight(day + timedelta(days=1))
+        inside = start >= since and end <= until
+        if inside and not any(start < cut < end for cut in cuts):
+            whole.append(day)
+        else:
+            piece = (max(start, since), min(end, until))
+            if exact and exact[-1][1] == piece[0]:
+                exact[-1] = (exact[-1][0], piece[1])
+            else:
+                exact.append(piece)
+        day += timedelta(days=1)
+    months, days = [], []
+    present = set(whole)
+    for day in whole:
+        first = day.replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        full = month_rows and all(
+            first + timedelta(days=i) in present for i in range((following - first).days)
+        )
+        if full:
+            if first not in months:
+                months.append(first)
+        else:
+            days.append(day)
+    return Plan(months=months, days=days, exact=exact)
+
+
+def _scope_sql(scope: Scope, columns: dict[str, str]) -> tuple[list[str], list]:
+    """WHERE conditions (and their parameters) of a scope over a source's columns."""
+    where, params = [], []
+    if scope.team_ids is not None:
+        where.append(
+            f"({columns['team']} = ANY(%s::int[]) OR {columns['requester']} = ANY(%s::int[]))"
+        )
+        params += [list(scope.team_ids), list(scope.team_ids)]
+    for name, value in (
+        ("team", scope.provider_team),
+        ("requester", scope.requesting_team),
+        ("agreement", scope.series),
+        ("priority", scope.priority),
+    ):
+        if value is not None:
+            where.append(f"{columns[name]} = %s")
+            params.append(value)
+    return where, params
+
+
+# Counter columns of the union, in order: the rollup's columns, and the same for one clock.
+COUNTERS = (
+    "volume",
+    "with_target",
+    "met",
+    "breached",
+    "around_the_clock",
+    "paused_seconds",
+    "reopened",
+    "waiting_seconds",
+    "handoffs",
+    "handoffs_reopened",
+    "handoffs_waiting_seconds",
+)
+
+
+def rollup_compliance(
+    *,
+    scope: Scope,
+    since: datetime,
+    until: datetime,
+    group_by: Sequence[str],
+    tz: str = "UTC",
+    percentiles: bool = True,
+    using: str | None = None,
+) -> list[dict] | None:
+    """`clock_compliance` of the finished clocks in `scope` whose handoff was created in
+    [since, until), grouped by `group_by`, from the rollups; None when they cannot
+    answer (see the module docstring)."""
+    group_by = tuple(group_by)
+    using = using or router.db_for_read(Clock)
+    connection = connections[using]
+    if connection.vendor != "postgresql" or any(g not in ROLLUP_GROUPS for g in group_by):
+        return None
+    by_segment = "segment" in group_by
+    needs_priority = "priority" in group_by or scope.priority is not None
+    where_plan = plan(
+        since,
+        until,
+        tz=tz,
+        by_month="month" in group_by,
+        month_rows=not (by_segment and needs_priority),
+    )
+    sql, params = _statement(where_plan, scope, group_by, tz, percentiles, by_segment)
+    with connection.cursor() as cursor:
+        cursor.execute(SETTINGS + sql, params)
+        while cursor.description is None and cursor.nextset():
+            pass
+        fetched = cursor.fetchall()
+    rows = (_row(record, group_by, percentiles) for record in fetched)
+    return [row for row in rows if row is not None]
+
+
+def _group_sql(group_by, *, rollup: bool, tz_param: str) -> list[str]:
+    if rollup:
+        columns = {
+            "metric": "metric",
+            "priority": "priority",
+            "team": "provider_team_id",
+            "agreement": "series_id",
+            "segment": "customer_segment",
+            # A day row without a local month start inside: its local month is that of
+            # its first moment.
+            "month": f"date_trunc('month', (day::timestamp AT TIME ZONE 'UTC') "
+            f"AT TIME ZONE {tz_param})::date",
+        }
+    else:
+        columns = {
+            "metric": "c.metric",
+            "priority": "c.priority",
+            "team": "COALESCE(c.provider_team_id, 0)",
+            "agreement": "COALESCE(c.series_id, 0)",
+            "segment": "c.customer_segment",
+            "month": f"date_trunc('month', c.started_at AT TIME ZONE {tz_param})::date",
+        }
+    return [f"{columns[name]} AS g_{name}" for name in group_by]
+
+
+def _statement(where_plan: Plan, scope, group_by, tz, percentiles, by_segment):
+    rollup_table = ClockRollup._meta.db_table
+    clock_table = Clock._meta.db_table
+    keys = [f"g_{name}" for name in group_by]
+    parts, params = [], []
+
+    # The rollup rows: month rows of the right kind, and day rows.
+    rollup_where = []
+    rollup_params: list = []
+    if where_plan.months:
+        dropped = "priority" if by_segment else "customer_segment"
+        rollup_where.append(f"(grain = 'month' AND {dropped} = %s AND day = ANY(%s::date[]))")
+        rollup_params += [ALL, where_plan.months]
+    if where_plan.days:
+        rollup_where.append("(grain = 'day' AND day = ANY(%s::date[]))")
+        rollup_params.append(where_plan.days)
+    if rollup_where:
+        where, scope_params = _scope_sql(
+            scope,
+            {
+                "team": "provider_team_id",
+                "requester": "requesting_team_id",
+                "agreement": "series_id",
+                "priority": "priority",
+            },
+        )
+        groups = _group_sql(group_by, rollup=True, tz_param="%s")
+        select = [*groups, *COUNTERS, "buckets", "counts"]
+        parts.append(
+            f"SELECT {', '.join(select)} FROM {rollup_table} "  # noqa: S608
+            f"WHERE ({' OR '.join(rollup_where)})"
+            + "".join(f" AND {w}" for w in where)
+            + " AND volume <> 0"
+        )
+        params += [tz] * ("month" in group_by) + rollup_params + scope_params
+
+    # The exact slices: finished clocks, one row each, with their handoff marker.
+    if where_plan.exact:
+        where, scope_params = _scope_sql(
+            scope,
+            {
+                "team": "c.provider_team_id",
+                "requester": "c.requesting_team_id",
+                "agreement": "c.series_id",
+                "priority": "c.priority",
+            },
+        )
+        slices = " OR ".join(["(c.started_at >= %s AND c.started_at < %s)"] * len(where_plan.exact))
+        first = (
+            f"NOT EXISTS (SELECT 1 FROM {clock_table} AS o WHERE o.handoff_id = c.handoff_id "  # noqa: S608
+            "AND o.status IN ('met', 'breached') AND o.metric < c.metric)"
+        )
+        reopened = "(c.handoff_reopen_count > 0)::int"
+        select = [
+            *_group_sql(group_by, rollup=False, tz_param="%s"),
+            "1",
+            "(c.target_seconds IS NOT NULL)::int",
+            "(c.target_seconds IS NOT NULL AND c.status = 'met')::int",
+            "(c.status = 'breached')::int",
+            "c.around_the_clock::int",
+            "c.paused_seconds",
+            reopened,
+            "c.handoff_waiting_seconds",
+            f"({first})::int",
+            f"CASE WHEN {first} THEN {reopened} ELSE 0 END",
+            f"CASE WHEN {first} THEN c.handoff_waiting_seconds ELSE 0 END",
+            f"ARRAY[{bucket_sql('c.consumed_seconds')}]",
+            "ARRAY[1]",
+        ]
+        parts.append(
+            f"SELECT {', '.join(select)} FROM {clock_table} AS c "  # noqa: S608
+            f"WHERE c.status IN ('met', 'breached') AND ({slices})"
+            + "".join(f" AND {w}" for w in where)
+        )
+        params += [tz] * ("month" in group_by)
+        params += [moment for piece in where_plan.exact for moment in piece] + scope_params
+
+    if not parts:
+        return "SELECT 1 WHERE false", []
+    # Only fixed column names and aliases are spliced in; values travel as parameters.
+    lead = "".join(f"{key}, " for key in keys)  # the group keys before other columns
+    group = f"GROUP BY {', '.join(keys)}" if keys else ""
+    partition = f"PARTITION BY {', '.join(keys)}" if keys else ""
+    order = f"ORDER BY {', '.join(f't.{key}' for key in keys)}" if keys else ""
+    sums = ", ".join(f"SUM({name}) AS {name}" for name in COUNTERS)
+    src = ", ".join([*keys, *COUNTERS, "buckets", "counts"])
+    found = ", ".join(
+        f"MIN(b) FILTER (WHERE {d} * running >= {a} * total) AS {name}"
+        for name, (a, d) in PERCENTILES.items()
+    )
+    on = " AND ".join([f"t.{key} = f.{key}" for key in keys] or ["true"])
+    percentile_ctes = (
+        f", histogram AS (SELECT {lead}u.b, SUM(u.n) AS n "  # noqa: S608
+        "FROM src, unnest(src.buckets, src.counts) AS u (b, n) "
+        f"GROUP BY {lead}u.b), "
+        f"running AS (SELECT {lead}b, SUM(n) OVER ({partition} ORDER BY b) AS running, "
+        f"SUM(n) OVER ({partition}) AS total FROM histogram), "
+        f"found AS (SELECT {lead}{found} FROM running {group}) "
+        f"SELECT t.*, {', '.join(f'f.{name}' for name in PERCENTILES)} FROM totals AS t "
+        f"LEFT JOIN found AS f ON {on} {order}"
+    )
+    tail = percentile_ctes if percentiles else f" SELECT * FROM totals AS t {order}"  # noqa: S608
+    sql = (
+        f"WITH src ({src}) AS MATERIALIZED ({' UNION ALL '.join(parts)}), "  # noqa: S608
+        f"totals AS (SELECT {lead}{sums} FROM src {group}){tail}"
+    )
+    return sql, params
+
+
+def _row(record, group_by, percentiles: bool) -> dict | None:
+    width = len(group_by)
+    values = dict(zip(COUNTERS, (int(v or 0) for v in record[width : width + 11]), strict=True))
+    if not values["volume"]:
+        return None  # no group keys and no finished clocks: the empty aggregate row
+    row = {}
+    for name, value in zip(group_by, record[:width], strict=False):
+        if name in ("team", "agreement"):
+            value = value or None  # 0: a clock without the copy (as the clocks say: NULL)
+        row[name] = value
+    if percentiles:
+        p50, p80, p95 = (
+            None if v is None else bucket_seconds(int(v)) for v in record[width + 11 : width + 14]
+        )
+    else:
+        p50 = p80 = p95 = None
+    volume = values["volume"]
+    if "metric" in group_by:
+        # Each clock of a metric's group is another handoff's (as clock_compliance counts).
+        handoffs, reopened, waiting = volume, values["reopened"], values["waiting_seconds"]
+    else:
+        handoffs = values["handoffs"]
+        reopened = values["handoffs_reopened"]
+        waiting = values["handoffs_waiting_seconds"]
+    row.update(
+        volume=volume,
+        with_target=values["with_target"],
+        met=values["met"],
+        breached=values["breached"],
+        best_effort=volume - values["with_target"],
+        met_pct=_pct(values["met"], values["met"] + values["breached"]),
+        p50=p50,
+        p80=p80,
+        p95=p95,
+        paused_seconds=values["paused_seconds"],
+        handoffs=handoffs,
+        reopened=reopened,
+        reopen_pct=_pct(reopened, handoffs),
+        waiting_seconds_avg=round(waiting / handoffs) if handoffs else None,
+        around_the_clock=values["around_the_clock"] == volume,
+    )
+    return row
