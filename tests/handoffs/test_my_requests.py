@@ -202,6 +202,12 @@ def test_the_tab_and_the_panel_cost_the_same_queries_for_few_or_many_requests(
         assert len(re.findall(r'data-testid="dashboard-row"', section(html, "my-requests"))) == 8
 
 
+def test_the_queue_index_links_to_my_requests(client, requester, requests):
+    client.force_login(requester)
+    html = client.get(reverse("queues:index")).content.decode()
+    assert 'href="/queues/support/outgoing/?tab=requests"' in html
+
+
 # --- the dashboard panel -----------------------------------------------------------------
 
 
