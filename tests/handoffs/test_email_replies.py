@@ -447,9 +447,9 @@ def test_a_message_larger_than_the_limit_is_set_aside_unread(maildir, file_hando
 
     batch = read(now=REPLY_AT)
 
-    assert batch.refused == 1
+    assert (batch.refused, batch.reasons) == (1, ["larger than 25 MB"])
     assert not comments(handoff)
-    assert refused_reasons(maildir) == ["larger than 25 MB"]
+    assert folder(maildir, "Rejected") == [message.as_bytes()]  # set aside intact
 
 
 # --- the command and the task ----------------------------------------------------------------

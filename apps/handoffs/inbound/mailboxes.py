@@ -14,8 +14,8 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
-from .message import MESSAGE_MAX_BYTES
-from .taking import TRANSIENT, Batch, handle, with_refusal
+from .message import MESSAGE_MAX_BYTES, TOO_LARGE
+from .taking import TRANSIENT, Batch, handle, refuse, with_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -26,17 +26,23 @@ PROCESSED, REJECTED = "Processed", "Rejected"
 
 def read_maildir(path: str, *, now: datetime, limit: int = BATCH_MAX) -> Batch:
     """Take the replies in a Maildir's inbox (new and cur): each leaves it for the
-    `Processed` folder, or `Rejected` with an X-OLA-Reply-Refused header saying why."""
+    `Processed` folder, or `Rejected` with an X-OLA-Reply-Refused header saying why (one
+    too large to read is moved there intact, its reason logged)."""
     inbox = mailbox.Maildir(path, factory=None, create=True)
     batch = Batch()
     keys = sorted(inbox.keys())
     batch.more = len(keys) > limit
     for key in keys[:limit]:
         try:
-            with inbox.get_file(key) as file:
-                raw = file.read(MESSAGE_MAX_BYTES + 1)
+            raw = _read(inbox, key)
         except (KeyError, FileNotFoundError):
             continue  # another run took it
+        if raw is None:
+            refuse(batch, TOO_LARGE, f"maildir {key}")
+            with inbox.get_file(key) as file:
+                _folder(inbox, REJECTED).add(file)  # intact, unread
+            inbox.discard(key)
+            continue
         try:
             outcome = handle(raw, now=now, batch=batch, where=f"maildir {key}")
         except TRANSIENT:
@@ -49,6 +55,16 @@ def read_maildir(path: str, *, now: datetime, limit: int = BATCH_MAX) -> Batch:
             _folder(inbox, PROCESSED).add(raw)
         inbox.discard(key)
     return batch
+
+
+def _read(inbox: mailbox.Maildir, key: str) -> bytes | None:
+    """The message's bytes, or None when it is larger than MESSAGE_MAX_BYTES (unread)."""
+    with inbox.get_file(key) as file:
+        file.seek(0, 2)
+        if file.tell() > MESSAGE_MAX_BYTES:
+            return None
+        file.seek(0)
+        return file.read()
 
 
 def _folder(inbox: mailbox.Maildir, name: str) -> mailbox.Maildir:
@@ -140,11 +156,8 @@ def read_imap(url: str, *, now: datetime, limit: int = BATCH_MAX) -> Batch:
         for uid in uids[:limit]:
             raw = folder.fetch(uid)
             if raw is None:
-                reason = f"larger than {MESSAGE_MAX_BYTES // (1024 * 1024)} MB"
-                batch.refused += 1
-                batch.reasons.append(reason)
-                logger.warning("email reply imap %s set aside: %s", uid, reason)
-                folder.move(uid, REJECTED)
+                refuse(batch, TOO_LARGE, f"imap {uid}")
+                folder.move(uid, REJECTED)  # intact, unread
                 continue
             try:
                 outcome = handle(raw, now=now, batch=batch, where=f"imap {uid}")

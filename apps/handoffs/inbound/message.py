@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 # The largest message read: the common limit of mail services (a reply with a photo or
 # two). Larger ones are set aside unread, with that reason.
 MESSAGE_MAX_BYTES = 25 * 1024 * 1024
+TOO_LARGE = f"larger than {MESSAGE_MAX_BYTES // (1024 * 1024)} MB"
 # How much of the chosen body is looked at: the reply comes first, quoted history after,
 # and the comment keeps limits.HANDOFF_TEXT_MAX characters anyway. HTML is verbose.
 BODY_SCAN_MAX = 1_000_000

@@ -20,6 +20,7 @@ from ..models import EventKind, Handoff, HandoffEvent, Status
 from .message import (
     MESSAGE_MAX_BYTES,
     NESTED_TOO_DEEP,
+    TOO_LARGE,
     Refused,
     is_automatic,
     message_id,
@@ -70,7 +71,7 @@ class Reply:
 def read_reply(raw: bytes) -> Reply:
     """Check a raw message and take the reply out of it; Refused with the reason."""
     if len(raw) > MESSAGE_MAX_BYTES:
-        raise Refused(f"larger than {MESSAGE_MAX_BYTES // (1024 * 1024)} MB")
+        raise Refused(TOO_LARGE)
     message = parse(raw)
     if is_automatic(message):
         raise Refused("an automatic answer (out of office, bounce or list mail)")
@@ -166,10 +167,14 @@ def handle(raw: bytes, *, now: datetime, batch: Batch, where: str) -> str | None
         batch.count(outcome)
         logger.info("email reply %s: %s", where, outcome)
         return outcome
+    refuse(batch, reason, where)
+    return None
+
+
+def refuse(batch: Batch, reason: str, where: str) -> None:
     batch.refused += 1
     batch.reasons.append(reason)
     logger.warning("email reply %s set aside: %s", where, limits.printable(reason, 300))
-    return None
 
 
 def with_refusal(reason: str, raw: bytes) -> bytes:
