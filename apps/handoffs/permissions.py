@@ -31,6 +31,7 @@ ALLOWED_SIDE = {
     "reopen": "requester",
     "cancel": "either",
     "auto_close": "system",
+    "close_unconfirmed": "system",
     "assign": "provider",
     "priority": "either",
     "comment": "either",

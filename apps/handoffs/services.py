@@ -14,13 +14,14 @@ from datetime import datetime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from apps.agreements.models import Agreement, Metric, Priority
+from apps.agreements.models import Agreement, Metric
 from apps.agreements.models import Status as AgreementStatus
 from apps.core import limits
 from apps.core.exceptions import Conflict
 
-from . import permissions
+from . import event_notices, permissions
 from .clockwork import services as clockwork
+from .comments import handoff_comment
 from .models import (
     OPEN_STATUSES,
     Clock,
@@ -29,23 +30,43 @@ from .models import (
     Segment,
     Status,
 )
+from .priority import handoff_change_priority, handoff_raise_priority
 from .transitions import (
     TRANSITIONS,
     claim,
+    moved,
     now_or,
-    raised,
     record,
     status_before,
 )
 from .triage import validate_triage
+from .watchers import watch
 
-
-def _moved(fresh: Handoff, kind: str, actor, now: datetime, *, change=None, **event) -> Handoff:
-    """The end of every transition: its line on the timeline, then its clocks in step."""
-    record(fresh, kind, actor, now, **event)
-    if change is not None:
-        clockwork.clocks_change(handoff=fresh, actor=actor, now=now, change=change)
-    return fresh
+# Every handoff service, those written in their own modules (comments.py, priority.py)
+# included: callers reach them all through this module.
+__all__ = [
+    "available_actions",
+    "handoff_acknowledge",
+    "handoff_assign",
+    "handoff_auto_close",
+    "handoff_cancel",
+    "handoff_change_priority",
+    "handoff_claim",
+    "handoff_close",
+    "handoff_close_unconfirmed",
+    "handoff_comment",
+    "handoff_create",
+    "handoff_post_action_plan",
+    "handoff_raise_priority",
+    "handoff_reopen",
+    "handoff_resolve",
+    "handoff_resume",
+    "handoff_start",
+    "handoff_wait_on_requester",
+    "is_provider",
+    "is_requester",
+    "may",
+]
 
 
 # --- who may act (apps.handoffs.permissions) -----------------------------------------------
@@ -128,8 +149,20 @@ def handoff_create(
     Handoff.objects.filter(pk=handoff.pk).update(created_at=now, updated_at=now)
     handoff.created_at = now
     clockwork.clocks_start(handoff=handoff, target=target, now=now)
-    record(handoff, EventKind.CREATED, actor, now, after={"priority": priority, "status": "new"})
+    watch(handoff, [actor], now)
+    event = record(
+        handoff, EventKind.CREATED, actor, now, after={"priority": priority, "status": "new"}
+    )
+    event_notices.filed(event)
     return handoff
+
+
+def _take(fresh: Handoff, actor, now: datetime) -> None:
+    """Whoever first acts on an unassigned handoff has it (and watches it)."""
+    if fresh.assignee_id is None:
+        Handoff.objects.filter(pk=fresh.pk).update(assignee=actor)
+        fresh.assignee = actor
+        watch(fresh, [actor], now)
 
 
 @transaction.atomic
@@ -138,10 +171,8 @@ def handoff_acknowledge(*, handoff: Handoff, actor, now: datetime | None = None)
     if nobody has it yet."""
     now = now_or(now)
     fresh, role = claim(handoff, "acknowledge", actor, now, acknowledged_at=now)
-    if fresh.assignee_id is None:
-        Handoff.objects.filter(pk=fresh.pk).update(assignee=actor)
-        fresh.assignee = actor
-    return _moved(
+    _take(fresh, actor, now)
+    event = moved(
         fresh,
         EventKind.ACKNOWLEDGED,
         actor,
@@ -151,6 +182,8 @@ def handoff_acknowledge(*, handoff: Handoff, actor, now: datetime | None = None)
         role=role,
         change=clockwork.stopping([Metric.ACKNOWLEDGE], now),
     )
+    event_notices.acknowledged(event)
+    return fresh
 
 
 @transaction.atomic
@@ -161,10 +194,8 @@ def handoff_start(*, handoff: Handoff, actor, now: datetime | None = None) -> Ha
     handoff.status = previous
     updates = {} if previous != Status.NEW else {"acknowledged_at": now}
     fresh, role = claim(handoff, "start", actor, now, **updates)
-    if fresh.assignee_id is None:
-        Handoff.objects.filter(pk=fresh.pk).update(assignee=actor)
-        fresh.assignee = actor
-    record(
+    _take(fresh, actor, now)
+    event = record(
         fresh,
         EventKind.STARTED,
         actor,
@@ -180,6 +211,8 @@ def handoff_start(*, handoff: Handoff, actor, now: datetime | None = None) -> Ha
             now=now,
             change=clockwork.stopping([Metric.ACKNOWLEDGE], now),
         )
+        # Starting a new handoff is its acknowledgement, as far as the requester goes.
+        event_notices.acknowledged(event)
     return fresh
 
 
@@ -203,7 +236,7 @@ def handoff_post_action_plan(
     if plan_clock and plan_clock.status in ("met", "breached"):
         raise Conflict("The action plan was already posted; add an update as a comment.")
     stops = [Metric.ACTION_PLAN] + ([Metric.ACKNOWLEDGE] if previous == Status.NEW else [])
-    return _moved(
+    event = moved(
         fresh,
         EventKind.ACTION_PLAN,
         actor,
@@ -214,6 +247,8 @@ def handoff_post_action_plan(
         role=role,
         change=clockwork.stopping(stops, now),
     )
+    event_notices.action_plan(event)
+    return fresh
 
 
 @transaction.atomic
@@ -227,7 +262,7 @@ def handoff_wait_on_requester(
     previous = status_before(handoff)
     fresh, role = claim(handoff, "wait", actor, now, waiting_since=now)
     target = fresh.agreement.target_for(fresh.priority)
-    return _moved(
+    event = moved(
         fresh,
         EventKind.WAITING,
         actor,
@@ -238,6 +273,8 @@ def handoff_wait_on_requester(
         role=role,
         change=clockwork.pausing(lambda m: target is not None and target.pauses(m), now),
     )
+    event_notices.question(event)
+    return fresh
 
 
 @transaction.atomic
@@ -248,7 +285,7 @@ def handoff_resume(
     now = now_or(now)
     fresh, role = claim(handoff, "resume", actor, now, waiting_since=None)
     replied = actor is not None and permissions.standing(actor, fresh).requester
-    return _moved(
+    event = moved(
         fresh,
         EventKind.REPLIED if replied else EventKind.RESUMED,
         actor,
@@ -259,6 +296,9 @@ def handoff_resume(
         role=role,
         change=clockwork.resuming(now),
     )
+    if replied:
+        event_notices.replied(event)
+    return fresh
 
 
 @transaction.atomic
@@ -271,7 +311,7 @@ def handoff_resolve(
         raise ValidationError({"resolution": ["Say what was done to resolve it."]})
     previous = status_before(handoff)
     fresh, role = claim(handoff, "resolve", actor, now, resolved_at=now, waiting_since=None)
-    return _moved(
+    event = moved(
         fresh,
         EventKind.RESOLVED,
         actor,
@@ -282,6 +322,8 @@ def handoff_resolve(
         role=role,
         change=clockwork.stopping([Metric.ACTION_PLAN, Metric.RESOLVE], now),
     )
+    event_notices.resolved(event)
+    return fresh
 
 
 @transaction.atomic
@@ -312,7 +354,7 @@ def handoff_reopen(*, handoff: Handoff, actor, reason: str, now: datetime | None
         raise ValidationError({"reason": ["Say why it is not resolved."]})
     current = Handoff.objects.values_list("reopen_count", flat=True).get(pk=handoff.pk)
     fresh, role = claim(handoff, "reopen", actor, now, resolved_at=None, reopen_count=current + 1)
-    return _moved(
+    event = moved(
         fresh,
         EventKind.REOPENED,
         actor,
@@ -323,6 +365,8 @@ def handoff_reopen(*, handoff: Handoff, actor, reason: str, now: datetime | None
         role=role,
         change=clockwork.reopening([Metric.RESOLVE], now),
     )
+    event_notices.reopened(event)
+    return fresh
 
 
 @transaction.atomic
@@ -333,7 +377,7 @@ def handoff_cancel(*, handoff: Handoff, actor, reason: str, now: datetime | None
         raise ValidationError({"reason": ["Say why it is cancelled."]})
     previous = status_before(handoff)
     fresh, role = claim(handoff, "cancel", actor, now, waiting_since=None)
-    return _moved(
+    moved(
         fresh,
         EventKind.CANCELLED,
         actor,
@@ -344,6 +388,7 @@ def handoff_cancel(*, handoff: Handoff, actor, reason: str, now: datetime | None
         role=role,
         change=clockwork.cancelling(now),
     )
+    return fresh
 
 
 @transaction.atomic
@@ -368,7 +413,8 @@ def handoff_assign(*, handoff: Handoff, actor, assignee, now: datetime | None = 
     fresh.assignee = assignee
     fresh.updated_at = now
     fresh.save(update_fields=["assignee", "updated_at"])
-    record(
+    watch(fresh, [assignee], now)
+    event = record(
         fresh,
         EventKind.ASSIGNED,
         actor,
@@ -376,6 +422,8 @@ def handoff_assign(*, handoff: Handoff, actor, assignee, now: datetime | None = 
         before={"assignee": before},
         after={"assignee": assignee.pk if assignee else None},
     )
+    if assignee is not None:
+        event_notices.assigned(event, assignee)
     return fresh
 
 
@@ -397,6 +445,7 @@ def handoff_claim(*, handoff: Handoff, actor, now: datetime | None = None) -> Ha
         if fresh.assignee_id:
             raise Conflict(f"Already claimed by {fresh.assignee.display_name}.")
         raise Conflict(f"A {fresh.get_status_display().lower()} handoff cannot be claimed.")
+    watch(fresh, [actor], now)
     record(
         fresh,
         EventKind.ASSIGNED,
@@ -409,93 +458,12 @@ def handoff_claim(*, handoff: Handoff, actor, now: datetime | None = None) -> Ha
 
 
 @transaction.atomic
-def handoff_change_priority(
-    *,
-    handoff: Handoff,
-    actor,
-    priority: str,
-    reason: str,
-    now: datetime | None = None,
-    system: bool = False,
-) -> Handoff:
-    """Change the priority: clocks keep their consumed time and take the new targets (a
-    breach already run into is recorded and kept); the ladder is re-based on them."""
-    now = now_or(now)
-    if not system and not may(actor, handoff, "priority"):
-        raise PermissionDenied("Only the two teams change a handoff's priority.")
-    fresh = (
-        Handoff.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("agreement", "provider_team__calendar", "requesting_team", "assignee")
-        .get(pk=handoff.pk)
-    )
-    errors = {}
-    if not (reason or "").strip():
-        errors["reason"] = ["Say why the priority changes."]
-    target = fresh.agreement.target_for(priority) if priority in Priority.values else None
-    if target is None:
-        errors["priority"] = ["This agreement does not define that priority."]
-    if errors:
-        raise ValidationError(errors)
-    if not fresh.is_open:
-        raise Conflict(f"A {fresh.get_status_display().lower()} handoff keeps its priority.")
-    if fresh.priority == priority:
-        raise Conflict(f"The priority is already {priority}.")
-    before = fresh.priority
-    fresh.priority = priority
-    fresh.updated_at = now
-    fresh.save(update_fields=["priority", "updated_at"])
-    # Every clock, finished ones too: reports count a handoff under its priority now.
-    Clock.objects.filter(handoff=fresh).update(priority=priority)
-    return _moved(
-        fresh,
-        EventKind.PRIORITY,
-        actor,
-        now,
-        comment=reason.strip(),
-        before={"priority": before},
-        after={"priority": priority},
-        change=clockwork.retargeting(target, now),
-    )
-
-
-def handoff_raise_priority(*, handoff: Handoff, now: datetime) -> bool:
-    """The escalation ladder raises the priority one level (to the next the agreement
-    defines); False when there is none higher."""
-    defined = {t.priority for t in handoff.agreement.targets.all()}
-    higher = raised(handoff.priority, defined)
-    if higher is None:
-        return False
-    handoff_change_priority(
-        handoff=handoff,
-        actor=None,
-        priority=higher,
-        reason="Escalation ladder: a target passed a step that raises the priority.",
-        now=now,
-        system=True,
-    )
-    return True
-
-
-@transaction.atomic
-def handoff_comment(*, handoff: Handoff, actor, comment: str, now: datetime | None = None):
-    """Add a comment to the timeline (the provider's comments are its updates: the
-    agreement says who sends them)."""
-    now = now_or(now)
-    who = permissions.check(actor, handoff, "comment")
-    if not (comment or "").strip():
-        raise ValidationError({"comment": ["Write something."]})
-    return record(
-        handoff, EventKind.COMMENTED, actor, now, comment=comment.strip(), role=who.role(handoff)
-    )
-
-
-@transaction.atomic
 def handoff_auto_close(*, handoff: Handoff, now: datetime | None = None) -> Handoff:
     """Close a handoff that waited on its requester past the agreement's limit; its clocks
     stop without a verdict (nobody failed a target: the requester went silent)."""
     now = now_or(now)
     fresh, _ = claim(handoff, "auto_close", None, now, closed_at=now, waiting_since=None)
-    return _moved(
+    event = moved(
         fresh,
         EventKind.CLOSED,
         None,
@@ -505,3 +473,24 @@ def handoff_auto_close(*, handoff: Handoff, now: datetime | None = None) -> Hand
         after={"status": fresh.status},
         change=clockwork.cancelling(now),
     )
+    event_notices.closed_silent(event)
+    return fresh
+
+
+@transaction.atomic
+def handoff_close_unconfirmed(*, handoff: Handoff, now: datetime) -> Handoff:
+    """Close a resolved handoff its requester neither confirmed nor reopened within the
+    agreement's confirmation days (reminders.py decides when); the requester side is told."""
+    fresh, _ = claim(handoff, "close_unconfirmed", None, now, closed_at=now)
+    days = fresh.agreement.confirmation_days
+    event = record(
+        fresh,
+        EventKind.CLOSED,
+        None,
+        now,
+        comment=f"Closed automatically: resolution not confirmed within {days} business days.",
+        before={"status": Status.RESOLVED},
+        after={"status": fresh.status},
+    )
+    event_notices.closed_unconfirmed(event, days)
+    return fresh

@@ -15,6 +15,7 @@ from apps.core import limits
 from apps.core.exceptions import Conflict
 
 from . import permissions
+from .clockwork import services as clockwork
 from .models import OPEN_STATUSES, Clock, EventKind, Handoff, HandoffEvent, Status
 
 # action → (statuses it may start from, status it leads to; None = unchanged)
@@ -35,6 +36,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "reopen": (frozenset({Status.RESOLVED}), Status.IN_PROGRESS),
     "cancel": (frozenset(OPEN_STATUSES), Status.CANCELLED),
     "auto_close": (frozenset({Status.WAITING}), Status.CLOSED),
+    # A resolution the requester neither confirmed nor reopened in time.
+    "close_unconfirmed": (frozenset({Status.RESOLVED}), Status.CLOSED),
 }
 
 # The event that records each transition, to say who got there first.
@@ -48,6 +51,7 @@ EVENT_OF = {
     "reopen": EventKind.REOPENED,
     "cancel": EventKind.CANCELLED,
     "auto_close": EventKind.CLOSED,
+    "close_unconfirmed": EventKind.CLOSED,
 }
 PRIORITY_ORDER = [Priority.P4, Priority.P3, Priority.P2, Priority.P1]
 
@@ -138,6 +142,15 @@ def record(
         before=before or {},
         after=after,
     )
+
+
+def moved(fresh: Handoff, kind: str, actor, now: datetime, *, change=None, **event) -> HandoffEvent:
+    """The end of every transition: its line on the timeline, then its clocks in step;
+    the line, for the notices the service sends of it."""
+    line = record(fresh, kind, actor, now, **event)
+    if change is not None:
+        clockwork.clocks_change(handoff=fresh, actor=actor, now=now, change=change)
+    return line
 
 
 def now_or(now: datetime | None) -> datetime:

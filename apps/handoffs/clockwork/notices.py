@@ -128,15 +128,16 @@ def _deliver(handoff, notices: list[Notice], persons, team, base: str, now: date
         recipients=persons,
         team=team,
         urgent=urgent,
-        deliver_after=None if urgent else _next_open(handoff, now),
+        deliver_after=None if urgent else next_open(handoff, now),
         subject_type="handoff",
         subject_id=handoff.pk,
         now=now,
     )
 
 
-def _next_open(handoff: Handoff, now: datetime) -> datetime | None:
-    """Non-urgent notices wait for the provider team's next open hours."""
+def next_open(handoff: Handoff, now: datetime) -> datetime | None:
+    """Non-urgent notices wait for the provider team's next open hours (the clocks' warnings
+    and the handoff event notices alike)."""
     periods = handoff.provider_team.calendar.open_periods(now, days=14)
     if periods and periods[0][0] > now:
         return periods[0][0]
