@@ -302,6 +302,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Email and every other task on Celery's default queue; team webhooks on their own
+# (apps/notifications/queue.py), so that a receiver that hangs cannot hold email back.
+# Workers consume both: `celery -A olaportal worker -Q celery,webhooks` (Procfile).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Static schedule, UTC intervals, each `expires` shorter than its interval so that a
 # backlog never piles up duplicate runs.
 CELERY_BEAT_SCHEDULE = {
@@ -315,15 +319,20 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 50},
     },
-    "notifications-release-scheduled": {
-        "task": "apps.notifications.tasks.release_scheduled",
+    # The periodic sender, one per channel on that channel's queue: every due email and
+    # webhook row (pending, held until now, failed with attempts left, abandoned by a dead
+    # worker) goes out, whatever became of its Celery message.
+    "notifications-send-due-email": {
+        "task": "apps.notifications.tasks.send_due_notifications",
         "schedule": timedelta(minutes=1),
-        "options": {"expires": 50},
+        "args": ("email",),
+        "options": {"expires": 50, "queue": "celery"},
     },
-    "notifications-reap-stuck-deliveries": {
-        "task": "apps.notifications.tasks.reap_stuck_deliveries",
-        "schedule": timedelta(minutes=5),
-        "options": {"expires": 60 * 4},
+    "notifications-send-due-webhooks": {
+        "task": "apps.notifications.tasks.send_due_notifications",
+        "schedule": timedelta(minutes=1),
+        "args": ("webhook",),
+        "options": {"expires": 50, "queue": "webhooks"},
     },
     "handoffs-remind-waiting-requesters": {
         "task": "apps.handoffs.tasks.remind_waiting_requesters",
@@ -425,10 +434,15 @@ LOGGING = {
 # Years of a country's public holidays copied into a calendar ahead of today.
 HOLIDAY_YEARS_AHEAD = env.int("HOLIDAY_YEARS_AHEAD", default=2)
 # Notification delivery: webhook timeout (s), first retry delay (s, doubling per attempt),
-# and how long a claimed delivery may stay "sending" before the reaper takes it back (s).
+# how long a claimed delivery may stay "sending" before the periodic sender takes it back
+# (s; longer than a delivery task may run), how long a due row is left to its Celery
+# message before the periodic sender sends it itself (s), and the window in which emails
+# to one person about one subject arrive as one (s).
 NOTIFICATION_WEBHOOK_TIMEOUT = env.float("NOTIFICATION_WEBHOOK_TIMEOUT", default=5.0)
 NOTIFICATION_RETRY_BACKOFF = env.float("NOTIFICATION_RETRY_BACKOFF", default=10.0)
 NOTIFICATION_CLAIM_TIMEOUT = env.int("NOTIFICATION_CLAIM_TIMEOUT", default=300)
+NOTIFICATION_QUEUE_GRACE = env.int("NOTIFICATION_QUEUE_GRACE", default=30)
+NOTIFICATION_COALESCE_SECONDS = env.int("NOTIFICATION_COALESCE_SECONDS", default=60)
 # Team webhooks go to public internet addresses only; set this where the receiver lives
 # inside the network (a self-hosted chat server), knowing that any lead can then aim the
 # portal's requests at internal services.

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.utils import timezone
 
 from . import delivery
 from .models import Notification, NotificationPreference, Status
@@ -7,7 +8,8 @@ from .models import Notification, NotificationPreference, Status
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     """Read-only: rows are written by services. Failed deliveries are found with the
-    status filter and sent again with the retry action."""
+    status filter (with their error and next attempt; none when out of attempts) and sent
+    again with the retry action."""
 
     list_display = (
         "created_at",
@@ -18,6 +20,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "title",
         "status",
         "attempts",
+        "next_attempt_at",
         "sent_at",
         "read_at",
         "short_error",
@@ -45,7 +48,7 @@ class NotificationAdmin(admin.ModelAdmin):
     @admin.action(description="Retry delivery of the selected failed notifications")
     def retry_delivery(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
-        retried = delivery.notifications_retry(notification_ids=ids)
+        retried = delivery.notifications_retry(notification_ids=ids, now=timezone.now())
         skipped = len(ids) - retried
         if retried:
             self.message_user(

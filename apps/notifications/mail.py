@@ -1,21 +1,78 @@
-"""Sending one notification by email."""
+"""Sending one notification email — or one email for several notifications to one person
+about one subject (coalesced), listing what happened oldest first.
+
+Times are written in the recipient's zone, with the zone. The Message-ID is the same on
+every re-send of the row, so a mail system (or a person) can tell a re-send from news.
+"""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from .models import Notification
 
+SUBJECT_PREFIX = "[OLA Portal]"
+SUBJECT_MAX = 150
 
-def send_email(notification: Notification) -> None:
-    context = {"notification": notification, "link": notification.absolute_url}
-    text = render_to_string("notifications/email/notification.txt", context)
-    html = render_to_string("notifications/email/notification.html", context)
+
+def _zone(user) -> ZoneInfo:
+    try:
+        return ZoneInfo(getattr(user, "time_zone", "") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def subject_label(notification: Notification) -> str:
+    """How the subject is named in a line: '#12' for a handoff."""
+    if notification.subject_type == "handoff":
+        return f"#{notification.subject_id}"
+    kind = notification.subject_type.replace("_", " ")
+    return f"{kind} {notification.subject_id}".strip()
+
+
+def email_subject(items: list[Notification]) -> str:
+    if len(items) == 1:
+        text = items[0].title
+    else:
+        kinds = list(dict.fromkeys(item.get_kind_display() for item in items))
+        text = f"{len(items)} updates on {subject_label(items[0])}: {', '.join(kinds)}"
+    text = " ".join(text.split())  # no line breaks in a header
+    if len(text) > SUBJECT_MAX:
+        text = text[: SUBJECT_MAX - 1].rstrip() + "…"
+    return f"{SUBJECT_PREFIX} {text}"
+
+
+def message_id(notification: Notification) -> str:
+    host = urlsplit(settings.SITE_URL).hostname or "localhost"
+    return f"<ola-notification-{notification.pk}@{host}>"
+
+
+def send_email(notification: Notification, *, items: list[Notification] | None = None) -> None:
+    """`items`: the notifications this email tells about, oldest first (the row itself
+    when alone)."""
+    items = items or [notification]
+    zone = _zone(notification.recipient)
+    context = {
+        "notification": notification,
+        "items": [{"notification": item, "link": item.absolute_url} for item in items],
+        "link": notification.absolute_url,
+        "zone_name": str(zone),
+    }
+    # Every date in the templates is written in the reader's zone.
+    with timezone.override(zone):
+        text = render_to_string("notifications/email/notification.txt", context)
+        html = render_to_string("notifications/email/notification.html", context)
     message = EmailMultiAlternatives(
-        subject=f"[OLA Portal] {notification.title}",
+        subject=email_subject(items),
         body=text,
         to=[notification.recipient.email],
+        headers={"Message-ID": message_id(notification)},
     )
     message.attach_alternative(html, "text/html")
     message.send()

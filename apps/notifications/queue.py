@@ -1,20 +1,50 @@
-"""Putting a delivery on the Celery queue by the task's name.
+"""Putting a delivery on the Celery queue by the task's name, on its channel's queue.
 
 The services enqueue deliveries and the tasks call the services: enqueueing by name keeps
 that one way (services → queue ← tasks) instead of a services ↔ tasks import cycle. The
 name is the task's registered name (tasks.py declares it with this constant), the same
 message a worker receives from `deliver_notification.delay_on_commit`.
+
+Webhooks have a queue of their own: a receiver that hangs until the timeout occupies a
+webhook worker, never the one that sends email. A message is only a shortcut: the row's
+`next_attempt_at` is the schedule, and the periodic sender (delivery.notifications_send_due)
+takes whatever is due that no message delivered.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 
 from celery import current_app
 from django.db import transaction
 
+from .models import Channel, Notification
+
 DELIVER_NOTIFICATION = "apps.notifications.tasks.deliver_notification"
+SEND_DUE = "apps.notifications.tasks.send_due_notifications"
+
+# Celery's default queue carries email (and every other task); webhooks get their own.
+DEFAULT_QUEUE = "celery"
+WEBHOOK_QUEUE = "webhooks"
+
+
+def queue_for(channel: str) -> str:
+    return WEBHOOK_QUEUE if channel == Channel.WEBHOOK else DEFAULT_QUEUE
+
+
+def _send(notification_id: int, at: datetime | None, channel: str | None) -> None:
+    if channel is None:
+        # A caller that did not say: the row knows (one indexed read, after commit).
+        channel = (
+            Notification.objects.filter(pk=notification_id)
+            .values_list("channel", flat=True)
+            .first()
+        )
+        if channel is None:
+            return  # rolled back or gone: nothing to deliver
+    current_app.send_task(
+        DELIVER_NOTIFICATION, args=(notification_id,), eta=at, queue=queue_for(channel)
+    )
 
 
 def enqueue_delivery(
@@ -23,7 +53,7 @@ def enqueue_delivery(
     """Send the delivery task once the current transaction commits: a worker must never
     look for a row that is not there yet (or was rolled back). `at` asks the broker to
     hold the message until then (a shortcut only: the row's own time decides); `channel`
-    names the row's channel so that each channel can have a queue of its own."""
-    transaction.on_commit(
-        partial(current_app.send_task, DELIVER_NOTIFICATION, args=(notification_id,), eta=at)
-    )
+    (the row's) picks the queue — webhooks go on their own. A broker that refuses the
+    message is logged, not raised: the change has committed, and the periodic sender
+    delivers the row anyway."""
+    transaction.on_commit(lambda: _send(notification_id, at, channel), robust=True)

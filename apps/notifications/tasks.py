@@ -1,51 +1,57 @@
-"""Delivery tasks: thin wrappers around services that own only the retry policy."""
+"""Delivery tasks: thin wrappers around delivery.py that own only the retry shortcut.
+
+The schedule is on the row (`next_attempt_at`); a retry message at that time only makes it
+sooner than the periodic sender, which takes every due row whatever became of its message.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
-from django.conf import settings
 from django.utils import timezone
 
 from . import delivery
-from .queue import DELIVER_NOTIFICATION
+from .models import Channel
+from .queue import DELIVER_NOTIFICATION, SEND_DUE, queue_for
 
 logger = logging.getLogger(__name__)
 
-
-def backoff_seconds(attempts: int) -> float:
-    """Exponential and short: deadlines live in the database, not in broker countdowns."""
-    base = getattr(settings, "NOTIFICATION_RETRY_BACKOFF", 10)
-    return min(base * 2 ** max(attempts - 1, 0), 300)
+# The periodic sender stops taking rows after this (its soft limit is a little above):
+# what is left stays due for the next run, a minute later.
+SEND_DUE_BUDGET = 40
 
 
 @shared_task(
     name=DELIVER_NOTIFICATION,
     bind=True,
-    max_retries=delivery.MAX_ATTEMPTS,
+    max_retries=None,  # the row's attempts decide, not the message's retry count
     soft_time_limit=30,
     time_limit=45,
 )
 def deliver_notification(self, notification_id: int) -> str:
-    """Send one email or webhook notification; a failure is recorded and retried later."""
+    """Send one email or webhook notification if it is due; a failure is recorded on the
+    row with its next attempt, and a retry message is left for that time."""
     try:
         notification = delivery.notification_deliver(notification_id=notification_id)
     except delivery.DeliveryFailed as exc:
-        if not exc.retryable:
+        if exc.next_attempt_at is None:
             logger.warning("Notification %s failed for good: %s", notification_id, exc)
             return "failed"
-        raise self.retry(countdown=backoff_seconds(exc.attempts), exc=exc) from exc
+        raise self.retry(eta=exc.next_attempt_at, queue=queue_for(exc.channel), exc=exc) from exc
     return "sent" if notification else "skipped"
 
 
-@shared_task(soft_time_limit=50, time_limit=55)
-def reap_stuck_deliveries() -> int:
-    """Safe to run twice at once: each row is taken back by one conditional UPDATE."""
-    return len(delivery.notifications_reap_stuck(now=timezone.now()))
-
-
-@shared_task(soft_time_limit=50, time_limit=55)
-def release_scheduled() -> int:
-    """Safe to run twice at once: each row is released by one conditional UPDATE."""
-    return len(delivery.notifications_release_scheduled(now=timezone.now()))
+@shared_task(name=SEND_DUE, soft_time_limit=SEND_DUE_BUDGET + 15, time_limit=SEND_DUE_BUDGET + 20)
+def send_due_notifications(channel: str = Channel.EMAIL) -> int:
+    """Every minute per channel (on that channel's queue): send what is due, in batches.
+    Safe to run twice at once and beside the delivery tasks: each row is claimed by one
+    conditional UPDATE."""
+    until = time.monotonic() + SEND_DUE_BUDGET
+    taken = 0
+    while True:
+        result = delivery.notifications_send_due(now=timezone.now(), channel=channel, until=until)
+        taken += result.taken
+        if not result.more or not result.taken or time.monotonic() > until:
+            return taken

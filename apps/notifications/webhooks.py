@@ -46,19 +46,27 @@ def webhook_payload(notification: Notification) -> dict:
     }
 
 
+def idempotency_key(notification: Notification) -> str:
+    """The same on every re-send of this notification: a receiver that saw it already (the
+    worker died before recording the send, and it went again) can drop the duplicate."""
+    return f"ola-notification-{notification.pk}"
+
+
 def post_webhook(notification: Notification) -> None:
     url = notification.team.webhook_url
     if not url.lower().startswith(("http://", "https://")):
         raise RefusedDestination(f"Not an http(s) webhook URL: {url!r}")
+    key = idempotency_key(notification)
     request = urllib.request.Request(  # noqa: S310 - scheme checked above
         url,
         data=json.dumps(webhook_payload(notification)).encode(),
         headers={
             "Content-Type": "application/json",
             "User-Agent": "OLA-Portal",
-            # The same on every re-send of this notification: a receiver that saw it
-            # already (our record of the send was lost) can drop the duplicate.
-            "Idempotency-Key": f"ola-notification-{notification.pk}",
+            "Idempotency-Key": key,
+            "X-OLA-Delivery": key,
+            # Which try this is (1 the first): a receiver's logs can tell re-sends apart.
+            "X-OLA-Attempt": str(notification.attempts),
         },
         method="POST",
     )

@@ -1,14 +1,10 @@
-"""Fixtures for notification tests: a real local HTTP server standing in for a team's
-Slack-compatible webhook, and a helper that notifies through the real service."""
+"""Fixtures for notification tests: delivery settings for tests, two people and a team
+whose webhook is the real local receiver (`webhook_server`, tests/servers.py), and a helper
+that notifies through the real service."""
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -18,78 +14,6 @@ from tests.factories import TeamFactory, UserFactory
 NOW = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 
 
-class WebhookServer:
-    """Records every POST; answers with the queued (status, delay) replies, then 200. A 3xx
-    reply sends `Location: <location>`."""
-
-    def __init__(self):
-        self.received: list[dict] = []
-        self.headers: list[dict] = []
-        self.replies: list[tuple[int, float]] = []
-        self.lock = threading.Lock()
-        self.url = ""
-        self.location = ""
-
-    def reply_with(self, *replies: tuple[int, float]) -> None:
-        self.replies.extend(replies)
-
-    def next_reply(self) -> tuple[int, float]:
-        with self.lock:
-            return self.replies.pop(0) if self.replies else (200, 0)
-
-
-@contextmanager
-def _serving():
-    hook = WebhookServer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _receive(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            with hook.lock:
-                hook.received.append(json.loads(body) if body else {})
-                hook.headers.append(dict(self.headers))
-            status, delay = hook.next_reply()
-            time.sleep(delay)
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                if 300 <= status < 400 and hook.location:
-                    self.send_header("Location", hook.location)
-                self.end_headers()
-                self.wfile.write(b"ok" if status < 400 else b"server exploded")
-            except OSError:
-                pass  # the client gave up waiting (the timeout test)
-
-        do_POST = do_GET = _receive
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    hook.url = f"http://127.0.0.1:{server.server_port}/hooks/team"
-    try:
-        yield hook
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture
-def webhook_server():
-    with _serving() as hook:
-        yield hook
-
-
-@pytest.fixture
-def other_server():
-    """A second receiver: where a redirect would lead."""
-    with _serving() as hook:
-        yield hook
-
-
 @pytest.fixture(autouse=True)
 def _notification_settings(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -97,7 +21,8 @@ def _notification_settings(settings):
     settings.NOTIFICATION_WEBHOOK_TIMEOUT = 0.5
     settings.NOTIFICATION_RETRY_BACKOFF = 0.2
     settings.NOTIFICATION_CLAIM_TIMEOUT = 300
-    # The receiver below listens on 127.0.0.1, which webhooks may not reach by default.
+    # The local receivers (tests/servers.py) listen on 127.0.0.1, which webhooks may not
+    # reach by default.
     settings.WEBHOOK_ALLOW_PRIVATE = True
 
 
@@ -130,3 +55,11 @@ def send(dedup_base: str = "handoff:7:clock:resolve:step:100:breach", **kwargs):
         **kwargs,
     }
     return services.notify(**arguments)
+
+
+def due(notification):
+    """When the row's next attempt is due (what its retry message or the periodic sender
+    waits for)."""
+    notification.refresh_from_db()
+    assert notification.next_attempt_at is not None, "no next attempt scheduled"
+    return notification.next_attempt_at

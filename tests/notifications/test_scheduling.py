@@ -38,23 +38,26 @@ def test_non_urgent_inside_open_hours_goes_at_once(alice, hooked_team):
     assert {r.status for r in rows if r.channel != Channel.IN_APP} == {Status.PENDING}
 
 
-def test_scheduled_rows_are_released_when_their_time_comes_and_only_once(
-    alice, hooked_team, django_capture_on_commit_callbacks
+def test_scheduled_rows_are_sent_by_the_periodic_sender_when_their_time_comes_and_once(
+    alice, hooked_team, webhook_server, settings
 ):
+    settings.NOTIFICATION_QUEUE_GRACE = 0
     send(recipients=[alice], team=hooked_team, kind="warning", urgent=False, deliver_after=OPENS)
     webhook = Notification.objects.get(channel=Channel.WEBHOOK)
 
-    assert delivery.notifications_release_scheduled(now=OPENS - timedelta(seconds=1)) == []
-    with django_capture_on_commit_callbacks() as callbacks:
-        assert delivery.notifications_release_scheduled(now=OPENS) == [webhook.pk]
-        assert delivery.notifications_release_scheduled(now=OPENS) == []
-    assert len(callbacks) == 1
+    assert delivery.notifications_send_due(now=OPENS - timedelta(seconds=1)).taken == 0
+    assert delivery.notifications_send_due(now=OPENS).sent == 1
+    assert delivery.notifications_send_due(now=OPENS).taken == 0
+    assert len(webhook_server.received) == 1
     webhook.refresh_from_db()
-    assert webhook.status == Status.PENDING
+    assert webhook.status == Status.SENT
 
 
-def test_a_scheduled_row_is_not_delivered_before_release(alice, hooked_team, webhook_server):
+def test_a_scheduled_row_is_not_delivered_before_its_time(alice, hooked_team, webhook_server):
     send(recipients=[alice], team=hooked_team, kind="warning", urgent=False, deliver_after=OPENS)
     webhook = Notification.objects.get(channel=Channel.WEBHOOK)
-    assert delivery.notification_deliver(notification_id=webhook.pk) is None
+    early = OPENS - timedelta(seconds=1)
+    assert delivery.notification_deliver(notification_id=webhook.pk, now=early) is None
     assert webhook_server.received == []
+    assert delivery.notification_deliver(notification_id=webhook.pk, now=OPENS)
+    assert len(webhook_server.received) == 1

@@ -1,10 +1,13 @@
-"""Webhooks against a real HTTP server on 127.0.0.1 (tests/notifications/conftest.py)."""
+"""Webhooks against a real HTTP server on 127.0.0.1 (tests/servers.py)."""
+
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from apps.notifications import delivery
 from apps.notifications.models import Channel, Notification, Status
-from tests.notifications.conftest import send
+from tests.notifications.conftest import due, send
 
 pytestmark = pytest.mark.django_db
 
@@ -40,8 +43,12 @@ def test_a_500_is_recorded_as_failed_and_the_retry_delivers(webhook, webhook_ser
     assert webhook.last_error.startswith("HTTP 500")
     assert "server exploded" in webhook.last_error
     assert webhook.sent_at is None
+    retry_at = due(webhook)
+    assert retry_at > webhook.created_at  # the schedule is on the row
 
-    delivery.notification_deliver(notification_id=webhook.pk)  # what the task's retry does
+    early = retry_at - timedelta(milliseconds=1)
+    assert delivery.notification_deliver(notification_id=webhook.pk, now=early) is None
+    delivery.notification_deliver(notification_id=webhook.pk, now=retry_at)  # the retry
     webhook.refresh_from_db()
     assert (webhook.status, webhook.attempts, webhook.last_error) == (Status.SENT, 2, "")
     assert len(webhook_server.received) == 2
@@ -60,11 +67,16 @@ def test_a_server_slower_than_the_timeout_is_a_timeout_failure(webhook, webhook_
 
 def test_after_five_attempts_a_failure_stays_failed_for_staff_to_see(webhook, webhook_server):
     webhook_server.reply_with(*[(503, 0)] * 5)
+    now = None
     for attempt in range(1, 6):
         with pytest.raises(delivery.DeliveryFailed) as failure:
-            delivery.notification_deliver(notification_id=webhook.pk)
+            delivery.notification_deliver(notification_id=webhook.pk, now=now)
         assert failure.value.retryable is (attempt < 5)
+        webhook.refresh_from_db()
+        now = webhook.next_attempt_at
+    assert now is None  # no next attempt: out of attempts
     assert delivery.notification_deliver(notification_id=webhook.pk) is None
+    assert delivery.notifications_send_due(now=timezone.now() + timedelta(days=1)).taken == 0
     webhook.refresh_from_db()
     assert (webhook.status, webhook.attempts) == (Status.FAILED, 5)
     assert len(webhook_server.received) == 5

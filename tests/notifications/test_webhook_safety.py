@@ -8,7 +8,7 @@ import pytest
 from apps.core import destinations
 from apps.notifications import delivery, webhooks
 from apps.notifications.models import Channel, Notification, Status
-from tests.notifications.conftest import send
+from tests.notifications.conftest import due, send
 
 pytestmark = pytest.mark.django_db
 
@@ -132,7 +132,9 @@ def test_every_send_of_a_notification_carries_the_same_idempotency_key(hooked_te
     webhook = _webhook(hooked_team)
     with pytest.raises(delivery.DeliveryFailed):
         delivery.notification_deliver(notification_id=webhook.pk)
-    delivery.notification_deliver(notification_id=webhook.pk)
+    delivery.notification_deliver(notification_id=webhook.pk, now=due(webhook))
 
     keys = [h.get("Idempotency-Key") for h in webhook_server.headers]
     assert keys == [f"ola-notification-{webhook.pk}"] * 2
+    assert [h.get("X-OLA-Delivery") for h in webhook_server.headers] == keys
+    assert [h.get("X-OLA-Attempt") for h in webhook_server.headers] == ["1", "2"]

@@ -1,0 +1,180 @@
+"""Real local servers for tests that send: an HTTP receiver standing in for a team's
+Slack-compatible webhook, and an SMTP server (aiosmtpd) that collects what it is sent.
+
+Both listen on 127.0.0.1 (a free port) in this process, so a Celery worker in a thread of
+the test or in a subprocess reaches them the same way. tests/conftest.py imports the
+fixtures, so every test can ask for `webhook_server`, `other_server` or `smtp_server`.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+def wait_until(condition, seconds: float = 30, interval: float = 0.1) -> bool:
+    """Poll `condition` until it holds or `seconds` pass; its last answer."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return bool(condition())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- the webhook receiver ------------------------------------------------------------------
+
+
+class WebhookServer:
+    """Records every POST; answers with the queued (status, delay) replies, then 200. A 3xx
+    reply sends `Location: <location>`. `stop()` and `start()` take it down and bring it
+    back on the same port (a receiver that is down refuses the connection)."""
+
+    def __init__(self):
+        self.received: list[dict] = []
+        self.headers: list[email.message.Message] = []
+        self.replies: list[tuple[int, float]] = []
+        self.lock = threading.Lock()
+        self.location = ""
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hooks/team"
+        self._server: ThreadingHTTPServer | None = None
+
+    def reply_with(self, *replies: tuple[int, float]) -> None:
+        self.replies.extend(replies)
+
+    def next_reply(self) -> tuple[int, float]:
+        with self.lock:
+            return self.replies.pop(0) if self.replies else (200, 0)
+
+    def keys(self) -> Counter:
+        """How many times each Idempotency-Key arrived."""
+        with self.lock:
+            return Counter(h.get("Idempotency-Key") for h in self.headers)
+
+    def start(self) -> None:
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _receive(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with hook.lock:
+                    hook.received.append(json.loads(body) if body else {})
+                    hook.headers.append(self.headers)  # names match in any letter case
+                status, delay = hook.next_reply()
+                time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain")
+                    if 300 <= status < 400 and hook.location:
+                        self.send_header("Location", hook.location)
+                    self.end_headers()
+                    self.wfile.write(b"ok" if status < 400 else b"server exploded")
+                except OSError:
+                    pass  # the client gave up waiting (the timeout tests)
+
+            do_POST = do_GET = _receive
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+@contextmanager
+def webhook_serving():
+    hook = WebhookServer()
+    hook.start()
+    try:
+        yield hook
+    finally:
+        hook.stop()
+
+
+@pytest.fixture
+def webhook_server():
+    with webhook_serving() as hook:
+        yield hook
+
+
+@pytest.fixture
+def other_server():
+    """A second receiver: where a redirect would lead."""
+    with webhook_serving() as hook:
+        yield hook
+
+
+# --- the SMTP server -----------------------------------------------------------------------
+
+
+class SmtpServer:
+    """An SMTP server on 127.0.0.1 that keeps every message it accepts (parsed with the
+    standard library, as a mail client would read it)."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.lock = threading.Lock()
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.url = f"smtp://{self.host}:{self.port}"  # for EMAIL_URL in a subprocess
+        self._controller = Controller(self, hostname=self.host, port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def received(self) -> list[email.message.EmailMessage]:
+        with self.lock:
+            return list(self.messages)
+
+    def message_ids(self) -> Counter:
+        """How many times each Message-ID arrived."""
+        return Counter(m["Message-ID"] for m in self.received())
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server; Django's SMTP backend points at it for this test."""
+    server = SmtpServer()
+    server.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = server.host, server.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    try:
+        yield server
+    finally:
+        server.stop()
