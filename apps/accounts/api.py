@@ -48,6 +48,28 @@ class ThrottledAuthTokenSerializer(AuthTokenSerializer):
         return attrs
 
 
+class QuietHoursSerializer(serializers.Serializer):
+    """A person's working hours (Monday to Friday, their `time_zone`) and whether
+    non-urgent email waits for them; read and written with the notification preferences."""
+
+    enabled = serializers.BooleanField(source="quiet_hours")
+    work_starts = serializers.TimeField()
+    work_ends = serializers.TimeField()
+    time_zone = serializers.CharField(read_only=True)
+
+    def validate(self, attrs):
+        starts, ends = attrs.get("work_starts"), attrs.get("work_ends")
+        if starts is not None and ends is not None and ends <= starts:
+            raise serializers.ValidationError(
+                {
+                    "work_ends": [
+                        "Working hours end after they start (overnight hours are not kept)."
+                    ]
+                }
+            )
+        return attrs
+
+
 ERRORS = inline_serializer(
     "TokenErrors", {"non_field_errors": serializers.ListField(child=serializers.CharField())}
 )

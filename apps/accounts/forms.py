@@ -20,6 +20,32 @@ class ProfileForm(forms.ModelForm):
         fields = ["first_name", "last_name", "email", "time_zone"]
 
 
+class QuietHoursForm(forms.Form):
+    """Working hours (Monday to Friday, in the person's zone) and whether non-urgent email
+    waits for them."""
+
+    quiet_hours = forms.BooleanField(
+        required=False,
+        label="Hold non-urgent email outside my working hours",
+        help_text="Breaches, escalations and P1/P2 work still reach you at once.",
+    )
+    work_starts = forms.TimeField(
+        label="Working day starts", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    work_ends = forms.TimeField(
+        label="Working day ends", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        starts, ends = cleaned.get("work_starts"), cleaned.get("work_ends")
+        if starts is not None and ends is not None and ends <= starts:
+            self.add_error(
+                "work_ends", "Working hours end after they start (overnight hours are not kept)."
+            )
+        return cleaned
+
+
 class ThrottledSignInMixin:
     """Sign-in throttling for Django's authentication forms.
 

@@ -1,8 +1,10 @@
 """State changes of accounts: profile, API token, and failed sign-ins."""
 
 from datetime import datetime, timedelta
+from datetime import time as datetime_time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
@@ -21,6 +23,21 @@ def user_update_profile(
     user.time_zone = time_zone
     user.full_clean(exclude=["password", "username"])
     user.save(update_fields=["first_name", "last_name", "email", "time_zone"])
+    return user
+
+
+@transaction.atomic
+def user_set_quiet_hours(
+    *, user: User, quiet_hours: bool, work_starts: datetime_time, work_ends: datetime_time
+) -> User:
+    """Set when a person's working day runs (Monday to Friday, their zone); with quiet
+    hours on, non-urgent email waits for it. A day ends after it starts."""
+    if work_ends <= work_starts:
+        raise ValidationError({"work_ends": ["Working hours end after they start."]})
+    user.quiet_hours = quiet_hours
+    user.work_starts = work_starts
+    user.work_ends = work_ends
+    user.save(update_fields=["quiet_hours", "work_starts", "work_ends"])
     return user
 
 

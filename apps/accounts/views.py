@@ -6,7 +6,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
 from . import services
-from .forms import ProfileForm, SignInForm
+from .forms import ProfileForm, QuietHoursForm, SignInForm
 
 
 class SignInView(auth_views.LoginView):
@@ -27,9 +27,27 @@ class SignOutView(auth_views.LogoutView):
     pass
 
 
+def _quiet_hours_initial(user) -> dict:
+    return {
+        "quiet_hours": user.quiet_hours,
+        "work_starts": user.work_starts,
+        "work_ends": user.work_ends,
+    }
+
+
 def profile(request):
+    """The person's details, time zone and quiet hours: two forms on one page, told apart
+    by the button that sent them."""
     user = request.user
-    if request.method == "POST":
+    form = ProfileForm(instance=user)
+    quiet_form = QuietHoursForm(initial=_quiet_hours_initial(user))
+    if request.method == "POST" and request.POST.get("form") == "quiet_hours":
+        quiet_form = QuietHoursForm(request.POST)
+        if quiet_form.is_valid():
+            services.user_set_quiet_hours(user=user, **quiet_form.cleaned_data)
+            messages.success(request, "Quiet hours saved.")
+            return redirect("accounts:profile")
+    elif request.method == "POST":
         form = ProfileForm(request.POST, instance=user)
         if form.is_valid():
             services.user_update_profile(user=user, **form.cleaned_data)
@@ -37,14 +55,13 @@ def profile(request):
             return redirect("accounts:profile")
         # The instance was mutated by validation; show what was typed, keep the stored row.
         user.refresh_from_db()
-    else:
-        form = ProfileForm(instance=user)
     token = Token.objects.filter(user=user).first()
     return render(
         request,
         "accounts/profile.html",
         {
             "form": form,
+            "quiet_form": quiet_form,
             "token": token,
             "now": timezone.now(),
             "memberships": user.memberships.select_related("team").order_by("team__name"),

@@ -9,6 +9,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.accounts.api import QuietHoursSerializer
 from apps.core.api import ServiceActionMixin, error_responses
 from apps.teams.models import Team
 
@@ -72,6 +73,7 @@ def _check_kinds(value: dict) -> dict:
 class PreferencesInput(serializers.Serializer):
     email = _kinds_field("by email")
     in_app = _kinds_field("to the inbox (always on)")
+    quiet_hours = QuietHoursSerializer(required=False)
 
     def validate_email(self, value):
         return _check_kinds(value)
@@ -101,8 +103,12 @@ PREFERENCE_ROW = inline_serializer(
         "in_app": serializers.BooleanField(),
         "email": serializers.BooleanField(),
     },
+    many=True,
 )
-PREFERENCES = inline_serializer("NotificationPreferences", {"kinds": PREFERENCE_ROW})
+PREFERENCES = inline_serializer(
+    "NotificationPreferences",
+    {"kinds": PREFERENCE_ROW, "quiet_hours": QuietHoursSerializer()},
+)
 TEAM_PREFERENCES = inline_serializer(
     "TeamChannelPreferences",
     {
@@ -137,6 +143,7 @@ def _personal(user) -> dict:
         for row in group["rows"]
     }
     return {
+        "quiet_hours": QuietHoursSerializer(user).data,
         "kinds": [
             {
                 "kind": kind.value,
@@ -147,7 +154,7 @@ def _personal(user) -> dict:
             }
             for group, kinds in KIND_GROUPS
             for kind in kinds
-        ]
+        ],
     }
 
 
@@ -212,8 +219,10 @@ class NotificationViewSet(ServiceActionMixin, viewsets.ReadOnlyModelViewSet):
         pagination_class=None,
     )
     def preferences(self, request):
-        """Which kinds reach you by email (in-app is always on). PATCH
-        `{"email": {"warning": true}}` changes the kinds named."""
+        """Which kinds reach you by email (in-app is always on), and your quiet hours.
+        PATCH `{"email": {"warning": true}}` changes the kinds named;
+        `{"quiet_hours": {"enabled": true, "work_starts": "08:00", "work_ends": "16:30"}}`
+        holds non-urgent email outside those hours (Monday to Friday, your time zone)."""
         if request.method == "PATCH":
             data = self._input(PreferencesInput)
             services.preferences_change(
@@ -221,6 +230,7 @@ class NotificationViewSet(ServiceActionMixin, viewsets.ReadOnlyModelViewSet):
                 changes={
                     (kind, Channel.EMAIL.value): on for kind, on in data.get("email", {}).items()
                 },
+                quiet_hours=data.get("quiet_hours"),
             )
         return Response(_personal(request.user))
 

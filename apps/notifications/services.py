@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 
+from apps.accounts import services as account_services
 from apps.teams.models import Role
 
 from . import quiet_hours
@@ -278,10 +279,15 @@ def preferences_update(*, user, enabled: set[tuple[str, str]]) -> None:
 
 
 @transaction.atomic
-def preferences_change(*, user, changes: dict[tuple[str, str], bool]) -> None:
-    """Sets the given personal kind × channel choices, leaving the others as they are."""
+def preferences_change(
+    *, user, changes: dict[tuple[str, str], bool], quiet_hours: dict | None = None
+) -> None:
+    """Sets the given personal kind × channel choices, leaving the others as they are,
+    and the person's quiet hours when given (`quiet_hours`, `work_starts`, `work_ends`)."""
     for (kind, channel), enabled in changes.items():
         preference_set(user=user, kind=kind, channel=channel, enabled=enabled)
+    if quiet_hours is not None:
+        account_services.user_set_quiet_hours(user=user, **quiet_hours)
 
 
 def may_set_team_channel(user, team) -> bool:
