@@ -27,29 +27,47 @@ Conventions (the contract other modules rely on):
 
 Implementation: instants are integer microseconds since the Unix epoch, so arithmetic is
 exact.  The timeline is partitioned into local-day windows ``[midnight(d), midnight(d+1))``
-and each window's open intervals are computed once and cached.  ``add``/``between`` walk
-days (never minutes) and jump over whole "plain" weeks (no holiday, closed window or UTC
-offset change) using the precomputed nominal seconds of a standard week.
+and each window's open intervals are computed once and cached.  ``add``/``between`` read
+week tables (businessweeks.py: a local week and the next one as flat cumulative arrays,
+one bisect per question); weeks with one UTC offset, no holiday and no closed window share
+one template built from the weekly hours, the others are built from the day windows.
+Answers many weeks away come from a day walk that jumps "plain" weeks arithmetically.
 """
 
 from __future__ import annotations
 
 import operator
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from . import businessweeks
+from .businessinput import (
+    ANCHORS,
+    EPOCH,
+    MIDNIGHT,
+    ONE_US,
+    US_PER_DAY,
+    US_PER_SECOND,
+    Interval,
+    WeeklySchedule,
+    from_us,
+    instant_us,
+    load_zone,
+    normalise_closed,
+    normalise_weekly,
+    to_us,
+    wall_intervals,
+)
+from .businessweeks import Week, elapsed
 
 __all__ = ["BusinessHours"]
 
-_US_PER_SECOND: Final = 1_000_000
-_US_PER_DAY: Final = 86_400 * _US_PER_SECOND
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_ORDINAL: Final = _EPOCH.toordinal()
-_ONE_US: Final = timedelta(microseconds=1)
-_MIDNIGHT: Final = time(0)
+_US_PER_WEEK: Final = 7 * US_PER_DAY
+_EPOCH_ORDINAL: Final = EPOCH.toordinal()
+# Week keys count weeks from Monday 1969-12-29, the Monday before the epoch (a Thursday).
+_MONDAY_ZERO: Final = _EPOCH_ORDINAL - 3
 
 # add() gives up when no open time at all has been seen for this many days (~10 years);
 # without a bound, a calendar whose open time is entirely covered by closed windows or
@@ -65,124 +83,12 @@ _CACHE_LIMIT: Final = 200_000
 # (midnight as epoch µs, UTC offset in µs).  Racing writers store identical values.
 _ZONE_MIDNIGHTS: dict[str, dict[int, tuple[int, int]]] = {}
 
-# Half-open [start, end) in microseconds since the epoch (UTC).
-Interval = tuple[int, int]
+# add() reads the tables of the start's fortnight and of this many fortnights after it; an
+# answer further away is found by the day walk (_walk), which skips plain weeks.
+_FORTNIGHTS_AHEAD: Final = 4
+
 # Cached local-day window: (window start, window end, open intervals, open microseconds).
 _Day = tuple[int, int, tuple[Interval, ...], int]
-# Weekly rule after validation: (start wall time, end wall time, end is next midnight).
-_Rule = tuple[time, time, bool]
-# Offsets from local midnight in µs, merged, for days without a UTC offset change.
-_WallIntervals = tuple[Interval, ...]
-WeeklySchedule = Mapping[int, Iterable[tuple[time, time]]]
-
-
-def _to_us(moment: datetime) -> int:
-    # timedelta // timedelta is exact integer arithmetic (no float rounding).
-    return (moment - _EPOCH) // _ONE_US
-
-
-def _from_us(us: int) -> datetime:
-    # Positional timedelta arguments are measurably faster than keywords (add() inlines it).
-    return _EPOCH + timedelta(0, 0, us)
-
-
-def _instant_us(moment: datetime, name: str) -> int:
-    # EAFP: subtracting from an aware datetime is the check itself, and it calls the
-    # (possibly slow, e.g. pytz) utcoffset() only once.  add() inlines this.
-    try:
-        return (moment - _EPOCH) // _ONE_US
-    except TypeError:
-        raise _not_an_instant(moment, name) from None
-
-
-def _not_an_instant(moment: object, name: str) -> Exception:
-    if isinstance(moment, datetime):
-        return ValueError(f"{name} must be timezone-aware, got naive {moment!r}")
-    return TypeError(f"{name} must be a datetime, got {type(moment).__name__}")
-
-
-def _wall_us(t: time) -> int:
-    return ((t.hour * 60 + t.minute) * 60 + t.second) * _US_PER_SECOND + t.microsecond
-
-
-def _load_zone(tz: str) -> ZoneInfo:
-    if not isinstance(tz, str):
-        raise ValueError(f"tz must be an IANA time zone name, got {tz!r}")
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise ValueError(f"unknown time zone {tz!r}") from exc
-
-
-def _normalise_weekly(weekly: WeeklySchedule) -> tuple[tuple[_Rule, ...], ...]:
-    if not isinstance(weekly, Mapping):
-        raise ValueError("weekly must be a mapping of weekday (0-6) to intervals")
-    days: list[tuple[_Rule, ...]] = [()] * 7
-    for weekday, intervals in weekly.items():
-        if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:
-            raise ValueError(f"weekday keys must be integers 0-6, got {weekday!r}")
-        parsed: list[tuple[int, int, _Rule]] = []
-        for interval in intervals:
-            try:
-                opens, closes = interval
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"interval must be a (start, end) pair, got {interval!r}"
-                ) from None
-            if not isinstance(opens, time) or not isinstance(closes, time):
-                raise ValueError(f"interval bounds must be datetime.time, got {interval!r}")
-            if opens.tzinfo is not None or closes.tzinfo is not None:
-                raise ValueError("interval bounds are wall-clock times and must be naive")
-            # The contract resolves wall times with fold=0; a stray fold=1 must not leak
-            # into datetime.combine().
-            opens, closes = opens.replace(fold=0), closes.replace(fold=0)
-            to_next_midnight = closes == _MIDNIGHT
-            lo = _wall_us(opens)
-            hi = _US_PER_DAY if to_next_midnight else _wall_us(closes)
-            if lo >= hi:
-                raise ValueError(f"interval start must be before its end, got {interval!r}")
-            parsed.append((lo, hi, (opens, closes, to_next_midnight)))
-        parsed.sort(key=lambda item: item[0])
-        for (_, prev_hi, prev), (lo, _, cur) in pairwise(parsed):
-            if lo < prev_hi:  # touching intervals are fine; overlapping ones are a bug
-                raise ValueError(f"overlapping intervals on weekday {weekday}: {prev} / {cur}")
-        days[weekday] = tuple(rule for _, _, rule in parsed)
-    return tuple(days)
-
-
-def _normalise_closed(closed: Iterable[tuple[datetime, datetime]]) -> list[Interval]:
-    windows: list[Interval] = []
-    for window in closed:
-        try:
-            start, end = window
-        except (TypeError, ValueError):
-            raise ValueError(f"closed window must be a (start, end) pair, got {window!r}") from None
-        lo, hi = _instant_us(start, "closed window start"), _instant_us(end, "closed window end")
-        if hi < lo:
-            raise ValueError(f"closed window ends before it starts: {window!r}")
-        if hi > lo:  # an empty window closes nothing
-            windows.append((lo, hi))
-    windows.sort()
-    merged: list[Interval] = []
-    for lo, hi in windows:
-        if merged and lo <= merged[-1][1]:
-            if hi > merged[-1][1]:
-                merged[-1] = (merged[-1][0], hi)
-        else:
-            merged.append((lo, hi))
-    return merged
-
-
-def _wall_intervals(rules: tuple[_Rule, ...]) -> _WallIntervals:
-    merged: list[Interval] = []
-    for opens, closes, to_next_midnight in rules:  # sorted and non-overlapping
-        lo = _wall_us(opens)
-        hi = _US_PER_DAY if to_next_midnight else _wall_us(closes)
-        if merged and merged[-1][1] == lo:  # touching: one stretch
-            merged[-1] = (merged[-1][0], hi)
-        else:
-            merged.append((lo, hi))
-    return tuple(merged)
 
 
 class BusinessHours:
@@ -200,14 +106,18 @@ class BusinessHours:
         closed: Iterable[tuple[datetime, datetime]] = (),
     ) -> None:
         self._tz_name = tz
-        self._zone = _load_zone(tz)
-        self._weekly = _normalise_weekly(weekly)
-        self._wall = tuple(_wall_intervals(rules) for rules in self._weekly)
+        self._zone = load_zone(tz)
+        self._weekly = normalise_weekly(weekly)
+        self._wall = tuple(wall_intervals(rules) for rules in self._weekly)
         self._wall_open = tuple(sum(hi - lo for lo, hi in day) for day in self._wall)
         self._nominal_week = sum(self._wall_open)
+        self._template = businessweeks.template(self._wall, self._nominal_week)
         # Only a starting point for finding an instant's local date (see _locate).
         offset = datetime(2000, 1, 1, tzinfo=UTC).astimezone(self._zone).utcoffset()
-        self._offset_guess = (offset or timedelta()) // _ONE_US
+        self._offset_guess = (offset or timedelta()) // ONE_US
+        # (instant + shift) // week is the key of the instant's local week, give or take the
+        # difference between the guessed and the real offset (_week_at corrects it).
+        self._week_shift = self._offset_guess + 3 * US_PER_DAY
 
         holiday_ordinals: set[int] = set()
         for holiday in holidays:
@@ -218,18 +128,19 @@ class BusinessHours:
         self._holidays = frozenset(holiday_ordinals)
         self._holidays_sorted = sorted(holiday_ordinals)
 
-        self._closed = _normalise_closed(closed)
+        self._closed = normalise_closed(closed)
         self._closed_ends = [hi for _, hi in self._closed]
 
         self._midnights = _ZONE_MIDNIGHTS.setdefault(self._zone.key, {})
         self._raw: dict[int, tuple[Interval, ...]] = {}
         self._days: dict[int, _Day] = {}
         self._weeks: dict[int, int | None] = {}
+        self._weeks_cache: dict[int, Week] = {}
 
     def __repr__(self) -> str:
         return (
             f"BusinessHours(tz={self._tz_name!r}, open_seconds_per_week="
-            f"{self._nominal_week // _US_PER_SECOND}, holidays={len(self._holidays)}, "
+            f"{self._nominal_week // US_PER_SECOND}, holidays={len(self._holidays)}, "
             f"closed={len(self._closed)})"
         )
 
@@ -237,34 +148,131 @@ class BusinessHours:
 
     def add(self, start: datetime, seconds: int) -> datetime:
         """Return the earliest instant (UTC) at which ``seconds`` business seconds elapsed."""
-        # The hot path inlines _instant_us(), _locate() and _from_us(): at a few µs per
-        # call, Python call overhead is a sizeable share.
+        # The hot path inlines instant_us() and the common case of _week_at(): at about a
+        # microsecond per call, every Python operation is a sizeable share (hence also
+        # subscripts inside try rather than .get(), and the literal µs per second).
         try:
-            start_us = (start - _EPOCH) // _ONE_US
-        except TypeError:
-            raise _not_an_instant(start, "start") from None
+            start_us = (start - ANCHORS[start.tzinfo]) // ONE_US
+        except (KeyError, TypeError, AttributeError):  # a new tzinfo, or not an instant
+            start_us = instant_us(start, "start")
+        if type(seconds) is not int or seconds <= 0:
+            return self._add_unusual(start, start_us, seconds)
+        try:
+            lo, hi, lo_dt, ends, floors, shifts, cum_ends, _, pair_total, key = self._weeks_cache[
+                (start_us + self._week_shift) // _US_PER_WEEK
+            ]
+            if not lo <= start_us < hi:
+                raise KeyError
+        except KeyError:
+            week = self._week_at(start_us)
+            lo, hi, lo_dt, ends, floors, shifts, cum_ends, _, pair_total, key = week
+        # The tables cover this week and the next: one bisect places the start (a sentinel
+        # ends the tables, so there always is a next interval), one finds the answer.
+        start_us -= lo
+        index = bisect_right(ends, start_us)
+        start_us += shifts[index]
+        if start_us < floors[index]:
+            start_us = floors[index]
+        target = start_us + seconds * 1_000_000
+        if target <= pair_total:
+            return lo_dt + ONE_US * (target - shifts[bisect_left(cum_ends, target, index)])
+        return self._add_after(key + 2, target - pair_total, start, seconds)
+
+    def _add_unusual(self, start: datetime, start_us: int, seconds: int) -> datetime:
         if type(seconds) is not int:
             seconds = operator.index(seconds)
+            if seconds > 0:
+                return self.add(start, seconds)
         if seconds < 0:
             raise ValueError(f"seconds must be >= 0, got {seconds}")
-        if seconds == 0:
-            return _from_us(start_us)
-        if self._nominal_week == 0:
-            raise ValueError("calendar has no opening hours; business time never elapses")
+        return from_us(start_us)
 
-        remaining = seconds * _US_PER_SECOND
+    def _add_after(self, key: int, remaining: int, start: datetime, seconds: int) -> datetime:
+        """``add`` once the first fortnight is used up: whole fortnights from week ``key``;
+        far answers (and calendars closed for years) are left to the day walk, which jumps
+        plain weeks without building their tables."""
+        weeks = self._weeks_cache
+        for first in range(key, key + 2 * _FORTNIGHTS_AHEAD, 2):
+            week = weeks.get(first) or self._week(first)
+            if remaining <= week.pair_total:
+                found = bisect_left(week.cum_ends, remaining)
+                return week.lo_dt + ONE_US * (remaining - week.shifts[found])
+            remaining -= week.pair_total
+        if not self._nominal_week:
+            raise ValueError("calendar has no opening hours; business time never elapses")
+        return self._walk(instant_us(start, "start"), seconds * US_PER_SECOND)
+
+    def between(self, start: datetime, end: datetime) -> int:
+        """Return the whole business seconds in ``[start, end)`` (0 if ``end <= start``)."""
+        start_us = instant_us(start, "start")
+        end_us = instant_us(end, "end")
+        if end_us <= start_us:
+            return 0
+        week = self._week_at(start_us)
+        total = week.total - elapsed(week, start_us)
+        weeks = self._weeks_cache
+        while end_us >= week.hi:
+            key = week.key + 1
+            week = weeks.get(key) or self._week(key)
+            total += week.total
+        total -= week.total - elapsed(week, end_us)
+        return total // US_PER_SECOND
+
+    # ------------------------------------------------------------------ internals
+
+    def _week_at(self, moment_us: int) -> Week:
+        """The local week (Monday 00:00 to Monday 00:00) containing the instant."""
+        key = (moment_us + self._week_shift) // _US_PER_WEEK
+        weeks = self._weeks_cache
+        week = weeks.get(key) or self._week(key)
+        while moment_us < week.lo:
+            key -= 1
+            week = weeks.get(key) or self._week(key)
+        while moment_us >= week.hi:
+            key += 1
+            week = weeks.get(key) or self._week(key)
+        return week
+
+    def _week(self, key: int) -> Week:
+        """Build (and cache) the tables of week ``key`` (weeks counted from 1969-12-29)
+        and of the week after it."""
+        if len(self._weeks_cache) > _CACHE_LIMIT:
+            self._clear_caches()
+        monday = _MONDAY_ZERO + 7 * key
+        lo = self._midnight(monday)[0]
+        hi = self._midnight(monday + 7)[0]
+        plain = []
+        for first in (monday, monday + 7):
+            known = self._weeks.get(first, -1)
+            if known == -1:
+                known = self._week_total(first)
+            plain.append(known is not None and known == self._nominal_week)
+        if all(plain):  # one offset from Monday's midnight on: the template
+            found = self._template
+        else:  # from the exact day windows
+            days = self._days
+            pieces = [
+                (days.get(ordinal) or self._day(ordinal)) for ordinal in range(monday, monday + 14)
+            ]
+            found = businessweeks.tables(
+                [(open_lo - lo, open_hi - lo) for day in pieces for open_lo, open_hi in day[2]],
+                sum(day[3] for day in pieces[:7]),
+            )
+        week = Week(lo, hi, from_us(lo), *found, key)
+        self._weeks_cache[key] = week
+        return week
+
+    def _walk(self, start_us: int, remaining: int) -> datetime:
+        """``add`` by walking days and jumping plain weeks: for answers many weeks away."""
         days = self._days
-        ordinal = _EPOCH_ORDINAL + (start_us + self._offset_guess) // _US_PER_DAY
-        day = days.get(ordinal)
-        if day is None or not day[0] <= start_us < day[1]:
-            ordinal, day = self._locate(start_us)
+        ordinal, day = self._locate(start_us)
         for lo, hi in day[2]:
             if hi <= start_us:
                 continue
             if lo < start_us:
                 lo = start_us
             if hi - lo >= remaining:
-                return _EPOCH + timedelta(0, 0, lo + remaining)
+                return from_us(lo + remaining)
             remaining -= hi - lo
 
         nominal_week = self._nominal_week
@@ -289,7 +297,7 @@ class BusinessHours:
             if day[3] >= remaining:
                 for lo, hi in day[2]:
                     if hi - lo >= remaining:
-                        return _EPOCH + timedelta(0, 0, lo + remaining)
+                        return from_us(lo + remaining)
                     remaining -= hi - lo
             if day[3]:
                 remaining -= day[3]
@@ -299,43 +307,8 @@ class BusinessHours:
             ordinal += 1
         raise ValueError(
             f"no business time found within {_HORIZON_DAYS} days after "
-            f"{_from_us(self._midnight(last_open)[0]).isoformat()}; the calendar is closed"
+            f"{from_us(self._midnight(last_open)[0]).isoformat()}; the calendar is closed"
         )
-
-    def between(self, start: datetime, end: datetime) -> int:
-        """Return the whole business seconds in ``[start, end)`` (0 if ``end <= start``)."""
-        start_us = _instant_us(start, "start")
-        end_us = _instant_us(end, "end")
-        if end_us <= start_us:
-            return 0
-
-        ordinal, day = self._locate(start_us)
-        days = self._days
-        total = 0
-        while day[0] < end_us:
-            if start_us <= day[0] and day[1] <= end_us:
-                total += day[3]
-            else:
-                for lo, hi in day[2]:
-                    if lo < start_us:
-                        lo = start_us
-                    if hi > end_us:
-                        hi = end_us
-                    if hi > lo:
-                        total += hi - lo
-            ordinal += 1
-            while self._midnight(ordinal + 7)[0] <= end_us:
-                week = self._weeks.get(ordinal, -1)
-                if week == -1:
-                    week = self._week_total(ordinal)
-                if week is None:
-                    break
-                total += week
-                ordinal += 7
-            day = days.get(ordinal) or self._day(ordinal)
-        return total // _US_PER_SECOND
-
-    # ------------------------------------------------------------------ internals
 
     def _locate(self, moment_us: int) -> tuple[int, _Day]:
         """Return the local-day window containing the instant ``moment_us``.
@@ -344,7 +317,7 @@ class BusinessHours:
         windows, which is much cheaper than ``astimezone()`` and exact even where the
         window and the local date disagree (a date whose midnight falls in a DST gap).
         """
-        ordinal = _EPOCH_ORDINAL + (moment_us + self._offset_guess) // _US_PER_DAY
+        ordinal = _EPOCH_ORDINAL + (moment_us + self._offset_guess) // US_PER_DAY
         days = self._days
         day = days.get(ordinal) or self._day(ordinal)
         while moment_us < day[0]:
@@ -360,11 +333,11 @@ class BusinessHours:
         in µs."""
         cached = self._midnights.get(ordinal)
         if cached is None:
-            moment = datetime.combine(date.fromordinal(ordinal), _MIDNIGHT, tzinfo=self._zone)
+            moment = datetime.combine(date.fromordinal(ordinal), MIDNIGHT, tzinfo=self._zone)
             # A ZoneInfo always has an offset; deriving the instant from it saves a second
             # utcoffset() lookup inside datetime subtraction.
-            offset = moment.utcoffset() // _ONE_US  # type: ignore[operator]
-            cached = ((ordinal - _EPOCH_ORDINAL) * _US_PER_DAY - offset, offset)
+            offset = moment.utcoffset() // ONE_US  # type: ignore[operator]
+            cached = ((ordinal - _EPOCH_ORDINAL) * US_PER_DAY - offset, offset)
             if len(self._midnights) > _CACHE_LIMIT:
                 self._midnights.clear()
             self._midnights[ordinal] = cached
@@ -380,11 +353,11 @@ class BusinessHours:
             day = date.fromordinal(ordinal)
             zone = self._zone
             for opens, closes, to_next_midnight in self._weekly[day.weekday()]:
-                lo = _to_us(datetime.combine(day, opens, tzinfo=zone))
+                lo = to_us(datetime.combine(day, opens, tzinfo=zone))
                 if to_next_midnight:
                     hi = self._midnight(ordinal + 1)[0]
                 else:
-                    hi = _to_us(datetime.combine(day, closes, tzinfo=zone))
+                    hi = to_us(datetime.combine(day, closes, tzinfo=zone))
                 if hi > lo:  # fold=0 inside a DST gap can invert an interval: it is empty
                     intervals.append((lo, hi))
         result = tuple(intervals)
@@ -503,6 +476,7 @@ class BusinessHours:
         return result
 
     def _clear_caches(self) -> None:
+        self._weeks_cache.clear()
         self._raw.clear()
         self._days.clear()
         self._weeks.clear()

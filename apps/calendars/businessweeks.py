@@ -1,0 +1,108 @@
+"""Week tables for the business-time engine (apps/calendars/businesstime.py).
+
+A table holds the open intervals of one local week (Monday 00:00 to the next Monday 00:00)
+and of the week after it as flat, sorted arrays, so the engine answers both of its questions
+with one bisect each, and an ``add`` that crosses a weekend still reads one table:
+
+* where does an instant ``x`` fall in the week's business time?  ``i = bisect_right(ends,
+  x)`` is the first interval still open after ``x``; the business time before ``x`` is
+  ``max(floors[i], x + shifts[i])`` (``floors[i]``: business time before interval ``i``
+  opens; ``shifts[i] = cum_ends[i] - ends[i]``); a sentinel after the last interval makes
+  ``i`` always valid;
+* when has the week's ``n``-th business µs elapsed?  ``j = bisect_left(cum_ends, n)`` is
+  the interval in which it does, at ``n - shifts[j]``: never the start of the next interval
+  (the engine's "end of business time" convention), because ``bisect_left`` stops at the
+  first interval whose cumulative end reaches ``n``.
+
+Positions are µs after the week's start (its Monday's local midnight).  A week with one UTC
+offset throughout, no holiday and no closed window shares one template built once per
+calendar from the weekly hours; any other week is built from the engine's exact per-day
+windows.  Either way the arrays describe exactly the open set the per-day windows describe,
+so the answers are the same.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Final, NamedTuple
+
+US_PER_DAY: Final = 86_400 * 1_000_000
+# Later than any instant relative to a week's start.
+_BEYOND: Final = 1 << 62
+
+Interval = tuple[int, int]
+
+
+class Tables(NamedTuple):
+    ends: list[int]
+    floors: list[int]
+    shifts: list[int]
+    cum_ends: list[int]
+    total: int  # the first week's business time
+    pair_total: int  # both weeks'
+
+
+class Week(NamedTuple):
+    """One local week: its window ``[lo, hi)`` in epoch µs (``lo`` also as a UTC datetime:
+    the tables are relative to it), the tables of this week and the next, and the week's
+    key (the next week's is ``key + 1``).  A tuple so the engine's hot path can unpack it
+    in one step."""
+
+    lo: int
+    hi: int
+    lo_dt: datetime
+    ends: list[int]
+    floors: list[int]
+    shifts: list[int]
+    cum_ends: list[int]
+    total: int
+    pair_total: int
+    key: int
+
+
+def tables(intervals: Iterable[Interval], total: int) -> Tables:
+    """Tables of sorted, non-overlapping, non-empty intervals (touching ones may stay apart:
+    a boundary they share is never returned as an answer of its own); ``total`` is the
+    business time of the first week among them."""
+    ends: list[int] = []
+    floors: list[int] = []
+    shifts: list[int] = []
+    cum_ends: list[int] = []
+    elapsed = 0
+    for lo, hi in intervals:
+        floors.append(elapsed)
+        elapsed += hi - lo
+        ends.append(hi)
+        cum_ends.append(elapsed)
+        shifts.append(elapsed - hi)
+    # The sentinel: an instant after every interval is "before" this one, which adds no
+    # business time, so lookups need no bounds check.
+    ends.append(_BEYOND)
+    floors.append(elapsed)
+    shifts.append(-_BEYOND)
+    cum_ends.append(elapsed)
+    return Tables(ends, floors, shifts, cum_ends, total, elapsed)
+
+
+def template(wall: Sequence[Sequence[Interval]], nominal_week: int) -> Tables:
+    """Tables of two weeks with one UTC offset: each weekday's wall-clock intervals (µs
+    after local midnight, Monday first) shifted by whole days from the first Monday's
+    midnight."""
+    shifted = [
+        ((week * 7 + weekday) * US_PER_DAY + lo, (week * 7 + weekday) * US_PER_DAY + hi)
+        for week in (0, 1)
+        for weekday, intervals in enumerate(wall)
+        for lo, hi in intervals
+    ]
+    return tables(shifted, nominal_week)
+
+
+def elapsed(week: Week, moment_us: int) -> int:
+    """Business µs of the week before an instant inside its window."""
+    moment_us -= week.lo
+    index = bisect_right(week.ends, moment_us)
+    passed = moment_us + week.shifts[index]
+    floor = week.floors[index]
+    return passed if passed > floor else floor
