@@ -359,4 +359,7 @@ def _rebuild_postgres(connection) -> int:
                 [grain],
             )
         cursor.execute("SELECT COUNT(*) FROM rollup_src")
-        return cursor.fetchone()[0]
+        finished = cursor.fetchone()[0]
+        # Dropped now, not only at commit: the caller's transaction may go on.
+        cursor.execute("DROP TABLE rollup_src")
+        return finished
