@@ -79,12 +79,16 @@ def test_the_timeline_shows_who_did_what_when_and_what_changed(
     # The service records the met clock first, at the same instant as the acknowledgement.
     assert kinds == ["created", "acknowledged", "clock_met", "priority"]
     lena = provider_lead.display_name
-    assert f'<strong>{lena}</strong> · <span data-testid="event-kind">Acknowledged</span>' in html
-    assert "status: New → Acknowledged" in html
-    assert f"assignee: {lena}" in html
-    assert "Acknowledge used: less than a minute" in html
-    assert "priority: P3 → P2" in html
-    assert "A key account is affected" in html
+    # Each event reads as a sentence (tests/handoffs/test_timeline_sentences.py).
+    assert (
+        f'<strong>{lena}</strong> <span class="text-body-secondary">(provider lead)</span>' in html
+    )
+    assert f'data-testid="event-sentence">Acknowledged; assigned to {lena}</span>' in html
+    assert "Acknowledge target met after less than a minute (target 8 business h)" in html
+    assert (
+        'data-testid="event-sentence">Priority P3 → P2</span>: '
+        '<span data-testid="event-comment">A key account is affected</span>'
+    ) in html
     # Times in the viewer's zone (UTC for this persona): 10:05 Berlin is 09:05 UTC.
     assert "Mon 2 Mar 2026, 09:05 UTC" in html
 

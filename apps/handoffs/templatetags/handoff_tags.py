@@ -1,4 +1,5 @@
-"""Presentation of handoffs: badges, clock readings in words, and timeline changes.
+"""Presentation of handoffs: badges, clock readings in words, and the timeline in
+sentences (apps.handoffs.timeline).
 
 Everything here reads what the views prefetched; no tag runs a query.
 """
@@ -6,15 +7,13 @@ Everything here reads what the views prefetched; no tag runs a query.
 from __future__ import annotations
 
 from django import template
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
-from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from apps.agreements.durations import format_duration
 from apps.agreements.models import Metric, Priority
 
+from .. import timeline
 from ..models import ClockStatus, Status
+from ..timeline import in_words
 
 register = template.Library()
 
@@ -81,13 +80,6 @@ def clock_badge(clock) -> str:
     )
 
 
-def in_words(seconds: int, *, business: bool) -> str:
-    """Business seconds as a person says them; under a minute is not '0 min'."""
-    if seconds < 60:
-        return "less than a minute"
-    return format_duration(seconds, business=business)
-
-
 @register.filter
 def clock_duration(seconds, clock) -> str:
     """Seconds of a clock in readable units: business time unless the clock runs 24×7."""
@@ -141,68 +133,9 @@ def metric_label(value: str) -> str:
 
 # --- the timeline ------------------------------------------------------------------------
 
-CHANGE_LABELS = {
-    "status": "status",
-    "priority": "priority",
-    "assignee": "assignee",
-    "reopen_count": "reopened",
-    "metric": "clock",
-    "consumed_seconds": "used",
-    "target_seconds": "target",
-    "to": "told",
-    "role": "as",
-    "raise_priority": "raises the priority",
-    "breached_at": "breached at",
-}
-# Technical keys the timeline does not show (the step's audience is shown as "told").
-HIDDEN_KEYS = {"metric", "notify"}
-
-
-def _value(key: str, value, *, clock, people: dict) -> str:
-    if key in ("consumed_seconds", "target_seconds"):
-        if value is None:
-            return "best effort"
-        return in_words(int(value), business=not (clock and clock.around_the_clock))
-    if key == "to":
-        names = [people[v].display_name if v in people else f"user {v}" for v in value or []]
-        return ", ".join(names) or "nobody"
-    if key == "percent":
-        return f"{value} %"
-    if key == "raise_priority":
-        return "yes" if value else "no"
-    if key == "breached_at" and isinstance(value, str):
-        moment = parse_datetime(value)
-        if moment is not None:
-            return date_format(timezone.localtime(moment), "D j M Y, H:i T")
-    if value is None or value == "":
-        return "nobody" if key == "assignee" else "—"
-    if key == "status":
-        return Status(value).label if value in Status.values else str(value)
-    if key == "assignee":
-        person = people.get(value)
-        return person.display_name if person else f"user {value}"
-    if key == "reopen_count":
-        return f"{value}×"
-    return str(value)
-
 
 @register.simple_tag
-def event_changes(event, handoff, people: dict) -> list[dict]:
-    """What an event changed, as [{label, before, after}] in words ('before' is empty for
-    a value set for the first time). `people` maps user ids to users (one query)."""
-    before, after = event.before or {}, event.after or {}
-    metric = after.get("metric") or before.get("metric")
-    clock = handoff.clock(metric) if metric else None
-    changes = []
-    for key in [*after, *(k for k in before if k not in after)]:
-        if key in HIDDEN_KEYS:
-            continue
-        old = _value(key, before[key], clock=clock, people=people) if key in before else ""
-        new = _value(key, after[key], clock=clock, people=people) if key in after else ""
-        if old == new:
-            continue
-        label = CHANGE_LABELS.get(key, key.replace("_", " "))
-        if metric and key in ("consumed_seconds", "target_seconds"):
-            label = f"{metric_label(metric)} {label}"
-        changes.append({"label": label, "before": old, "after": new})
-    return changes
+def timeline_entries(events, handoff, people: dict) -> list:
+    """The events as sentences (apps.handoffs.timeline); `people` maps the user ids they
+    name to users (one query, in the view)."""
+    return timeline.entries(events, handoff, people)
