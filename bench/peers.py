@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 
 import _common
+import psycopg
+import redis  # Celery's Redis transport brings it
 
 ROOT = _common.ROOT
 SHARED = Path(os.environ.get("OLA_PEERS_SHARED", ROOT.parent / "shared" / "peers"))
@@ -350,6 +352,19 @@ def number(token: str) -> float | None:
         return None
 
 
+def drop_leftovers(args) -> None:
+    """Drop what a part that failed half-way may have left (each part drops its own)."""
+    tag = f"{args.size // 1000}k" if args.size % 1000 == 0 else str(args.size)
+    names = ["audit_perf_sweep_big", "audit_perf_sweep_small", "audit_perf_hd_esc_tpl"]
+    names += [f"audit_perf_hd_esc_run{n}" for n in range(args.sweep_rounds)]
+    names += ["audit_perf_rep_bench"] + (
+        [] if args.keep else [f"audit_perf_{side}_{tag}" for side in ("ola", "hd")]
+    )
+    with psycopg.connect(PG + "postgres", autocommit=True) as connection:
+        for name in names:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def fmt_load(load) -> str:
     return " ".join(f"{x:.2f}" for x in load)
 
@@ -420,9 +435,8 @@ def main() -> None:
         notes += said
         notes.append(f"{part}: load average {fmt_load(before)} → {fmt_load(os.getloadavg())}")
     load_after = os.getloadavg()
+    drop_leftovers(args)
     if BROKER == DEFAULT_BROKER:
-        import redis  # Celery's Redis transport brings it
-
         redis.Redis.from_url(BROKER).flushdb()
     print(f"\nOLA Portal vs django-helpdesk and businesstimedelta, side by side in one run "
           f"({time.time() - started:.0f} s; --size {args.size:,}, --rounds {args.rounds}; "
