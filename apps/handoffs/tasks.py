@@ -11,6 +11,10 @@ from .reminders import remind_waiting, send_digests
 
 logger = logging.getLogger(__name__)
 
+# A reply batch stops taking messages after this long, well inside its 50 s soft limit
+# (one message takes at most about a second: apps.handoffs.inbound.message).
+REPLY_BATCH_SECONDS = 30
+
 
 @shared_task(soft_time_limit=50, time_limit=55, ignore_result=True)
 def sweep_clocks() -> dict:
@@ -59,7 +63,7 @@ def read_email_replies() -> dict:
     """Every minute: replies to notification emails become comments (apps.handoffs.inbound);
     nothing when REPLY_DOMAIN is unset. One batch per task: when more replies wait, the next
     batch is a new task with its own limit."""
-    result = read_replies(now=timezone.now())
+    result = read_replies(now=timezone.now(), seconds=REPLY_BATCH_SECONDS)
     if result.more and not result.left:
         read_email_replies.delay()
     return {

@@ -3,6 +3,7 @@
 apps.handoffs.inbound, the management command and the Celery task on a real worker."""
 
 import mailbox
+import time
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -16,7 +17,7 @@ from django.core.management.base import CommandError
 from apps.core import limits
 from apps.handoffs import services
 from apps.handoffs.inbound import read_maildir
-from apps.handoffs.inbound.message import MESSAGE_MAX_BYTES
+from apps.handoffs.inbound.message import MESSAGE_MAX_BYTES, reply_text
 from apps.handoffs.models import ClockStatus, EventKind, HandoffEvent, Status
 from apps.notifications.replies import reply_address
 from olaportal.celery import app as celery_app
@@ -239,6 +240,36 @@ def test_a_reply_longer_than_a_comment_is_cut_and_says_so(maildir, file_handoff,
     )
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Yes, fixed.\n\nOn Mon, 2 Mar 2026 at 10:30, OLA Portal <ola@x.example> wrote:\n> Q?",
+        # Apple Mail and Thunderbird wrap the line.
+        "Yes, fixed.\n\nOn Mon, 2 Mar 2026 at 10:30, OLA Portal <ola@x.example>\nwrote:\n> Q?",
+        "Yes, fixed.\n\nAm 02.03.2026 um 10:30 schrieb OLA Portal <ola@x.example>:\n> Q?",
+        "Yes, fixed.\n\nLe lun. 2 mars 2026, OLA Portal <ola@x.example> a écrit :\n> Q?",
+        "Yes, fixed.\n\n________________________________\nFrom: OLA Portal\nSent: Monday\nQ?",
+        "Yes, fixed.\r\n\r\n-----Original Message-----\r\nFrom: OLA Portal\r\nQ?",
+        "Yes, fixed.\n\n-- \nRita Requester | Support\n",
+        "Yes, fixed.\n\nSent from my iPhone",
+    ],
+    ids=["gmail", "wrapped", "german", "french", "outlook-web", "outlook", "signature", "phone"],
+)
+def test_the_quoted_history_and_signatures_of_common_mail_clients_are_left_out(body):
+    message = EmailMessage()
+    message.set_content(body)
+    assert reply_text(message) == "Yes, fixed."
+
+
+def test_a_crafted_body_costs_linear_time():
+    # Thousands of lines that start like a quote header and never end like one.
+    message = EmailMessage()
+    message.set_content(("On " + "y" * 290 + "\n") * 3300)
+    started = time.perf_counter()
+    reply_text(message)
+    assert time.perf_counter() - started < 2  # was 6.6 s with one multi-line pattern
+
+
 # --- each email once ---------------------------------------------------------------------------
 
 
@@ -271,6 +302,18 @@ def test_the_same_words_in_two_emails_are_two_comments(maildir, file_handoff, re
     read(now=REPLY_AT)
 
     assert [c.comment for c in comments(handoff)] == ["+1", "+1"]
+
+
+def test_a_batch_out_of_time_leaves_the_rest_for_the_next_run(maildir, file_handoff, requester):
+    handoff = file_handoff("P3")
+    deliver(
+        maildir, reply_email(to=address_for(handoff, requester), sender=requester.email, text="Hi")
+    )
+
+    batch = read_maildir(settings.REPLY_MAILDIR, now=REPLY_AT, seconds=0)
+
+    assert (batch.more, batch.commented, len(maildir.keys())) == (True, 0, 1)
+    assert read(REPLY_AT).commented == 1
 
 
 # --- replies that are refused -------------------------------------------------------------------

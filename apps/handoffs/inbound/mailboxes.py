@@ -9,6 +9,7 @@ import logging
 import mailbox
 import re
 import ssl
+import time
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
@@ -24,15 +25,25 @@ BATCH_MAX = 200
 PROCESSED, REJECTED = "Processed", "Rejected"
 
 
-def read_maildir(path: str, *, now: datetime, limit: int = BATCH_MAX) -> Batch:
+def _deadline(seconds: float | None) -> float:
+    return time.monotonic() + seconds if seconds is not None else float("inf")
+
+
+def read_maildir(
+    path: str, *, now: datetime, limit: int = BATCH_MAX, seconds: float | None = None
+) -> Batch:
     """Take the replies in a Maildir's inbox (new and cur): each leaves it for the
     `Processed` folder, or `Rejected` with an X-OLA-Reply-Refused header saying why (one
     too large to read is moved there intact, its reason logged)."""
+    deadline = _deadline(seconds)
     inbox = mailbox.Maildir(path, factory=None, create=True)
     batch = Batch()
     keys = sorted(inbox.keys())
     batch.more = len(keys) > limit
     for key in keys[:limit]:
+        if time.monotonic() > deadline:
+            batch.more = True
+            break
         try:
             raw = _read(inbox, key)
         except (KeyError, FileNotFoundError):
@@ -143,10 +154,13 @@ class _Folder:
             _ok(self.conn.expunge(), "EXPUNGE")
 
 
-def read_imap(url: str, *, now: datetime, limit: int = BATCH_MAX) -> Batch:
+def read_imap(
+    url: str, *, now: datetime, limit: int = BATCH_MAX, seconds: float | None = None
+) -> Batch:
     """Take the replies in an IMAP folder: each leaves it for `Processed`, or for
     `Rejected` with an X-OLA-Reply-Refused header saying why (folders created when
     missing); one too large to read is moved there unread."""
+    deadline = _deadline(seconds)
     conn, name = _connect(url)
     batch = Batch()
     try:
@@ -154,6 +168,9 @@ def read_imap(url: str, *, now: datetime, limit: int = BATCH_MAX) -> Batch:
         uids = folder.uids()
         batch.more = len(uids) > limit
         for uid in uids[:limit]:
+            if time.monotonic() > deadline:
+                batch.more = True
+                break
             raw = folder.fetch(uid)
             if raw is None:
                 refuse(batch, TOO_LARGE, f"imap {uid}")
@@ -175,14 +192,17 @@ def read_imap(url: str, *, now: datetime, limit: int = BATCH_MAX) -> Batch:
     return batch
 
 
-def read_replies(*, now: datetime, limit: int = BATCH_MAX) -> Batch:
-    """Read every configured reply mailbox (REPLY_MAILDIR, REPLY_IMAP_URL); nothing when
-    email replies are off (no REPLY_DOMAIN)."""
+def read_replies(*, now: datetime, limit: int = BATCH_MAX, seconds: float | None = None) -> Batch:
+    """Read every configured reply mailbox (REPLY_MAILDIR, REPLY_IMAP_URL), at most `limit`
+    messages from each and for at most `seconds` (then `more` says some wait); nothing
+    when email replies are off (no REPLY_DOMAIN)."""
+    deadline = _deadline(seconds)
     batch = Batch()
     if not settings.REPLY_DOMAIN:
         return batch
     if settings.REPLY_MAILDIR:
-        batch.add(read_maildir(settings.REPLY_MAILDIR, now=now, limit=limit))
+        batch.add(read_maildir(settings.REPLY_MAILDIR, now=now, limit=limit, seconds=seconds))
     if settings.REPLY_IMAP_URL:
-        batch.add(read_imap(settings.REPLY_IMAP_URL, now=now, limit=limit))
+        left = max(0.0, deadline - time.monotonic()) if seconds is not None else None
+        batch.add(read_imap(settings.REPLY_IMAP_URL, now=now, limit=limit, seconds=left))
     return batch

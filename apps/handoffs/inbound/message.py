@@ -21,9 +21,10 @@ logger = logging.getLogger(__name__)
 # two). Larger ones are set aside unread, with that reason.
 MESSAGE_MAX_BYTES = 25 * 1024 * 1024
 TOO_LARGE = f"larger than {MESSAGE_MAX_BYTES // (1024 * 1024)} MB"
-# How much of the chosen body is looked at: the reply comes first, quoted history after,
-# and the comment keeps limits.HANDOFF_TEXT_MAX characters anyway. HTML is verbose.
-BODY_SCAN_MAX = 1_000_000
+# How much of the chosen body is looked at (characters): the reply comes first, quoted
+# history after, and the comment keeps limits.HANDOFF_TEXT_MAX characters anyway; HTML is
+# verbose. Bounds the time one message takes (about 0.5 s for the worst HTML).
+BODY_SCAN_MAX = 200_000
 NESTED_TOO_DEEP = "MIME parts nested too deeply to read"
 TRUNCATED = "\n\n[…] The rest of this email was cut: a reply keeps to {limit:,} characters."
 
@@ -33,17 +34,12 @@ class Refused(Exception):
 
 
 AUTOMATIC_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
-QUOTE_HEADER = re.compile(
-    r"^[ \t>]*(?:"
-    r"On\b[^\n]{0,300}\n?[^\n]{0,300}\bwrote:"  # Gmail, Apple Mail, Thunderbird
-    r"|Am\b[^\n]{0,300}\n?[^\n]{0,300}\bschrieb[^\n]{0,100}:"
-    r"|Le\b[^\n]{0,300}\n?[^\n]{0,300}\ba écrit\s?:"
-    r"|-{2,}\s*Original Message\s*-{2,}"  # Outlook
-    r"|_{10,}\s*\n(?:From|De|Von):"  # Outlook on the web
-    r"|From:[^\n]{0,300}\n(?:Sent|Date):"
-    r")[ \t]*$",
-    re.MULTILINE | re.IGNORECASE,
-)
+# The line that introduces the quoted history: "On <date>, <name> wrote:" (Gmail, Apple
+# Mail, Thunderbird; German and French too), which clients may wrap over two lines, and
+# Outlook's separators. Matched line by line, so a crafted body costs linear time.
+QUOTE_OPENS = re.compile(r"(?:On|Am|Le)\b", re.IGNORECASE)
+QUOTE_CLOSES = re.compile(r"(?:\bwrote|\bschrieb\b.{0,100}|\ba écrit ?):$", re.IGNORECASE)
+OUTLOOK_SEPARATOR = re.compile(r"-{2,} ?Original Message ?-{2,}|_{10,}", re.IGNORECASE)
 SIGNATURE = re.compile(r"^(?:--[ \t]*|Sent from my [^\n]{1,40})$", re.MULTILINE)
 
 
@@ -170,12 +166,30 @@ def html_to_text(html: str) -> str:
     return "\n".join(lines)
 
 
+def quote_starts(lines: list[str]) -> int | None:
+    """The index of the line where the quoted history starts, if any."""
+    for index, line in enumerate(lines):
+        text = line.strip().lstrip("> ").strip()
+        following = lines[index + 1].strip() if index + 1 < len(lines) else ""
+        if OUTLOOK_SEPARATOR.fullmatch(text):
+            return index
+        if text[:5].lower() == "from:" and following[:5].lower() in ("sent:", "date:"):
+            return index
+        if QUOTE_OPENS.match(text) and (
+            QUOTE_CLOSES.search(text) or QUOTE_CLOSES.search(following)
+        ):
+            return index
+    return None
+
+
 def strip_quoted(text: str) -> str:
     """The reply itself: cut at the quoted history's header ("On … wrote:") and at the
     signature ("-- "), without lines quoted with ">"."""
-    cut = QUOTE_HEADER.search(text)
+    lines = text.split("\n")
+    cut = quote_starts(lines)
     if cut is not None:
-        text = text[: cut.start()]
+        lines = lines[:cut]
+    text = "\n".join(lines)
     signature = SIGNATURE.search(text)
     if signature is not None:
         text = text[: signature.start()]

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import InterfaceError, OperationalError, transaction
 
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 EMAIL_KEY = "email_message_id"
 # A database outage: the batch stops and the message waits for the next run.
 TRANSIENT = (OperationalError, InterfaceError)
+# Neither is the message's fault: it stays in the inbox (the task's time limit too).
+NOT_THE_MESSAGE = (*TRANSIENT, SoftTimeLimitExceeded)
 
 
 @dataclass
@@ -156,7 +159,7 @@ def handle(raw: bytes, *, now: datetime, batch: Batch, where: str) -> str | None
     refused (its reason logged and kept). A database outage propagates."""
     try:
         outcome = take_reply(raw, now=now)
-    except TRANSIENT:
+    except NOT_THE_MESSAGE:
         raise
     except Refused as exc:
         reason = str(exc)
