@@ -17,7 +17,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.helpers import MONDAY_10, TRIAGE
-from tests.servers import other_server, smtp_server, webhook_server  # noqa: F401 - fixtures
+from tests.servers import other_server, smtp_server, webhook_server, worker_processes  # noqa: F401
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses
 # to run inside one unless told this is deliberate. Tests only, never in settings.

@@ -1,9 +1,11 @@
 """Real local servers for tests that send: an HTTP receiver standing in for a team's
-Slack-compatible webhook, and an SMTP server (aiosmtpd) that collects what it is sent.
+Slack-compatible webhook, an SMTP server (aiosmtpd) that collects what it is sent, and
+real Celery worker processes.
 
-Both listen on 127.0.0.1 (a free port) in this process, so a Celery worker in a thread of
-the test or in a subprocess reaches them the same way. tests/conftest.py imports the
-fixtures, so every test can ask for `webhook_server`, `other_server` or `smtp_server`.
+The servers listen on 127.0.0.1 (a free port) in this process, so a Celery worker in a
+thread of the test or in a process of its own reaches them the same way. tests/conftest.py
+imports the fixtures, so every test can ask for `webhook_server`, `other_server`,
+`smtp_server` or `worker_processes`.
 """
 
 from __future__ import annotations
@@ -11,15 +13,23 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def wait_until(condition, seconds: float = 30, interval: float = 0.1) -> bool:
@@ -141,7 +151,7 @@ class SmtpServer:
         self.port = free_port()
         self.host = "127.0.0.1"
         self.url = f"smtp://{self.host}:{self.port}"  # for EMAIL_URL in a subprocess
-        self._controller = Controller(self, hostname=self.host, port=self.port)
+        self._controller: Controller | None = None
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -158,10 +168,15 @@ class SmtpServer:
         return Counter(m["Message-ID"] for m in self.received())
 
     def start(self) -> None:
+        """Listen (again, on the same port: a server that was down comes back)."""
+        self._controller = Controller(self, hostname=self.host, port=self.port)
         self._controller.start()
 
     def stop(self) -> None:
-        self._controller.stop()
+        """Stop listening: a client's connection is refused."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
 
 @pytest.fixture
@@ -178,3 +193,101 @@ def smtp_server(settings):
         yield server
     finally:
         server.stop()
+
+
+# --- a real worker process -----------------------------------------------------------------
+
+
+def database_url() -> str:
+    """This test's database (pytest-django's test_… one) as a DATABASE_URL."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user = quote(db["USER"] or "", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    return (
+        f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+class WorkerProcess:
+    """`celery -A olaportal worker` in a process of its own (as the Procfile starts it), on
+    this test's database and broker; `kill()` is SIGKILL: no clean shutdown, no goodbye."""
+
+    def __init__(self, name: str, queues: list[str], env: dict[str, str], log_dir: Path):
+        self.name, self.queues, self.env = name, queues, env
+        self.log_path = log_dir / f"worker-{name}-{int(time.time() * 1000)}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90) -> WorkerProcess:
+        command = [
+            *(sys.executable, "-m", "celery", "-A", "olaportal", "worker"),
+            *("-Q", ",".join(self.queues), "-n", f"{self.name}@%h", "--pool=solo"),
+            *("--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"),
+        ]
+        env = {**os.environ, "DATABASE_URL": database_url(), **self.env}
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        if not wait_until(
+            lambda: " ready." in self.log() or self.process.poll() is not None, timeout
+        ):
+            raise AssertionError(f"worker {self.name} did not start:\n{self.log()[-3000:]}")
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker {self.name} exited:\n{self.log()[-3000:]}")
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def worker_processes(tmp_path):
+    """Start real worker processes with `start(name, queues, **settings)`; every one still
+    running at the end is stopped. Needs Redis (the broker a separate process shares), and
+    starts from an empty broker database."""
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        if os.environ.get("CI"):
+            pytest.fail("worker-process tests need CELERY_BROKER_URL=redis://… in CI")
+        pytest.skip("worker-process tests need a Redis broker (CELERY_BROKER_URL=redis://…)")
+    flush_broker()  # what earlier tests left queued is not this test's business
+    started: list[WorkerProcess] = []
+
+    def start(name: str, queues: list[str], **env: str) -> WorkerProcess:
+        worker = WorkerProcess(name, queues, {k: str(v) for k, v in env.items()}, tmp_path)
+        started.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def flush_broker() -> int:
+    """FLUSHDB on this run's Redis database (CELERY_BROKER_URL names it): every message,
+    queued, held for later or unacknowledged, is gone. Returns how many keys there were."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    keys = client.dbsize()
+    client.flushdb()
+    return keys

@@ -58,10 +58,15 @@ def send_email(notification: Notification, *, items: list[Notification] | None =
     when alone)."""
     items = items or [notification]
     zone = _zone(notification.recipient)
+    link = notification.absolute_url
     context = {
         "notification": notification,
-        "items": [{"notification": item, "link": item.absolute_url} for item in items],
-        "link": notification.absolute_url,
+        # A line names its own link only where it leads elsewhere than the message's.
+        "items": [
+            {"notification": item, "link": "" if item.absolute_url == link else item.absolute_url}
+            for item in items
+        ],
+        "link": link,
         "zone_name": str(zone),
     }
     # Every date in the templates is written in the reader's zone.
