@@ -180,3 +180,24 @@ def test_the_inbox_page_runs_no_inline_script(client, alice):
     html = client.get(reverse("notifications:inbox")).content.decode()
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
     assert not re.search(r"\son[a-z]+=", html)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"unread": "maybe"},
+        {"kind": "breach" * 1000},
+        {"page": "99999999999999999999999"},
+        {"page": "-1", "kind": "warning"},
+    ],
+)
+def test_odd_filters_and_pages_never_break_the_inbox(client, alice, params):
+    one(alice)
+    client.force_login(alice)
+    assert client.get(reverse("notifications:inbox"), params).status_code == 200
+
+
+@pytest.mark.parametrize("params", [{"kind": "\x00"}, {"unread": "\x00"}])
+def test_a_nul_in_the_filters_is_a_400_page(client, alice, params):
+    client.force_login(alice)
+    assert client.get(reverse("notifications:inbox"), params).status_code == 400
