@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .models import Notification
+from .replies import reply_to_address
 
 SUBJECT_PREFIX = "[OLA Portal]"
 SUBJECT_MAX = 150
@@ -68,6 +69,7 @@ def send_email(notification: Notification, *, items: list[Notification] | None =
         ],
         "link": link,
         "zone_name": str(zone),
+        "reply_to": reply_to_address(notification),
     }
     # Every date in the templates is written in the reader's zone.
     with timezone.override(zone):
@@ -77,7 +79,10 @@ def send_email(notification: Notification, *, items: list[Notification] | None =
         subject=email_subject(items),
         body=text,
         to=[notification.recipient.email],
-        headers={"Message-ID": message_id(notification)},
+        # Replies become comments (apps.handoffs.inbound); RFC 3834's Auto-Submitted keeps
+        # vacation responders from answering at all.
+        reply_to=[context["reply_to"]] if context["reply_to"] else None,
+        headers={"Message-ID": message_id(notification), "Auto-Submitted": "auto-generated"},
     )
     message.attach_alternative(html, "text/html")
     message.send()
