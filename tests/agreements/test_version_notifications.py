@@ -185,3 +185,28 @@ def test_a_request_withdrawn_by_a_lead_tells_its_requester(
     assert [n.title.split(":")[0] for n in inbox(second_provider_lead)][-1] == (
         "Exception window request withdrawn"
     )
+
+
+def test_window_times_are_given_in_each_readers_zone(provider_team, provider_member):
+    berlin_lead = MembershipFactory(
+        team=provider_team, role=Role.LEAD, user=UserFactory(time_zone="Europe/Berlin")
+    ).user
+    new_york_lead = MembershipFactory(
+        team=provider_team, role=Role.LEAD, user=UserFactory(time_zone="America/New_York")
+    ).user
+    window = services.exception_window_request(
+        actor=provider_member,
+        provider_team=provider_team,
+        start=MONDAY_10 + timedelta(days=1),  # Tuesday 3 March, 10:00 in Berlin
+        end=MONDAY_10 + timedelta(days=1, hours=4),
+        reason="Data-centre move",
+        affected_customers="none",
+        communication_plan="Status page",
+        now=MONDAY_10,
+    )
+    [in_berlin] = inbox(berlin_lead)
+    [in_new_york] = inbox(new_york_lead)
+    assert in_berlin.title.endswith("Tue 03 Mar 10:00 – Tue 03 Mar 14:00 CET")
+    assert in_new_york.title.endswith("Tue 03 Mar 04:00 – Tue 03 Mar 08:00 EST")
+    assert "during Tue 03 Mar 04:00 – Tue 03 Mar 08:00 EST" in in_new_york.body
+    assert in_berlin.dedup_key == f"window:{window.pk}:requested:{Channel.IN_APP}:{berlin_lead.pk}"

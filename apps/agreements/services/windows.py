@@ -3,7 +3,9 @@ provider team's clocks do not count."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -61,10 +63,16 @@ def _window_scope(window: ExceptionWindow) -> str:
     return str(window.series)
 
 
-def _window_period(window: ExceptionWindow) -> str:
-    return f"{timezone.localtime(window.start):%a %d %b %H:%M} – " + (
-        f"{timezone.localtime(window.end):%a %d %b %H:%M %Z}"
-    )
+def _period(start: datetime, end: datetime, zone: ZoneInfo) -> str:
+    """A window's period as its reader reads it: in their zone, named."""
+    return f"{start.astimezone(zone):%a %d %b %H:%M} – {end.astimezone(zone):%a %d %b %H:%M %Z}"
+
+
+def _zone_of(user) -> ZoneInfo:
+    try:
+        return ZoneInfo(user.time_zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def _approvers(window: ExceptionWindow) -> list:
@@ -84,19 +92,35 @@ def _approvers(window: ExceptionWindow) -> list:
 
 
 def _notify_window(
-    window: ExceptionWindow, *, event: str, title: str, body: str, recipients, actor, now
+    window: ExceptionWindow,
+    *,
+    event: str,
+    title: Callable[[ZoneInfo], str],
+    body: Callable[[ZoneInfo], str],
+    recipients,
+    actor,
+    now,
 ) -> None:
-    notify(
-        kind=NotificationKind.WINDOW,
-        title=title,
-        body=body,
-        url=_window_url(window),
-        dedup_base=f"window:{window.pk}:{event}",
-        recipients=[u for u in recipients if u is not None and u.pk != actor.pk],
-        subject_type="exception_window",
-        subject_id=window.pk,
-        now=now,
-    )
+    """Tell `recipients` (never the actor); `title` and `body` are written for each
+    reader's zone, since they name the window's times."""
+    readers: dict[str, list] = {}
+    for user in recipients:
+        if user is not None and user.pk != actor.pk:
+            readers.setdefault(user.time_zone, []).append(user)
+    for people in readers.values():
+        zone = _zone_of(people[0])
+        notify(
+            kind=NotificationKind.WINDOW,
+            title=title(zone),
+            body=body(zone),
+            url=_window_url(window),
+            # One key for the event: each reader's row is keyed by their id beneath it.
+            dedup_base=f"window:{window.pk}:{event}",
+            recipients=people,
+            subject_type="exception_window",
+            subject_id=window.pk,
+            now=now,
+        )
 
 
 def _windows_changed(window: ExceptionWindow, now: datetime) -> None:
@@ -163,11 +187,17 @@ def exception_window_request(
     _notify_window(
         window,
         event="requested",
-        title=f"Exception window to decide: {provider_team}, {_window_period(window)}",
-        body=f"{actor.display_name} asks that clocks of {_window_scope(window)} stop "
-        f"counting during {_window_period(window)}.\n\nReason: {window.reason}\n"
-        f"Affected customers: {window.affected_customers}\n"
-        f"Communication plan: {window.communication_plan}",
+        title=lambda zone: (
+            f"Exception window to decide: {provider_team}, "
+            f"{_period(window.start, window.end, zone)}"
+        ),
+        body=lambda zone: (
+            f"{actor.display_name} asks that clocks of {_window_scope(window)} "
+            f"stop counting during {_period(window.start, window.end, zone)}.\n\n"
+            f"Reason: {window.reason}\n"
+            f"Affected customers: {window.affected_customers}\n"
+            f"Communication plan: {window.communication_plan}"
+        ),
         recipients=_approvers(window),
         actor=actor,
         now=now,
@@ -211,9 +241,14 @@ def _tell_requester(window, actor, event: str, verb: str, note: str, now: dateti
     _notify_window(
         window,
         event=event,
-        title=f"Exception window {verb}: {window.provider_team}, {_window_period(window)}",
-        body=f"{actor.display_name} {verb} the window you asked for."
-        + (f"\n\n{note}" if note else ""),
+        title=lambda zone: (
+            f"Exception window {verb}: {window.provider_team}, "
+            f"{_period(window.start, window.end, zone)}"
+        ),
+        body=lambda zone: (
+            f"{actor.display_name} {verb} the window you asked for."
+            + (f"\n\n{note}" if note else "")
+        ),
         recipients=[window.requested_by],
         actor=actor,
         now=now,
@@ -263,7 +298,8 @@ def exception_window_end(
     if window.end <= now:
         raise Conflict("This window has already ended.")
     approved = window.status == status.APPROVED
-    approved_period = _window_period(window)
+    # The period as it was approved (or asked for), before an early end changes it.
+    start, end = window.start, window.end
     if approved and window.start < now:
         window.planned_end = window.end
         window.end = now
@@ -290,9 +326,13 @@ def exception_window_end(
         _notify_window(
             window,
             event="ended",
-            title=f"Exception window {verb}: {window.provider_team}, {approved_period}",
-            body=f"{actor.display_name} {verb} the window approved for {approved_period}."
-            + (f"\n\n{note}" if note else ""),
+            title=lambda zone: (
+                f"Exception window {verb}: {window.provider_team}, {_period(start, end, zone)}"
+            ),
+            body=lambda zone: (
+                f"{actor.display_name} {verb} the window approved for "
+                f"{_period(start, end, zone)}." + (f"\n\n{note}" if note else "")
+            ),
             recipients=[window.requested_by, window.decided_by],
             actor=actor,
             now=now,
@@ -303,9 +343,15 @@ def exception_window_end(
         _notify_window(
             window,
             event="withdrawn",
-            title=f"Exception window request withdrawn: {window.provider_team}, {approved_period}",
-            body=f"{actor.display_name} withdrew the request for {approved_period}; "
-            "there is nothing to decide." + (f"\n\n{note}" if note else ""),
+            title=lambda zone: (
+                "Exception window request withdrawn: "
+                f"{window.provider_team}, {_period(start, end, zone)}"
+            ),
+            body=lambda zone: (
+                f"{actor.display_name} withdrew the request for "
+                f"{_period(start, end, zone)}; there is nothing to decide."
+                + (f"\n\n{note}" if note else "")
+            ),
             recipients=[*_approvers(window), window.requested_by],
             actor=actor,
             now=now,
