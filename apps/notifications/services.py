@@ -121,7 +121,9 @@ def notify(
     non-urgent email until their next working hour when they keep quiet hours. Every
     outbound row carries its `next_attempt_at` (email about a subject: after the
     coalescing window, so that the sender can fold what follows into one message) and is
-    enqueued when the caller's transaction commits.
+    enqueued when the caller's transaction commits. Callers say `urgent=True` for what must
+    not wait (P1/P2 work filed, breaches, escalations): it is never held; the default is
+    not urgent.
     """
     if kind not in Kind.values:
         raise ValueError(f"Unknown notification kind {kind!r}")
