@@ -5,8 +5,9 @@ Unix epoch (exact arithmetic, no float rounding)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, time, timedelta
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +22,11 @@ MIDNIGHT: Final = time(0)
 # (see anchor(); None: naive datetimes, which the subtraction then rejects).
 ANCHORS: dict[object, datetime] = {UTC: EPOCH, None: EPOCH}
 ANCHORS_LIMIT: Final = 1_000
+
+# Value memos of what calendars are built from (see normalise_weekly), bounded.
+MEMO_LIMIT: Final = 256
+_WEEKLY_MEMO: dict[tuple, tuple[tuple[Rule, ...], ...]] = {}
+_HOLIDAY_MEMO: dict[frozenset, tuple[frozenset[int], list[int]]] = {}
 
 # Half-open [start, end) in microseconds since the epoch (UTC).
 Interval = tuple[int, int]
@@ -105,6 +111,63 @@ def load_zone(tz: str) -> ZoneInfo:
 
 
 def normalise_weekly(weekly: WeeklySchedule) -> tuple[tuple[Rule, ...], ...]:
+    """The weekly hours validated, per weekday (0-6) their rules in order.  Memoised by
+    value: calendars are rebuilt from the database for each request with the same hours,
+    and validating them is most of what building a calendar costs."""
+    key = _weekly_key(weekly)
+    found = _WEEKLY_MEMO.get(key) if key is not None else None
+    if found is None:
+        found = _validate_weekly(weekly)
+        if key is not None:
+            _remember(_WEEKLY_MEMO, key, found)
+    return found
+
+
+def _weekly_key(weekly: object) -> tuple | None:
+    """A hashable copy of plain weekly hours (a mapping of ``int`` weekday to a list or
+    tuple of ``(time, time)`` tuples), else ``None``: anything else is left to validation,
+    without the memo (an iterator, say, would be used up by the key)."""
+    if not isinstance(weekly, Mapping):
+        return None
+    key = []
+    for day, intervals in weekly.items():
+        if type(day) is not int or type(intervals) not in (list, tuple):
+            return None
+        for interval in intervals:
+            if type(interval) is not tuple or len(interval) != 2:
+                return None
+            if type(interval[0]) is not time or type(interval[1]) is not time:
+                return None
+        key.append((day, tuple(intervals)))
+    return tuple(key)
+
+
+def holiday_ordinals(holidays: Iterable[date]) -> tuple[frozenset[int], list[int]]:
+    """The holidays' date ordinals, as a set and sorted; memoised by value like the hours."""
+    key = None
+    if type(holidays) in (set, frozenset, list, tuple) and all(type(h) is date for h in holidays):
+        key = frozenset(holidays)
+    found = _HOLIDAY_MEMO.get(key) if key is not None else None
+    if found is None:
+        ordinals: set[int] = set()
+        for holiday in holidays:
+            # datetime is a date subclass; silently truncating one would hide a caller bug.
+            if not isinstance(holiday, date) or isinstance(holiday, datetime):
+                raise ValueError(f"holidays must be dates, got {holiday!r}")
+            ordinals.add(holiday.toordinal())
+        found = (frozenset(ordinals), sorted(ordinals))
+        if key is not None:
+            _remember(_HOLIDAY_MEMO, key, found)
+    return found
+
+
+def _remember(memo: dict, key: object, value: object) -> None:
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+
+
+def _validate_weekly(weekly: WeeklySchedule) -> tuple[tuple[Rule, ...], ...]:
     if not isinstance(weekly, Mapping):
         raise ValueError("weekly must be a mapping of weekday (0-6) to intervals")
     days: list[tuple[Rule, ...]] = [()] * 7
@@ -173,3 +236,33 @@ def wall_intervals(rules: tuple[Rule, ...]) -> WallIntervals:
         else:
             merged.append((lo, hi))
     return tuple(merged)
+
+
+def subtract_closed(
+    merged: Sequence[Interval], lo: int, hi: int, closed: list[Interval], closed_ends: list[int]
+) -> tuple[Interval, ...]:
+    """``merged`` (sorted open intervals inside ``[lo, hi)``) minus the closed windows
+    (sorted, merged; ``closed_ends`` their ends)."""
+    first = bisect_right(closed_ends, lo)
+    relevant: list[Interval] = []
+    for index in range(first, len(closed)):
+        if closed[index][0] >= hi:
+            break
+        relevant.append(closed[index])
+    if not relevant:
+        return tuple(merged)
+    result: list[Interval] = []
+    for open_lo, open_hi in merged:
+        for closed_lo, closed_hi in relevant:
+            if closed_hi <= open_lo:
+                continue
+            if closed_lo >= open_hi:
+                break
+            if closed_lo > open_lo:
+                result.append((open_lo, closed_lo))
+            open_lo = closed_hi
+            if open_lo >= open_hi:
+                break
+        if open_lo < open_hi:
+            result.append((open_lo, open_hi))
+    return tuple(result)

@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import operator
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Final
 
 from . import businessweeks
@@ -53,12 +53,13 @@ from .businessinput import (
     Interval,
     WeeklySchedule,
     from_us,
+    holiday_ordinals,
     instant_us,
     load_zone,
     normalise_closed,
     normalise_weekly,
+    subtract_closed,
     to_us,
-    wall_intervals,
 )
 from .businessweeks import Week, elapsed
 
@@ -87,6 +88,9 @@ _ZONE_MIDNIGHTS: dict[str, dict[int, tuple[int, int]]] = {}
 # answer further away is found by the day walk (_walk), which skips plain weeks.
 _FORTNIGHTS_AHEAD: Final = 4
 
+# What building a week's tables raises within weeks of date.min or date.max.
+_OUT_OF_RANGE: Final = (ValueError, OverflowError)
+
 # Cached local-day window: (window start, window end, open intervals, open microseconds).
 _Day = tuple[int, int, tuple[Interval, ...], int]
 
@@ -108,25 +112,12 @@ class BusinessHours:
         self._tz_name = tz
         self._zone = load_zone(tz)
         self._weekly = normalise_weekly(weekly)
-        self._wall = tuple(wall_intervals(rules) for rules in self._weekly)
-        self._wall_open = tuple(sum(hi - lo for lo, hi in day) for day in self._wall)
-        self._nominal_week = sum(self._wall_open)
-        self._template = businessweeks.template(self._wall, self._nominal_week)
-        # Only a starting point for finding an instant's local date (see _locate).
-        offset = datetime(2000, 1, 1, tzinfo=UTC).astimezone(self._zone).utcoffset()
-        self._offset_guess = (offset or timedelta()) // ONE_US
+        shape = businessweeks.shape(self._zone, self._weekly)
+        self._wall, self._wall_open, self._nominal_week, self._template, self._offset_guess = shape
         # (instant + shift) // week is the key of the instant's local week, give or take the
         # difference between the guessed and the real offset (_week_at corrects it).
         self._week_shift = self._offset_guess + 3 * US_PER_DAY
-
-        holiday_ordinals: set[int] = set()
-        for holiday in holidays:
-            # datetime is a date subclass; silently truncating one would hide a caller bug.
-            if not isinstance(holiday, date) or isinstance(holiday, datetime):
-                raise ValueError(f"holidays must be dates, got {holiday!r}")
-            holiday_ordinals.add(holiday.toordinal())
-        self._holidays = frozenset(holiday_ordinals)
-        self._holidays_sorted = sorted(holiday_ordinals)
+        self._holidays, self._holidays_sorted = holiday_ordinals(holidays)
 
         self._closed = normalise_closed(closed)
         self._closed_ends = [hi for _, hi in self._closed]
@@ -164,7 +155,10 @@ class BusinessHours:
             if not lo <= start_us < hi:
                 raise KeyError
         except KeyError:
-            week = self._week_at(start_us)
+            try:
+                week = self._week_at(start_us)
+            except _OUT_OF_RANGE:
+                return self._walk(start_us, seconds * US_PER_SECOND)
             lo, hi, lo_dt, ends, floors, shifts, cum_ends, _, pair_total, key = week
         # The tables cover this week and the next: one bisect places the start (a sentinel
         # ends the tables, so there always is a next interval), one finds the answer.
@@ -192,12 +186,15 @@ class BusinessHours:
         far answers (and calendars closed for years) are left to the day walk, which jumps
         plain weeks without building their tables."""
         weeks = self._weeks_cache
-        for first in range(key, key + 2 * _FORTNIGHTS_AHEAD, 2):
-            week = weeks.get(first) or self._week(first)
-            if remaining <= week.pair_total:
-                found = bisect_left(week.cum_ends, remaining)
-                return week.lo_dt + ONE_US * (remaining - week.shifts[found])
-            remaining -= week.pair_total
+        try:
+            for first in range(key, key + 2 * _FORTNIGHTS_AHEAD, 2):
+                week = weeks.get(first) or self._week(first)
+                if remaining <= week.pair_total:
+                    found = bisect_left(week.cum_ends, remaining)
+                    return week.lo_dt + ONE_US * (remaining - week.shifts[found])
+                remaining -= week.pair_total
+        except _OUT_OF_RANGE:
+            pass
         if not self._nominal_week:
             raise ValueError("calendar has no opening hours; business time never elapses")
         return self._walk(instant_us(start, "start"), seconds * US_PER_SECOND)
@@ -208,15 +205,32 @@ class BusinessHours:
         end_us = instant_us(end, "end")
         if end_us <= start_us:
             return 0
-        week = self._week_at(start_us)
-        total = week.total - elapsed(week, start_us)
-        weeks = self._weeks_cache
-        while end_us >= week.hi:
-            key = week.key + 1
-            week = weeks.get(key) or self._week(key)
-            total += week.total
-        total -= week.total - elapsed(week, end_us)
+        try:
+            week = self._week_at(start_us)
+            total = week.total - elapsed(week, start_us)
+            weeks = self._weeks_cache
+            while end_us >= week.hi:
+                key = week.key + 1
+                week = weeks.get(key) or self._week(key)
+                total += week.total
+            total -= week.total - elapsed(week, end_us)
+        except _OUT_OF_RANGE:
+            total = self._between_days(start_us, end_us)
         return total // US_PER_SECOND
+
+    def _between_days(self, start_us: int, end_us: int) -> int:
+        """``between`` in µs by walking day windows, for spans within weeks of year 1 or
+        9999, where week tables (which need two weeks' midnights) cannot be built."""
+        ordinal, day = self._locate(start_us)
+        total = 0
+        while day[0] < end_us:
+            for lo, hi in day[2]:
+                lo, hi = max(lo, start_us), min(hi, end_us)
+                if hi > lo:
+                    total += hi - lo
+            ordinal += 1
+            day = self._days.get(ordinal) or self._day(ordinal)
+        return total
 
     # ------------------------------------------------------------------ internals
 
@@ -241,13 +255,7 @@ class BusinessHours:
         monday = _MONDAY_ZERO + 7 * key
         lo = self._midnight(monday)[0]
         hi = self._midnight(monday + 7)[0]
-        plain = []
-        for first in (monday, monday + 7):
-            known = self._weeks.get(first, -1)
-            if known == -1:
-                known = self._week_total(first)
-            plain.append(known is not None and known == self._nominal_week)
-        if all(plain):  # one offset from Monday's midnight on: the template
+        if self._plain_fortnight(monday, lo):  # one offset from Monday's midnight on
             found = self._template
         else:  # from the exact day windows
             days = self._days
@@ -261,6 +269,28 @@ class BusinessHours:
         week = Week(lo, hi, from_us(lo), *found, key)
         self._weeks_cache[key] = week
         return week
+
+    def _plain_fortnight(self, monday: int, lo: int) -> bool:
+        """Whether the two weeks from ``monday`` hold exactly the weekly hours at one UTC
+        offset: no holiday, no closed window, and one offset at every local midnight from
+        the day before to the day after (as _week_total checks a week)."""
+        holidays = self._holidays_sorted
+        index = bisect_left(holidays, monday)
+        if index < len(holidays) and holidays[index] < monday + 14:
+            return False
+        midnights = self._midnights
+        offset = (midnights.get(monday - 1) or self._midnight(monday - 1))[1]
+        for ordinal in range(monday, monday + 16):
+            if (midnights.get(ordinal) or self._midnight(ordinal))[1] != offset:
+                return False
+        if self._closed:
+            index = bisect_right(self._closed_ends, lo)
+            if (
+                index < len(self._closed)
+                and self._closed[index][0] < self._midnight(monday + 14)[0]
+            ):
+                return False
+        return True
 
     def _walk(self, start_us: int, remaining: int) -> datetime:
         """``add`` by walking days and jumping plain weeks: for answers many weeks away."""
@@ -379,7 +409,9 @@ class BusinessHours:
             weekday = (ordinal - 1) % 7
             intervals = tuple([(window_lo + lo, window_lo + hi) for lo, hi in self._wall[weekday]])
             if self._closed and intervals:
-                intervals = self._subtract_closed(intervals, window_lo, window_hi)
+                intervals = subtract_closed(
+                    intervals, window_lo, window_hi, self._closed, self._closed_ends
+                )
                 day = (window_lo, window_hi, intervals, sum(hi - lo for lo, hi in intervals))
             else:
                 day = (window_lo, window_hi, intervals, self._wall_open[weekday])
@@ -410,36 +442,8 @@ class BusinessHours:
             else:
                 merged.append((lo, hi))
         if self._closed and merged:
-            return self._subtract_closed(merged, window_lo, window_hi)
+            return subtract_closed(merged, window_lo, window_hi, self._closed, self._closed_ends)
         return tuple(merged)
-
-    def _subtract_closed(
-        self, merged: Sequence[Interval], lo: int, hi: int
-    ) -> tuple[Interval, ...]:
-        closed = self._closed
-        first = bisect_right(self._closed_ends, lo)
-        relevant: list[Interval] = []
-        for index in range(first, len(closed)):
-            if closed[index][0] >= hi:
-                break
-            relevant.append(closed[index])
-        if not relevant:
-            return tuple(merged)
-        result: list[Interval] = []
-        for open_lo, open_hi in merged:
-            for closed_lo, closed_hi in relevant:
-                if closed_hi <= open_lo:
-                    continue
-                if closed_lo >= open_hi:
-                    break
-                if closed_lo > open_lo:
-                    result.append((open_lo, closed_lo))
-                open_lo = closed_hi
-                if open_lo >= open_hi:
-                    break
-            if open_lo < open_hi:
-                result.append((open_lo, open_hi))
-        return tuple(result)
 
     def _week_total(self, ordinal: int) -> int | None:
         """Open µs in the 7 day windows from ``ordinal`` if cheaply known, else ``None``.

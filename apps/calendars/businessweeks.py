@@ -25,14 +25,22 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final, NamedTuple
+from zoneinfo import ZoneInfo
 
-US_PER_DAY: Final = 86_400 * 1_000_000
+from .businessinput import (
+    MEMO_LIMIT,
+    ONE_US,
+    US_PER_DAY,
+    Interval,
+    Rule,
+    WallIntervals,
+    wall_intervals,
+)
+
 # Later than any instant relative to a week's start.
 _BEYOND: Final = 1 << 62
-
-Interval = tuple[int, int]
 
 
 class Tables(NamedTuple):
@@ -97,6 +105,30 @@ def template(wall: Sequence[Sequence[Interval]], nominal_week: int) -> Tables:
         for lo, hi in intervals
     ]
     return tables(shifted, nominal_week)
+
+
+# (zone name, validated hours) -> what a calendar derives from them (see shape()).
+Shape = tuple[tuple[WallIntervals, ...], tuple[int, ...], int, Tables, int]
+_SHAPES: dict[tuple[str, tuple[tuple[Rule, ...], ...]], Shape] = {}
+
+
+def shape(zone: ZoneInfo, weekly: tuple[tuple[Rule, ...], ...]) -> Shape:
+    """What a calendar derives from its zone and validated hours: the wall-clock intervals
+    per weekday, their open µs, the week's, the template tables and a first guess of the
+    zone's UTC offset in µs.  Memoised by value, as the hours' validation is."""
+    found = _SHAPES.get((zone.key, weekly))
+    if found is None:
+        wall = tuple(wall_intervals(rules) for rules in weekly)
+        wall_open = tuple(sum(hi - lo for lo, hi in day) for day in wall)
+        nominal_week = sum(wall_open)
+        # Only a starting point for finding an instant's local date.
+        offset = datetime(2000, 1, 1, tzinfo=UTC).astimezone(zone).utcoffset()
+        guess = (offset or timedelta()) // ONE_US
+        found = (wall, wall_open, nominal_week, template(wall, nominal_week), guess)
+        if len(_SHAPES) >= MEMO_LIMIT:
+            _SHAPES.clear()
+        _SHAPES[zone.key, weekly] = found
+    return found
 
 
 def elapsed(week: Week, moment_us: int) -> int:

@@ -14,6 +14,7 @@ from functools import cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+import pytz
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -305,3 +306,173 @@ def test_between_is_additive(case: tuple[Calendar, datetime], first: int, second
     middle = start.astimezone(UTC) + timedelta(seconds=first)
     end = middle + timedelta(seconds=second)
     assert engine.between(start, middle) + engine.between(middle, end) == engine.between(start, end)
+
+
+# --------------------------------------------------- the fast path (week tables) at large
+# The engine answers from fortnight tables (apps/calendars/businessweeks.py) and leaves far
+# answers to its day walk (the previous algorithm).  These properties pin the tables to the
+# oracle in zones with awkward offsets, to the day walk, and to the laws add/between obey.
+
+WIDE_ZONES = [
+    *ZONES,
+    "Etc/GMT+12",  # UTC-12: a local week starts on Monday noon UTC
+    "Etc/GMT-14",  # UTC+14
+    "Pacific/Apia",  # skipped a whole date (2011-12-30) and had DST until 2021
+    "Pacific/Chatham",  # +12:45 / +13:45
+    "America/St_Johns",  # -03:30 with DST
+    "Europe/Dublin",  # "negative DST": winter time is the saving time in tzdata
+]
+
+
+@st.composite
+def wide_cases(draw: st.DrawFn) -> tuple[Calendar, datetime]:
+    tz = draw(st.sampled_from(WIDE_ZONES))
+    weekly = draw(weekly_schedules)
+    start = draw(start_moments(tz))
+    local_day = start.astimezone(ZoneInfo(tz)).date()
+    holidays = draw(
+        st.frozensets(st.integers(-9, 40).map(lambda n: local_day + timedelta(days=n)), max_size=6)
+    )
+    closed = []
+    for _ in range(draw(st.integers(0, 2))):
+        lo = start.astimezone(UTC) + timedelta(seconds=draw(st.integers(-9 * 86_400, 30 * 86_400)))
+        hi = lo + timedelta(seconds=draw(st.integers(1, 9 * 86_400)))
+        closed.append((lo, hi))
+    return Calendar(tz, weekly, holidays, tuple(closed)), start
+
+
+def instant_us(moment: datetime) -> int:
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+@PROPERTY_SETTINGS
+@given(wide_cases(), st.data())
+def test_week_tables_match_oracle_in_awkward_zones(
+    case: tuple[Calendar, datetime], data: st.DataObject
+) -> None:
+    calendar, start = case
+    seconds = data.draw(business_seconds(calendar), label="seconds")
+    length = data.draw(st.integers(-86_400, 30 * 86_400), label="length")
+    engine = calendar.engine()
+    assert engine.add(start, seconds) == calendar.add(start, seconds)
+    end = start.astimezone(UTC) + timedelta(seconds=length)
+    assert engine.between(start, end) == calendar.between(start, end)
+
+
+@PROPERTY_SETTINGS
+@given(wide_cases(), st.data())
+def test_week_tables_match_the_day_walk(
+    case: tuple[Calendar, datetime], data: st.DataObject
+) -> None:
+    """The day walk (the engine's previous add, still used for far answers) agrees with the
+    tables for near and far answers (up to ~12 weeks of business time)."""
+    calendar, start = case
+    week = sum(
+        ((24 * 60 if hi == time(0) else hi.hour * 60 + hi.minute) - lo.hour * 60 - lo.minute) * 60
+        for intervals in calendar.weekly.values()
+        for lo, hi in intervals
+    )
+    seconds = data.draw(st.integers(1, 12 * week), label="seconds")
+    engine = calendar.engine()
+    walked = calendar.engine()._walk(instant_us(start), seconds * 1_000_000)
+    assert engine.add(start, seconds) == walked
+
+
+@PROPERTY_SETTINGS
+@given(wide_cases(), st.data())
+def test_add_composes(case: tuple[Calendar, datetime], data: st.DataObject) -> None:
+    """Adding a then b is adding a + b: an answer is the end of business time, so carrying
+    on from it loses and gains nothing."""
+    calendar, start = case
+    first = data.draw(business_seconds(calendar).filter(bool), label="first")
+    second = data.draw(business_seconds(calendar).filter(bool), label="second")
+    engine = calendar.engine()
+    assert engine.add(engine.add(start, first), second) == engine.add(start, first + second)
+
+
+@PROPERTY_SETTINGS
+@given(wide_cases(), st.integers(0, 40 * 86_400))
+def test_add_of_between_reaches_no_later_than_end(
+    case: tuple[Calendar, datetime], length: int
+) -> None:
+    calendar, start = case
+    engine = calendar.engine()
+    end = start.astimezone(UTC) + timedelta(seconds=length, microseconds=length % 7)
+    seconds = engine.between(start, end)
+    reached = engine.add(start, seconds)
+    assert reached <= end
+    assert engine.between(start, reached) == seconds
+
+
+@PROPERTY_SETTINGS
+@given(wide_cases(), st.integers(0, 10 * 86_400), st.data())
+def test_later_start_never_ends_earlier(
+    case: tuple[Calendar, datetime], shift: int, data: st.DataObject
+) -> None:
+    calendar, start = case
+    seconds = data.draw(business_seconds(calendar), label="seconds")
+    engine = calendar.engine()
+    later = start.astimezone(UTC) + timedelta(seconds=shift)
+    assert engine.add(start, seconds) <= engine.add(later, seconds)
+
+
+@PROPERTY_SETTINGS
+@given(
+    wide_cases(),
+    st.lists(
+        st.tuples(st.integers(-5 * 86_400, 60 * 86_400), st.integers(0, 400_000)),
+        min_size=2,
+        max_size=12,
+    ),
+)
+def test_answers_do_not_depend_on_what_was_asked_before(
+    case: tuple[Calendar, datetime], queries: list[tuple[int, int]]
+) -> None:
+    """One calendar asked many questions in any order (its week and day caches filling up)
+    answers each as a fresh calendar does."""
+    calendar, start = case
+    shared = calendar.engine()
+    for offset, seconds in queries:
+        moment = start.astimezone(UTC) + timedelta(seconds=offset)
+        assert shared.add(moment, seconds) == calendar.engine().add(moment, seconds)
+        end = moment + timedelta(seconds=seconds)
+        assert shared.between(moment, end) == calendar.engine().between(moment, end)
+
+
+@PROPERTY_SETTINGS
+@given(wide_cases(), st.data())
+def test_long_round_trips(case: tuple[Calendar, datetime], data: st.DataObject) -> None:
+    """Far answers (the day walk) and long spans (many week tables) still invert."""
+    calendar, start = case
+    week = sum(
+        ((24 * 60 if hi == time(0) else hi.hour * 60 + hi.minute) - lo.hour * 60 - lo.minute) * 60
+        for intervals in calendar.weekly.values()
+        for lo, hi in intervals
+    )
+    seconds = data.draw(st.integers(1, 60 * week), label="seconds")
+    engine = calendar.engine()
+    assert engine.between(start, engine.add(start, seconds)) == seconds
+
+
+@PROPERTY_SETTINGS
+@given(wide_cases(), st.data())
+def test_pytz_zoneinfo_and_utc_inputs_give_the_same_answers(
+    case: tuple[Calendar, datetime], data: st.DataObject
+) -> None:
+    """The engine reads a pytz datetime's offset from its tzinfo object (one offset per
+    object, pytz's design) instead of calling utcoffset(); the instant is what counts."""
+    calendar, start = case
+    seconds = data.draw(business_seconds(calendar), label="seconds")
+    shown_in = data.draw(st.sampled_from(WIDE_ZONES), label="shown_in")
+    instant = start.astimezone(UTC)
+    as_pytz = pytz.timezone(shown_in).normalize(instant.astimezone(pytz.timezone(shown_in)))
+    as_zoneinfo = instant.astimezone(ZoneInfo(shown_in))
+    end = instant + timedelta(seconds=seconds)
+    engine = calendar.engine()
+    expected = engine.add(instant, seconds)
+    assert engine.add(as_pytz, seconds) == expected
+    assert engine.add(as_zoneinfo, seconds) == expected
+    assert engine.add(as_pytz, seconds).tzinfo is UTC
+    assert engine.between(as_pytz, end.astimezone(pytz.timezone(shown_in))) == engine.between(
+        instant, end
+    )
