@@ -9,7 +9,6 @@ one service, which checks the domain rules. Service errors become HTTP answers i
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.db.models.expressions import OrderBy
@@ -19,25 +18,31 @@ from rest_framework import filters, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.agreements.models import Agreement, Priority
-from apps.core import limits
 from apps.core.api import (
-    IdField,
     SafeJSONParser,
     ServiceActionMixin,
-    VisibleRelatedField,
     error_responses,
 )
 
-from . import selectors, services
+from . import selectors, services, watchers
+from .api_inputs import (
+    HandoffAcknowledgeInput,
+    HandoffActionPlanInput,
+    HandoffAssignInput,
+    HandoffCancelInput,
+    HandoffCloseInput,
+    HandoffCommentInput,
+    HandoffCreateInput,
+    HandoffPriorityInput,
+    HandoffReopenInput,
+    HandoffResolveInput,
+    HandoffResumeInput,
+    HandoffStartInput,
+    HandoffWaitInput,
+    HandoffWatchInput,
+)
 from .filters import HandoffFilter
-from .models import Clock, Handoff, HandoffEvent, Segment
-
-
-def _text(**kwargs) -> serializers.CharField:
-    """Text typed on a handoff: as long as the page accepts (limits.HANDOFF_TEXT_MAX)."""
-    return serializers.CharField(allow_blank=True, max_length=limits.HANDOFF_TEXT_MAX, **kwargs)
-
+from .models import Clock, Handoff, HandoffEvent, Watcher
 
 # --- output ----------------------------------------------------------------------------------
 
@@ -100,6 +105,25 @@ class HandoffSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class HandoffWatcherSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="user.display_name", read_only=True)
+
+    class Meta:
+        model = Watcher
+        fields = ["user", "name", "created_at"]
+        read_only_fields = fields
+
+
+class HandoffDetailSerializer(HandoffSerializer):
+    """One handoff: as in the list, and who watches it (they hear of its changes)."""
+
+    watchers = HandoffWatcherSerializer(many=True, read_only=True)
+
+    class Meta(HandoffSerializer.Meta):
+        fields = [*HandoffSerializer.Meta.fields, "watchers"]
+        read_only_fields = fields
+
+
 class HandoffEventSerializer(serializers.ModelSerializer):
     actor_name = serializers.CharField(
         source="actor.display_name",
@@ -113,142 +137,6 @@ class HandoffEventSerializer(serializers.ModelSerializer):
         model = HandoffEvent
         fields = ["id", "kind", "actor", "actor_name", "created_at", "comment", "before", "after"]
         read_only_fields = fields
-
-
-# --- input -----------------------------------------------------------------------------------
-
-
-def _no_null_characters(value, path=""):
-    """Where in a JSON value a string holds a NUL (PostgreSQL's jsonb refuses it)."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        if isinstance(key, str) and "\x00" in key:
-            return path or str(key)
-        found = _no_null_characters(item, path or str(key))
-        if found is not None:
-            return found
-    return None
-
-
-class HandoffCreateInput(serializers.Serializer):
-    """A new handoff under an active agreement you may see. The triage answers are checked
-    against that version's triage template, each problem under its field's key:
-    `{"triage": {"steps": ["Steps to reproduce is required."]}}`."""
-
-    agreement = VisibleRelatedField(
-        queryset=Agreement.objects.all(),
-        pk_field=IdField(),
-        help_text="The id of an active agreement version.",
-    )
-    title = serializers.CharField(max_length=limits.TITLE_MAX, allow_blank=True)
-    priority = serializers.ChoiceField(choices=Priority.choices)
-    triage = serializers.DictField(
-        required=False,
-        default=dict,
-        help_text="Answers to the agreement's triage fields, keyed by field key.",
-    )
-    description = _text(required=False, default="")
-    customer_segment = serializers.ChoiceField(
-        choices=Segment.choices, required=False, default=Segment.BUSINESS
-    )
-    impacted_customers = serializers.IntegerField(
-        required=False,
-        default=0,
-        # The storage range of an integer column: a larger number is a type error (and would
-        # overflow PostgreSQL's integer), whereas "not negative" is a rule the service words.
-        min_value=-limits.INT_MAX,
-        max_value=limits.IMPACTED_CUSTOMERS_MAX,
-    )
-
-    def validate_triage(self, value):
-        if len(value) > limits.PARTS_MAX:
-            raise serializers.ValidationError(
-                f"At most {limits.PARTS_MAX} answers (an agreement has at most that many "
-                "triage fields)."
-            )
-        where = _no_null_characters(value)
-        if where is not None:
-            raise serializers.ValidationError({where: ["Null characters are not allowed."]})
-        return value
-
-
-class HandoffAcknowledgeInput(serializers.Serializer):
-    """No fields: the acknowledge clock stops; an unassigned handoff goes to you."""
-
-
-class HandoffStartInput(serializers.Serializer):
-    """No fields: work starts (acknowledging a new handoff first)."""
-
-
-class HandoffWaitInput(serializers.Serializer):
-    question = _text(help_text="What you need from them.")
-
-
-class HandoffResumeInput(serializers.Serializer):
-    reply = _text(required=False, default="")
-
-
-class HandoffActionPlanInput(serializers.Serializer):
-    plan = _text(help_text="What will be done, by when.")
-
-
-class HandoffResolveInput(serializers.Serializer):
-    resolution = _text()
-
-
-class HandoffReopenInput(serializers.Serializer):
-    reason = _text()
-
-
-class HandoffCloseInput(serializers.Serializer):
-    comment = _text(required=False, default="")
-
-
-class HandoffCancelInput(serializers.Serializer):
-    reason = _text()
-
-
-class HandoffAssignInput(serializers.Serializer):
-    """Either `assignee` (a provider-team member's user id, or null to unassign) or
-    `"claim": true` to take an unassigned handoff yourself (first come, first served)."""
-
-    assignee = serializers.PrimaryKeyRelatedField(
-        queryset=get_user_model().objects.filter(is_active=True),
-        pk_field=IdField(),
-        required=False,
-        allow_null=True,
-    )
-    claim = serializers.BooleanField(required=False, default=False)
-
-    def validate(self, attrs):
-        if attrs["claim"] and "assignee" in attrs:
-            raise serializers.ValidationError(
-                {"claim": ["Either claim the handoff or name an assignee, not both."]}
-            )
-        if not attrs["claim"] and "assignee" not in attrs:
-            raise serializers.ValidationError(
-                {"assignee": ["Name an assignee (null to unassign), or send claim: true."]}
-            )
-        return attrs
-
-
-class HandoffCommentInput(serializers.Serializer):
-    comment = _text()
-
-
-class HandoffPriorityInput(serializers.Serializer):
-    priority = serializers.ChoiceField(choices=Priority.choices)
-    reason = _text()
-
-
-# --- parsing ---------------------------------------------------------------------------------
 
 
 # --- ordering --------------------------------------------------------------------------------
@@ -292,7 +180,7 @@ ERRORS = error_responses(
 )
 
 
-def _action_schema(request, summary, *, response=HandoffSerializer, code=200):
+def _action_schema(request, summary, *, response=HandoffDetailSerializer, code=200):
     return extend_schema(summary=summary, request=request, responses={code: response, **ERRORS})
 
 
@@ -300,12 +188,12 @@ def _action_schema(request, summary, *, response=HandoffSerializer, code=200):
     list=extend_schema(summary="Handoffs you may see, soonest due first"),
     retrieve=extend_schema(
         summary="One handoff with its clocks",
-        responses={200: HandoffSerializer, 404: ERRORS[404]},
+        responses={200: HandoffDetailSerializer, 404: ERRORS[404]},
     ),
     create=extend_schema(
         summary="File a handoff under an active agreement (requesting-team members)",
         request=HandoffCreateInput,
-        responses={201: HandoffSerializer, 400: ERRORS[400], 403: ERRORS[403]},
+        responses={201: HandoffDetailSerializer, 400: ERRORS[400], 403: ERRORS[403]},
     ),
 )
 class HandoffViewSet(
@@ -328,7 +216,10 @@ class HandoffViewSet(
         visible = Handoff.objects.visible_to(self.request.user)
         if self.action not in ("list", "retrieve"):
             return visible  # an action: the service re-reads the row under a lock
-        return self._shaped(visible)
+        return self._shaped(visible, detail=self.action == "retrieve")
+
+    def get_serializer_class(self):
+        return HandoffSerializer if self.action == "list" else HandoffDetailSerializer
 
     def filter_queryset(self, queryset):
         # The query string filters and orders the list only: a detail URL or an action
@@ -338,8 +229,9 @@ class HandoffViewSet(
         return super().filter_queryset(queryset)
 
     @staticmethod
-    def _shaped(queryset):
-        return queryset.for_api()
+    def _shaped(queryset, *, detail: bool = True):
+        queryset = queryset.for_api()
+        return queryset.prefetch_related("watchers__user") if detail else queryset
 
     def _acting(self, action: str) -> Handoff:
         """The handoff of an action, once the user may take it: who sees the handoff but is
@@ -486,6 +378,20 @@ class HandoffViewSet(
                 reason=data["reason"],
             )
         )
+
+    @_action_schema(HandoffWatchInput, "Watch the handoff: hear of its changes")
+    @action(detail=True, methods=["post"])
+    def watch(self, request, pk=None):
+        handoff = self.get_object()
+        watchers.handoff_watch(handoff=handoff, actor=request.user)
+        return self._respond(handoff)
+
+    @_action_schema(HandoffWatchInput, "Stop watching the handoff")
+    @action(detail=True, methods=["post"])
+    def unwatch(self, request, pk=None):
+        handoff = self.get_object()
+        watchers.handoff_unwatch(handoff=handoff, actor=request.user)
+        return self._respond(handoff)
 
     @extend_schema(
         summary="The timeline, oldest first",

@@ -244,6 +244,9 @@ EXPECTED: dict[str, Row] = {
     "handoffs:claim": handoff_action("provider", on_empty=302),
     "handoffs:priority": handoff_action("either", on_empty=400),
     "handoffs:comment": handoff_action("either", on_empty=400),
+    # Anyone who may see the handoff watches it or stops; the outsider does not see it.
+    "handoffs:watch": row(pk="handoff", GET=POST_ONLY, POST=page(302, outsider=404)),
+    "handoffs:unwatch": row(pk="handoff", GET=POST_ONLY, POST=page(302, outsider=404)),
     "queues:index": row(GET=page()),
     # Engineering's inbound queue and Support's outgoing one: their members and staff.
     "queues:inbound": row(slug="provider_slug", GET=only((MEMBER, LEAD, STAFF), 200, others=404)),
@@ -378,6 +381,8 @@ EXPECTED: dict[str, Row] = {
     ),
     "handoff-comment": row(pk="handoff", GET=API_POST_ONLY, POST=api(400, outsider=404)),
     "handoff-priority": row(pk="handoff", GET=API_POST_ONLY, POST=api(400, outsider=404)),
+    "handoff-watch": row(pk="handoff", GET=API_POST_ONLY, POST=api(200, outsider=404)),
+    "handoff-unwatch": row(pk="handoff", GET=API_POST_ONLY, POST=api(200, outsider=404)),
     "notification-list": row(GET=api()),
     "notification-detail": row(pk="notification", GET=api(404, requester=200)),
     "notification-read": row(pk="notification", GET=API_POST_ONLY, POST=api(404, requester=200)),

@@ -3,11 +3,13 @@ the change: who hears it, on which channel (in-app always, email as their prefer
 say — the defaults here — and the provider team's webhook for a new handoff), and never
 the person who acted."""
 
+import re
 import threading
 from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
+from django.urls import reverse
 
 from apps.core.exceptions import Conflict
 from apps.handoffs import event_notices, services
@@ -340,3 +342,26 @@ def test_ten_engineers_acknowledging_at_once_tell_the_requester_once(
     assert sorted(outcomes) == ["conflict"] * 9 + ["ok"]
     assert told(handoff, Kind.ACKNOWLEDGED) == ["rita"]
     assert told(handoff, Kind.ACKNOWLEDGED, Channel.EMAIL) == emailed(Kind.ACKNOWLEDGED, ["rita"])
+
+
+# --- where the links land ------------------------------------------------------------------
+
+
+def test_the_question_lands_on_the_reply_box_and_the_resolution_on_confirm_or_reopen(
+    client, acked, requester, time_machine
+):
+    time_machine.move_to(LATER, tick=False)
+    services.handoff_wait_on_requester(
+        handoff=acked, actor=acked.assignee, question="Which browser?", now=LATER
+    )
+    client.force_login(requester)
+    page = client.get(acked.get_absolute_url()).content.decode()
+    reply = re.search(r'<form method="post" action="([^"]+)"[^>]*\sid="reply"', page)
+    assert reply and reply.group(1) == reverse("handoffs:resume", args=[acked.pk])
+
+    services.handoff_resume(handoff=acked, actor=requester, reply="Firefox", now=LATER)
+    services.handoff_resolve(handoff=acked, actor=acked.assignee, resolution="Fixed.", now=LATER)
+    page = client.get(acked.get_absolute_url()).content.decode()
+    confirm = re.search(r'<form method="post" action="([^"]+)"[^>]*\sid="confirm"', page)
+    assert confirm and confirm.group(1) == reverse("handoffs:close", args=[acked.pk])
+    assert 'data-testid="action-reopen"' in page

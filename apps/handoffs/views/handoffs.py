@@ -19,7 +19,7 @@ from apps.accounts.models import User
 from apps.core.http import safe_next
 from apps.core.views import post_action
 
-from .. import selectors, services
+from .. import selectors, services, watchers
 from ..forms import (
     ActionForm,
     AssignForm,
@@ -117,6 +117,7 @@ def _detail_context(request, handoff: Handoff, *, failed: ActionForm | None = No
         "queue_team": queue_team,
         "queue_url": reverse(queue_name, kwargs={"slug": queue_team.slug}),
         "provider_side": provider_side,
+        "watchers": watchers.handoff_watchers(handoff=handoff),
         "now": now,
     }
 
@@ -264,4 +265,29 @@ def handoff_action(request, pk: int, action: str):
         invalid=failed,
         # From the queue (htmx): the re-rendered row, with what happened or why not.
         partial=lambda **said: row_response(request, pk, **said),
+    )
+
+
+# --- watching ------------------------------------------------------------------------------
+
+
+@require_POST
+def handoff_watch(request, pk: int):
+    handoff = selectors.handoff_get(user=request.user, pk=pk)
+    return post_action(
+        request,
+        act=lambda: watchers.handoff_watch(handoff=handoff, actor=request.user),
+        done=f"You are watching #{handoff.pk}: you will hear of its changes.",
+        back=safe_next(request, handoff.get_absolute_url()),
+    )
+
+
+@require_POST
+def handoff_unwatch(request, pk: int):
+    handoff = selectors.handoff_get(user=request.user, pk=pk)
+    return post_action(
+        request,
+        act=lambda: watchers.handoff_unwatch(handoff=handoff, actor=request.user),
+        done=f"You stopped watching #{handoff.pk}.",
+        back=safe_next(request, handoff.get_absolute_url()),
     )
