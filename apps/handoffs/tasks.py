@@ -1,6 +1,7 @@
 """Periodic handoff work: thin wrappers around services."""
 
 import logging
+from dataclasses import asdict
 
 from celery import shared_task
 from django.utils import timezone
@@ -47,9 +48,10 @@ def sweep_clocks() -> dict:
 
 @shared_task(soft_time_limit=300, time_limit=330, ignore_result=True)
 def remind_waiting_requesters() -> dict:
-    """Hourly: remind requesters after 24 h and 48 h; auto-close after the agreement's days."""
+    """Hourly: remind requesters after 24 h and 48 h and auto-close after the agreement's
+    days; remind them to confirm a resolution, and close it after its confirmation days."""
     result = remind_waiting(now=timezone.now())
-    return {"reminded": result.reminded, "closed": result.closed}
+    return asdict(result)
 
 
 @shared_task(soft_time_limit=300, time_limit=330, ignore_result=True)
