@@ -97,4 +97,4 @@ def test_file_acknowledge_in_one_click_and_see_it_on_the_timeline(
     expect(page.get_by_test_id("handoff-status")).to_have_text("Acknowledged")
     acknowledged = page.get_by_test_id("event").filter(has_text="Acknowledged").last
     expect(acknowledged).to_contain_text("Max Muster")
-    expect(acknowledged).to_contain_text("status: New → Acknowledged")
+    expect(acknowledged).to_contain_text("Acknowledged; assigned to Max Muster")
