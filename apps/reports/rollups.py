@@ -25,8 +25,9 @@ for a grouping by segment with a priority filter or grouping (day rows instead).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -67,15 +68,29 @@ class Scope:
 
 @dataclass
 class Plan:
-    """Where each part of the period is read from."""
+    """Where each part of the period is read from: month rows, day rows, clocks added
+    (`exact`), and clocks taken back out of a month row's local month (`corrections`:
+    [start, end) and the local month the row counted them in)."""
 
     months: list[date]
     days: list[date]
     exact: list[tuple[datetime, datetime]]
+    corrections: list[tuple[datetime, datetime, date]] = field(default_factory=list)
 
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _local_month(moment: datetime, tz: str) -> date:
+    return moment.astimezone(ZoneInfo(tz)).date().replace(day=1)
+
+
+def row_month(first: date, tz: str) -> date:
+    """The local month a UTC month's row counts in: that of its 15th at noon (a zone's
+    month starts within a day of UTC's, so that is the local month of all but the hours
+    around its ends)."""
+    return _local_month(datetime.combine(first.replace(day=15), time(12), tzinfo=UTC), tz)
 
 
 def _month_starts(since: datetime, until: datetime, tz: str) -> list[datetime]:
@@ -93,41 +108,59 @@ def _month_starts(since: datetime, until: datetime, tz: str) -> list[datetime]:
             starts.append(moment)
 
 
+def _add(pieces: list, piece: tuple) -> None:
+    """Append [start, end), joined to the last piece when they touch."""
+    if pieces and pieces[-1][1] == piece[0]:
+        pieces[-1] = (pieces[-1][0], piece[1])
+    else:
+        pieces.append(piece)
+
+
 def plan(
     since: datetime, until: datetime, *, tz: str, by_month: bool, month_rows: bool = True
 ) -> Plan:
-    """Cut [since, until) into whole UTC months, whole UTC days and exact slices."""
+    """Cut [since, until) into whole UTC months, whole UTC days and exact slices.
+
+    Grouping by month, a local month starts inside a UTC day: such a day is read from
+    the clocks; inside a UTC month read from its row, its hours in another local month
+    than the row's are added from the clocks and taken back out of the row's month."""
     since, until = since.astimezone(UTC), until.astimezone(UTC)
-    cuts = [since, until, *(_month_starts(since, until, tz) if by_month else ())]
-    whole: list[date] = []
+    starts = _month_starts(since, until, tz) if by_month else []
+    inside: list[date] = []
     exact: list[tuple[datetime, datetime]] = []
     day = since.date()
     while _midnight(day) < until:
         start, end = _midnight(day), _midnight(day + timedelta(days=1))
-        inside = start >= since and end <= until
-        if inside and not any(start < cut < end for cut in cuts):
-            whole.append(day)
+        if start >= since and end <= until:
+            inside.append(day)
         else:
-            piece = (max(start, since), min(end, until))
-            if exact and exact[-1][1] == piece[0]:
-                exact[-1] = (exact[-1][0], piece[1])
-            else:
-                exact.append(piece)
+            _add(exact, (max(start, since), min(end, until)))
         day += timedelta(days=1)
-    months, days = [], []
-    present = set(whole)
-    for day in whole:
+    present = set(inside)
+    result = Plan(months=[], days=[], exact=exact)
+    for day in inside:
+        start, end = _midnight(day), _midnight(day + timedelta(days=1))
+        cuts = [cut for cut in starts if start < cut < end]
         first = day.replace(day=1)
         following = (first + timedelta(days=32)).replace(day=1)
-        full = month_rows and all(
+        whole_month = month_rows and all(
             first + timedelta(days=i) in present for i in range((following - first).days)
         )
-        if full:
-            if first not in months:
-                months.append(first)
+        if whole_month:
+            if first not in result.months:
+                result.months.append(first)
+            counted = row_month(first, tz)
+            bounds = [start, *cuts, end]
+            for a, b in itertools.pairwise(bounds):
+                if _local_month(a, tz) != counted:
+                    _add(result.exact, (a, b))
+                    result.corrections.append((a, b, counted))
+        elif cuts:
+            _add(result.exact, (start, end))
         else:
-            days.append(day)
-    return Plan(months=months, days=days, exact=exact)
+            result.days.append(day)
+    result.exact.sort()
+    return result
 
 
 def _scope_sql(scope: Scope, columns: dict[str, str]) -> tuple[list[str], list]:
@@ -211,10 +244,11 @@ def _group_sql(group_by, *, rollup: bool, tz_param: str) -> list[str]:
             "team": "provider_team_id",
             "agreement": "series_id",
             "segment": "customer_segment",
-            # A day row without a local month start inside: its local month is that of
-            # its first moment.
-            "month": f"date_trunc('month', (day::timestamp AT TIME ZONE 'UTC') "
-            f"AT TIME ZONE {tz_param})::date",
+            # A day row has no local month start inside: the local month of its first
+            # moment. A month row: the local month it counts in (`row_month`).
+            "month": "date_trunc('month', (CASE WHEN grain = 'month' THEN "
+            "(day + 14)::timestamp + interval '12 hours' ELSE day::timestamp END) "
+            f"AT TIME ZONE 'UTC' AT TIME ZONE {tz_param})::date",
         }
     else:
         columns = {
@@ -228,9 +262,60 @@ def _group_sql(group_by, *, rollup: bool, tz_param: str) -> list[str]:
     return [f"{columns[name]} AS g_{name}" for name in group_by]
 
 
+def _clocks(pieces, scope: Scope, group_by, tz: str, *, sign: int = 1, month: date | None = None):
+    """Finished clocks created in `pieces` as rows of the union, one each (times `sign`;
+    grouped under `month` rather than their own local month, when given)."""
+    clock_table = Clock._meta.db_table
+    where, scope_params = _scope_sql(
+        scope,
+        {
+            "team": "c.provider_team_id",
+            "requester": "c.requesting_team_id",
+            "agreement": "c.series_id",
+            "priority": "c.priority",
+        },
+    )
+    slices = " OR ".join(["(c.started_at >= %s AND c.started_at < %s)"] * len(pieces))
+    # Whether the clock counts its handoff (its first finished clock by metric).
+    first = (
+        f"NOT EXISTS (SELECT 1 FROM {clock_table} AS o WHERE o.handoff_id = c.handoff_id "  # noqa: S608
+        "AND o.status IN ('met', 'breached') AND o.metric < c.metric)"
+    )
+    reopened = "(c.handoff_reopen_count > 0)::int"
+    counters = [
+        "1",
+        "(c.target_seconds IS NOT NULL)::int",
+        "(c.target_seconds IS NOT NULL AND c.status = 'met')::int",
+        "(c.status = 'breached')::int",
+        "c.around_the_clock::int",
+        "c.paused_seconds",
+        reopened,
+        "c.handoff_waiting_seconds",
+        f"({first})::int",
+        f"CASE WHEN {first} THEN {reopened} ELSE 0 END",
+        f"CASE WHEN {first} THEN c.handoff_waiting_seconds ELSE 0 END",
+    ]
+    groups = _group_sql(group_by, rollup=False, tz_param="%s")
+    group_params = [tz] * ("month" in group_by)
+    if month is not None and "month" in group_by:
+        groups[group_by.index("month")] = "%s::date AS g_month"
+        group_params = [month]
+    select = [
+        *groups,
+        *(f"{sign} * {counter}" for counter in counters),
+        f"ARRAY[{bucket_sql('c.consumed_seconds')}]",
+        f"ARRAY[{sign}]",
+    ]
+    sql = (
+        f"SELECT {', '.join(select)} FROM {clock_table} AS c "  # noqa: S608
+        f"WHERE c.status IN ('met', 'breached') AND ({slices})"
+        + "".join(f" AND {w}" for w in where)
+    )
+    return sql, group_params + [moment for piece in pieces for moment in piece] + scope_params
+
+
 def _statement(where_plan: Plan, scope, group_by, tz, percentiles, by_segment):
     rollup_table = ClockRollup._meta.db_table
-    clock_table = Clock._meta.db_table
     keys = [f"g_{name}" for name in group_by]
     parts, params = [], []
 
@@ -264,46 +349,19 @@ def _statement(where_plan: Plan, scope, group_by, tz, percentiles, by_segment):
         )
         params += [tz] * ("month" in group_by) + rollup_params + scope_params
 
-    # The exact slices: finished clocks, one row each, with their handoff marker.
+    # The exact slices: finished clocks, one row each; and those taken back out of the
+    # local month a month row counted them in.
     if where_plan.exact:
-        where, scope_params = _scope_sql(
-            scope,
-            {
-                "team": "c.provider_team_id",
-                "requester": "c.requesting_team_id",
-                "agreement": "c.series_id",
-                "priority": "c.priority",
-            },
-        )
-        slices = " OR ".join(["(c.started_at >= %s AND c.started_at < %s)"] * len(where_plan.exact))
-        first = (
-            f"NOT EXISTS (SELECT 1 FROM {clock_table} AS o WHERE o.handoff_id = c.handoff_id "  # noqa: S608
-            "AND o.status IN ('met', 'breached') AND o.metric < c.metric)"
-        )
-        reopened = "(c.handoff_reopen_count > 0)::int"
-        select = [
-            *_group_sql(group_by, rollup=False, tz_param="%s"),
-            "1",
-            "(c.target_seconds IS NOT NULL)::int",
-            "(c.target_seconds IS NOT NULL AND c.status = 'met')::int",
-            "(c.status = 'breached')::int",
-            "c.around_the_clock::int",
-            "c.paused_seconds",
-            reopened,
-            "c.handoff_waiting_seconds",
-            f"({first})::int",
-            f"CASE WHEN {first} THEN {reopened} ELSE 0 END",
-            f"CASE WHEN {first} THEN c.handoff_waiting_seconds ELSE 0 END",
-            f"ARRAY[{bucket_sql('c.consumed_seconds')}]",
-            "ARRAY[1]",
-        ]
-        parts.append(
-            f"SELECT {', '.join(select)} FROM {clock_table} AS c "  # noqa: S608
-            f"WHERE c.status IN ('met', 'breached') AND ({slices})"
-            + "".join(f" AND {w}" for w in where)
-        )
-        params += [tz] * ("month" in group_by)
-        params += [moment for piece in where_plan.exact for moment in piece] + scope_params
+        part, part_params = _clocks(where_plan.exact, scope, group_by, tz)
+        parts.append(part)
+        params += part_params
+    taken_back: dict[date, list] = {}
+    for a, b, month in where_plan.corrections:
+        taken_back.setdefault(month, []).append((a, b))
+    for month, pieces in taken_back.items():
+        part, part_params = _clocks(pieces, scope, group_by, tz, sign=-1, month=month)
+        parts.append(part)
+        params += part_params
 
     if not parts:
         return "SELECT 1 WHERE false", []

@@ -167,11 +167,51 @@ def test_a_period_is_read_from_months_days_and_the_partial_days_at_its_ends():
         (datetime(2026, 1, 19, 23, tzinfo=UTC), datetime(2026, 1, 20, tzinfo=UTC)),
         (datetime(2026, 4, 2, tzinfo=UTC), datetime(2026, 4, 2, 22, tzinfo=UTC)),
     ]
-    # By Berlin's months: the UTC days a Berlin month starts inside come from the clocks.
+    # By Berlin's months: a Berlin month starts an hour or two before UTC's. The hours of
+    # a UTC month's row that belong to the next Berlin month are read from the clocks and
+    # taken back out of the row's month; a UTC day a month starts in, outside a month
+    # row, is read from the clocks.
     by_month = plan(since, until, tz="Europe/Berlin", by_month=True)
-    assert by_month.months == []
-    assert (datetime(2026, 3, 31, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)) in by_month.exact
-    assert (datetime(2026, 1, 31, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)) in by_month.exact
+    assert by_month.months == [date(2026, 2, 1), date(2026, 3, 1)]
+    feb_end = (datetime(2026, 2, 28, 23, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
+    mar_end = (datetime(2026, 3, 31, 22, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+    assert by_month.corrections == [(*feb_end, date(2026, 2, 1)), (*mar_end, date(2026, 3, 1))]
+    assert by_month.exact == [
+        (datetime(2026, 1, 19, 23, tzinfo=UTC), datetime(2026, 1, 20, tzinfo=UTC)),
+        (datetime(2026, 1, 31, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)),
+        feb_end,
+        mar_end,
+        (datetime(2026, 4, 2, tzinfo=UTC), datetime(2026, 4, 2, 22, tzinfo=UTC)),
+    ]
+    assert date(2026, 4, 1) in by_month.days
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Asia/Kolkata"])
+def test_months_read_from_month_rows_count_each_handoff_in_its_local_month(agreement, staff, zone):
+    moments = [
+        datetime(2026, 1, 15, 12, tzinfo=UTC),
+        datetime(2026, 1, 31, 23, 30, tzinfo=UTC),  # February in Berlin and Kolkata
+        datetime(2026, 2, 1, 2, tzinfo=UTC),  # still January in New York
+        datetime(2026, 2, 28, 20, tzinfo=UTC),  # March in Kolkata
+        datetime(2026, 3, 31, 22, 30, tzinfo=UTC),  # April in Berlin (summer time)
+        datetime(2026, 4, 1, 3, tzinfo=UTC),  # March in New York
+    ]
+    for index, moment in enumerate(moments):
+        finished_handoff(
+            agreement,
+            priority="P2",
+            created_at=moment,
+            durations={"acknowledge": 600 * (index + 1), "resolve": 9 * HOUR + 61 * index},
+        )
+    since, until = ReportQuery(since=date(2026, 1, 1), until=date(2026, 4, 30)).bounds(zone)
+    assert plan(since, until, tz=zone, by_month=True).corrections
+    clocks = Clock.objects.filter(started_at__gte=since, started_at__lt=until)
+    for shape in (("month", "metric"), ("month",)):
+        exact = clock_compliance(clocks, group_by=shape, tz=zone)
+        from_rollups = rollup_compliance(
+            scope=Scope.of(staff), since=since, until=until, group_by=shape, tz=zone
+        )
+        assert_same_figures(from_rollups, exact)
 
 
 def test_the_report_api_reads_the_rollups(client, provider_member, agreement):
