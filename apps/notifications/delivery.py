@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -166,13 +167,20 @@ def _fold(notification: Notification, *, now: datetime) -> list[Notification]:
     return sorted([notification, *folded], key=lambda n: (n.created_at, n.pk))
 
 
-def _send_claimed(notification: Notification, *, now: datetime) -> Notification:
+def _send_claimed(notification: Notification, *, now: datetime, mailer=None) -> Notification:
+    """Send a claimed row and record the outcome. `mailer`: a mail connection kept open
+    across a batch (opened here when it is not; closed after a failure, so that the next
+    row starts a clean session)."""
     try:
         if notification.channel == Channel.EMAIL:
-            send_email(notification, items=_fold(notification, now=now))
+            if mailer is not None:
+                mailer.open()
+            send_email(notification, items=_fold(notification, now=now), connection=mailer)
         else:
             post_webhook(notification)
     except Exception as exc:  # every failure is recorded on the row, never lost silently
+        if mailer is not None:
+            mailer.close()
         raise _record_failure(notification, exc, now=now) from exc
     sent_at = timezone.now()
     Notification.objects.filter(pk=notification.pk).update(
@@ -255,22 +263,28 @@ def notifications_send_due(
         .values_list("pk", flat=True)[:limit]
     )
     taken = sent = failed = 0
-    for pk in candidates:
-        if until is not None and time.monotonic() > until:
-            return SendResult(taken, sent, failed, more=True)
-        notification = notification_claim(notification_id=pk, now=now)
-        if notification is None:
-            _give_up_if_exhausted(pk, now=now)
-            continue
-        taken += 1
-        try:
-            _send_claimed(notification, now=now)
-            sent += 1
-        except DeliveryFailed as exc:
-            failed += 1
-            if exc.next_attempt_at is not None:  # the shortcut; this sender is the net
-                enqueue_delivery(pk, at=exc.next_attempt_at, channel=exc.channel)
-    return SendResult(taken, sent, failed, more=len(candidates) == limit)
+    more = len(candidates) == limit
+    mailer = get_connection()  # one SMTP session for the batch's emails
+    try:
+        for pk in candidates:
+            if until is not None and time.monotonic() > until:
+                more = True
+                break
+            notification = notification_claim(notification_id=pk, now=now)
+            if notification is None:
+                _give_up_if_exhausted(pk, now=now)
+                continue
+            taken += 1
+            try:
+                _send_claimed(notification, now=now, mailer=mailer)
+                sent += 1
+            except DeliveryFailed as exc:
+                failed += 1
+                if exc.next_attempt_at is not None:  # the shortcut; this sender is the net
+                    enqueue_delivery(pk, at=exc.next_attempt_at, channel=exc.channel)
+    finally:
+        mailer.close()
+    return SendResult(taken, sent, failed, more=more)
 
 
 def _give_up_if_exhausted(pk: int, *, now: datetime) -> None:

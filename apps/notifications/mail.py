@@ -54,9 +54,12 @@ def message_id(notification: Notification) -> str:
     return f"<ola-notification-{notification.pk}@{host}>"
 
 
-def send_email(notification: Notification, *, items: list[Notification] | None = None) -> None:
+def send_email(
+    notification: Notification, *, items: list[Notification] | None = None, connection=None
+) -> None:
     """`items`: the notifications this email tells about, oldest first (the row itself
-    when alone)."""
+    when alone); `connection`: an open mail connection to reuse (a batch), else one of
+    its own."""
     items = items or [notification]
     zone = _zone(notification.recipient)
     link = notification.absolute_url
@@ -83,6 +86,7 @@ def send_email(notification: Notification, *, items: list[Notification] | None =
         # vacation responders from answering at all.
         reply_to=[context["reply_to"]] if context["reply_to"] else None,
         headers={"Message-ID": message_id(notification), "Auto-Submitted": "auto-generated"},
+        connection=connection,
     )
     message.attach_alternative(html, "text/html")
     message.send()
