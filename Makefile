@@ -24,7 +24,8 @@ install: $(RUN_STAMP)
 install-dev: $(DEV_STAMP)
 
 # Zero-setup development run: SQLite and the filesystem Celery broker under var/,
-# the web server, a Celery worker and Celery beat started together by honcho.
+# the web server, two Celery workers (email and every other task on the `celery` queue,
+# team webhooks on `webhooks`) and Celery beat started together by honcho (Procfile).
 run: export DEBUG ?= true
 run: $(RUN_STAMP)
 	@mkdir -p var/celery/queue var/celery/processed
