@@ -15,12 +15,9 @@ from apps.agreements.forms import DurationField
 from apps.agreements.models import Metric, Priority
 from apps.core import limits
 from apps.core.fields import BoundedDateField
+from apps.core.forms import textarea
 
 from .models import RootCause
-
-
-def _textarea(rows: int = 3, **attrs) -> forms.Textarea:
-    return forms.Textarea(attrs={"rows": rows, **attrs})
 
 
 def target_field_name(priority: str, metric: str) -> str:
@@ -107,13 +104,13 @@ class ReviewNotesForm(forms.Form):
     findings = forms.CharField(
         required=False,
         max_length=limits.LONG_TEXT_MAX,
-        widget=_textarea(6),
+        widget=textarea(6),
         help_text="What the figures say: what went well, what did not, and why.",
     )
     decisions = forms.CharField(
         required=False,
         max_length=limits.LONG_TEXT_MAX,
-        widget=_textarea(6),
+        widget=textarea(6),
         help_text="What both teams agree to change (targets, staffing, process).",
     )
 
@@ -161,12 +158,12 @@ class BreachReviewForm(forms.Form):
     what_happened = forms.CharField(
         label="What happened",
         max_length=limits.LONG_TEXT_MAX,
-        widget=_textarea(4),
+        widget=textarea(4),
         error_messages={"required": "Say what happened."},
     )
     prevention = forms.CharField(
         label="What would have prevented it",
         required=False,
         max_length=limits.LONG_TEXT_MAX,
-        widget=_textarea(3),
+        widget=textarea(3),
     )

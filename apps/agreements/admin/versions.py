@@ -39,7 +39,7 @@ def _is_draft(agreement: Agreement | None) -> bool:
     return agreement is not None and agreement.status == Status.DRAFT
 
 
-def _error_text(exc: Exception) -> str:
+def error_text(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages)
     if isinstance(exc, Conflict):
@@ -351,7 +351,7 @@ class AgreementAdmin(SimpleHistoryAdmin):
             # Only a race gets here (say, the draft was submitted meanwhile): the forms
             # have already checked every rule.
             request._agreement_not_saved = True
-            self.message_user(request, f"Not saved: {_error_text(exc)}", messages.ERROR)
+            self.message_user(request, f"Not saved: {error_text(exc)}", messages.ERROR)
 
     def construct_change_message(self, request, form, formsets, add=False):
         # The parts are replaced by the service, not saved row by row by the formsets.
@@ -380,7 +380,7 @@ class AgreementAdmin(SimpleHistoryAdmin):
             try:
                 service(agreement=agreement, actor=request.user, **kwargs)
             except (ValidationError, PermissionDenied, Conflict) as exc:
-                self.message_user(request, f"{agreement}: {_error_text(exc)}", messages.ERROR)
+                self.message_user(request, f"{agreement}: {error_text(exc)}", messages.ERROR)
             else:
                 succeeded += 1
         if succeeded:

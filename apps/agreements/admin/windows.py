@@ -9,7 +9,7 @@ from apps.core.exceptions import Conflict
 
 from .. import services
 from ..models import ExceptionWindow
-from .versions import _error_text
+from .versions import error_text
 
 
 @admin.register(ExceptionWindow)
@@ -73,7 +73,7 @@ class ExceptionWindowAdmin(admin.ModelAdmin):
             try:
                 service(window=window, actor=request.user, note=note)
             except (ValidationError, PermissionDenied, Conflict) as exc:
-                self.message_user(request, f"{window}: {_error_text(exc)}", messages.ERROR)
+                self.message_user(request, f"{window}: {error_text(exc)}", messages.ERROR)
             else:
                 succeeded += 1
         if succeeded:

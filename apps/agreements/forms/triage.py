@@ -16,7 +16,7 @@ from apps.core.patterns import TIMEOUT_MESSAGE, PatternBudget, PatternError, Pat
 from ..models import FieldKind
 
 
-def _get(field, name: str, default=None):
+def field_value(field, name: str, default=None):
     """Read an attribute of a TriageField row or a key of the same thing as a dict."""
     if isinstance(field, dict):
         return field.get(name, default)
@@ -59,13 +59,13 @@ class TriageForm(forms.Form):
 
 
 def _triage_form_field(field) -> forms.Field:
-    kind = _get(field, "kind") or FieldKind.TEXT
+    kind = field_value(field, "kind") or FieldKind.TEXT
     options = {
-        "label": _get(field, "label") or _get(field, "key"),
+        "label": field_value(field, "label") or field_value(field, "key"),
         # Written by a lead, shown to everyone: Django and crispy render a form's help text
         # as HTML (`|safe`), so it is escaped here and can only ever be text.
-        "help_text": escape(_get(field, "help_text") or ""),
-        "required": bool(_get(field, "required", True)),
+        "help_text": escape(field_value(field, "help_text") or ""),
+        "required": bool(field_value(field, "required", True)),
     }
     if kind == FieldKind.LONG_TEXT:
         form_field = forms.CharField(
@@ -84,7 +84,7 @@ def _triage_form_field(field) -> forms.Field:
             min_value=Decimal(0), max_value=Decimal(limits.TRIAGE_NUMBER_MAX), **options
         )
     elif kind == FieldKind.CHOICE:
-        choices = [(c, c) for c in (_get(field, "choices") or [])]
+        choices = [(c, c) for c in (field_value(field, "choices") or [])]
         form_field = forms.ChoiceField(choices=[("", "—"), *choices], **options)
     else:
         form_field = forms.CharField(max_length=limits.TRIAGE_TEXT_MAX, **options)
@@ -96,13 +96,13 @@ def triage_form_class(fields: Iterable, *, disabled: bool = False) -> type[forms
 
     The agreement page previews it disabled; the create-handoff form uses it as is.
     """
-    rows = sorted(fields, key=lambda f: _get(f, "order") or 0)
+    rows = sorted(fields, key=lambda f: field_value(f, "order") or 0)
     declared: dict = {"_patterns": {}}
     for row in rows:
         form_field = _triage_form_field(row)
         form_field.disabled = disabled
-        declared[_get(row, "key")] = form_field
-        pattern = _get(row, "pattern") or ""
-        if pattern and _get(row, "kind") != FieldKind.CHOICE:
-            declared["_patterns"][_get(row, "key")] = pattern
+        declared[field_value(row, "key")] = form_field
+        pattern = field_value(row, "pattern") or ""
+        if pattern and field_value(row, "kind") != FieldKind.CHOICE:
+            declared["_patterns"][field_value(row, "key")] = pattern
     return type("TriageForm", (TriageForm,), declared)

@@ -17,6 +17,7 @@ from apps.accounts.models import User
 from apps.calendars.models import BusinessCalendar
 from apps.core import limits
 from apps.core.fields import BoundedDateField
+from apps.core.forms import textarea
 from apps.teams.models import Team
 
 from ..durations import duration_input, parse_duration
@@ -24,11 +25,7 @@ from ..models import DEFAULT_IMPACT, Agreement, FieldKind, Metric, Notify, Prior
 from ..services import AGREEMENT_FIELDS
 
 # --- the draft editor ------------------------------------------------------------------
-from .triage import _get
-
-
-def _textarea(rows: int = 3) -> forms.Textarea:
-    return forms.Textarea(attrs={"rows": rows})
+from .triage import field_value
 
 
 class TeamPairForm(forms.Form):
@@ -94,12 +91,12 @@ class AgreementForm(forms.ModelForm):
         model = Agreement
         fields = AGREEMENT_FIELDS
         widgets = {
-            "service_description": _textarea(3),
-            "scope_included": _textarea(3),
-            "scope_excluded": _textarea(3),
-            "customer_sla": _textarea(2),
-            "playbook": _textarea(6),
-            "change_summary": _textarea(2),
+            "service_description": textarea(3),
+            "scope_included": textarea(3),
+            "scope_excluded": textarea(3),
+            "customer_sla": textarea(2),
+            "playbook": textarea(6),
+            "change_summary": textarea(2),
             "next_review_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
         field_classes = {"next_review_date": BoundedDateField}
@@ -153,7 +150,7 @@ class TargetForm(forms.Form):
     impact = forms.CharField(
         label="Impact definition",
         required=False,
-        widget=_textarea(2),
+        widget=textarea(2),
         max_length=limits.LONG_TEXT_MAX,
     )
     acknowledge_seconds = DurationField(label="Acknowledge")
@@ -185,7 +182,7 @@ class TriageFieldForm(forms.Form):
     kind = forms.ChoiceField(choices=FieldKind.choices, initial=FieldKind.TEXT)
     choices = forms.CharField(
         required=False,
-        widget=_textarea(2),
+        widget=textarea(2),
         help_text="Choice fields: one option per line.",
     )
     required = forms.BooleanField(required=False, initial=True)
@@ -211,8 +208,8 @@ class TriageFieldForm(forms.Form):
 
     @classmethod
     def initial_for(cls, field) -> dict:
-        initial = {name: _get(field, name) for name in cls.base_fields}
-        initial["choices"] = "\n".join(_get(field, "choices") or [])
+        initial = {name: field_value(field, name) for name in cls.base_fields}
+        initial["choices"] = "\n".join(field_value(field, "choices") or [])
         return initial
 
 
@@ -378,13 +375,13 @@ def editor_formsets(data=None, *, agreement: Agreement | None = None, users=None
 
 class CommentForm(forms.Form):
     comment = forms.CharField(
-        required=False, widget=_textarea(2), max_length=limits.DECISION_TEXT_MAX
+        required=False, widget=textarea(2), max_length=limits.DECISION_TEXT_MAX
     )
 
 
 class RetireForm(forms.Form):
     reason = forms.CharField(
-        required=False, widget=_textarea(2), max_length=limits.DECISION_TEXT_MAX
+        required=False, widget=textarea(2), max_length=limits.DECISION_TEXT_MAX
     )
 
 

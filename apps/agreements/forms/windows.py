@@ -7,10 +7,10 @@ from django.db.models import OuterRef, Subquery
 
 from apps.core import limits
 from apps.core.fields import AwareDateTimeField
+from apps.core.forms import textarea
 from apps.teams.models import Team
 
 from ..models import Agreement, AgreementSeries
-from .versions import _textarea
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -35,19 +35,19 @@ class ExceptionWindowForm(forms.Form):
     start = AwareDateTimeField(widget=LocalDateTimeInput())
     end = AwareDateTimeField(widget=LocalDateTimeInput())
     reason = forms.CharField(
-        widget=_textarea(3),
+        widget=textarea(3),
         max_length=limits.DECISION_TEXT_MAX,
         help_text="Outage, launch, force majeure… and what it affects.",
     )
     # Not required here: the service says what is missing, on the field (seed 003's
     # documentation of an exception).
     affected_customers = forms.CharField(
-        widget=_textarea(2),
+        widget=textarea(2),
         required=False,
         help_text="Which customers or segments feel the delay, and how many (or “none”).",
     )
     communication_plan = forms.CharField(
-        widget=_textarea(2),
+        widget=textarea(2),
         required=False,
         help_text="Who tells the requesting teams and customers, how and when.",
     )

@@ -8,14 +8,14 @@ from apps.teams.models import Role, Team
 from ..models import Agreement, ExceptionWindow
 
 
-def _leads(user, team: Team) -> bool:
+def is_lead_of(user, team: Team) -> bool:
     return user.is_authenticated and team.memberships.filter(user=user, role=Role.LEAD).exists()
 
 
 def can_edit(user, agreement: Agreement) -> bool:
     """Leads of either team edit, submit and withdraw versions (staff too)."""
     return user.is_staff or any(
-        _leads(user, team) for team in (agreement.provider_team, agreement.requesting_team)
+        is_lead_of(user, team) for team in (agreement.provider_team, agreement.requesting_team)
     )
 
 
@@ -25,13 +25,13 @@ def sides_to_approve(user, agreement: Agreement) -> list[Team]:
     return [
         team
         for team in (agreement.provider_team, agreement.requesting_team)
-        if team.pk not in approved and _leads(user, team)
+        if team.pk not in approved and is_lead_of(user, team)
     ]
 
 
 def can_decide_window(user, window: ExceptionWindow) -> bool:
     """Leads of the provider team and staff approve or refuse windows (and end them)."""
-    return user.is_staff or _leads(user, window.provider_team)
+    return user.is_staff or is_lead_of(user, window.provider_team)
 
 
 def can_approve_window(user, window: ExceptionWindow) -> bool:

@@ -126,7 +126,7 @@ def _check_step(index: int, step: dict, errors: dict) -> None:
         errors.setdefault(f"{prefix}.user", []).append("Name the person to notify.")
 
 
-def _check_contacts(*, steps: list[dict], teams: tuple[Team, Team]) -> None:
+def check_contacts(*, steps: list[dict], teams: tuple[Team, Team]) -> None:
     """A named escalation contact belongs to one of the two teams: an escalation carries
     the handoff's title and link, which nobody else may see."""
     named = {index: step.get("user") for index, step in enumerate(steps) if step.get("user")}

@@ -27,13 +27,13 @@ from ..models import (
     TriageField,
 )
 from .notices import tell_approved, tell_changes_requested, tell_submitted
-from .permissions import _leads, can_edit, sides_to_approve
+from .permissions import can_edit, is_lead_of, sides_to_approve
 from .validation import (
     AGREEMENT_FIELDS,
     STEP_FIELDS,
     TARGET_FIELDS,
     TRIAGE_FIELDS,
-    _check_contacts,
+    check_contacts,
     validate_version,
 )
 
@@ -120,7 +120,9 @@ def agreement_create_draft(
     **fields,
 ) -> Agreement:
     """Start a new agreement between two teams as version 1, a draft (created `now`)."""
-    if not (actor.is_staff or _leads(actor, provider_team) or _leads(actor, requesting_team)):
+    if not (
+        actor.is_staff or is_lead_of(actor, provider_team) or is_lead_of(actor, requesting_team)
+    ):
         raise PermissionDenied("Only a lead of the provider or requesting team may draft it.")
     unknown = set(fields) - set(AGREEMENT_FIELDS)
     if unknown:
@@ -137,7 +139,7 @@ def agreement_create_draft(
             {"requesting_team": ["The requesting team must differ from the provider team."]}
         )
     validate_version(fields=fields, targets=targets, triage_fields=triage, steps=steps)
-    _check_contacts(steps=steps, teams=(provider_team, requesting_team))
+    check_contacts(steps=steps, teams=(provider_team, requesting_team))
     series = AgreementSeries.objects.create(
         provider_team=provider_team, requesting_team=requesting_team
     )
@@ -199,7 +201,7 @@ def agreement_update_draft(
     )
     steps = current_steps if steps is None else [_clean_step(s) for s in steps]
     validate_version(fields=merged, targets=targets, triage_fields=triage, steps=steps)
-    _check_contacts(
+    check_contacts(
         steps=steps, teams=(agreement.series.provider_team, agreement.series.requesting_team)
     )
     for name, value in merged.items():
@@ -245,7 +247,9 @@ def agreement_approve(
     version becomes active and the previous active version superseded, together. Both
     teams' leads are told."""
     agreement = _lock(agreement)
-    is_lead = any(_leads(actor, t) for t in (agreement.provider_team, agreement.requesting_team))
+    is_lead = any(
+        is_lead_of(actor, t) for t in (agreement.provider_team, agreement.requesting_team)
+    )
     if not is_lead:
         raise PermissionDenied("Only a lead of the provider or requesting team may approve.")
     if agreement.status != Status.IN_REVIEW:
