@@ -207,13 +207,14 @@ class BusinessHours:
             return 0
         try:
             week = self._week_at(start_us)
-            total = week.total - elapsed(week, start_us)
+            total = -elapsed(week, start_us)
             weeks = self._weeks_cache
-            while end_us >= week.hi:
-                key = week.key + 1
+            # A week's tables span a fortnight: step over whole fortnights to the end's.
+            while end_us >= self._midnight(_MONDAY_ZERO + 7 * week.key + 14)[0]:
+                total += week.pair_total
+                key = week.key + 2
                 week = weeks.get(key) or self._week(key)
-                total += week.total
-            total -= week.total - elapsed(week, end_us)
+            total += elapsed(week, end_us)
         except _OUT_OF_RANGE:
             total = self._between_days(start_us, end_us)
         return total // US_PER_SECOND
@@ -257,16 +258,29 @@ class BusinessHours:
         hi = self._midnight(monday + 7)[0]
         if self._plain_fortnight(monday, lo):  # one offset from Monday's midnight on
             found = self._template
-        else:  # from the exact day windows
-            days = self._days
-            pieces = [
-                (days.get(ordinal) or self._day(ordinal)) for ordinal in range(monday, monday + 14)
-            ]
-            found = businessweeks.tables(
-                [(open_lo - lo, open_hi - lo) for day in pieces for open_lo, open_hi in day[2]],
-                sum(day[3] for day in pieces[:7]),
-            )
-        week = Week(lo, hi, from_us(lo), *found, key)
+        else:  # each week plain (the wall-clock hours) or from its exact day windows
+            intervals: list[Interval] = []
+            totals = []
+            for first, start in ((monday, 0), (monday + 7, hi - lo)):
+                known = self._weeks.get(first, -1)
+                if known == -1:
+                    known = self._week_total(first)
+                if known is not None and known == self._nominal_week:
+                    intervals += [
+                        (
+                            start + weekday * US_PER_DAY + open_lo,
+                            start + weekday * US_PER_DAY + open_hi,
+                        )
+                        for weekday, day in enumerate(self._wall)
+                        for open_lo, open_hi in day
+                    ]
+                    totals.append(known)
+                else:
+                    days = [self._days.get(o) or self._day(o) for o in range(first, first + 7)]
+                    intervals += [(a - lo, b - lo) for day in days for a, b in day[2]]
+                    totals.append(sum(day[3] for day in days))
+            found = businessweeks.tables(intervals, totals[0])
+        week = tuple.__new__(Week, (lo, hi, from_us(lo), *found, key))  # (no Python frame)
         self._weeks_cache[key] = week
         return week
 

@@ -132,7 +132,7 @@ def shape(zone: ZoneInfo, weekly: tuple[tuple[Rule, ...], ...]) -> Shape:
 
 
 def elapsed(week: Week, moment_us: int) -> int:
-    """Business µs of the week before an instant inside its window."""
+    """Business µs from the week's start to an instant inside its tables' fortnight."""
     moment_us -= week.lo
     index = bisect_right(week.ends, moment_us)
     passed = moment_us + week.shifts[index]
