@@ -129,7 +129,7 @@ def dashboard_context(*, user, now: datetime) -> dict:
     breach_count = breaches.count()
 
     # The count itself is the navigation's (one COUNT per page, apps.notifications).
-    latest_unread = list(Notification.objects.visible_to(user).inbox().unread()[:5])
+    latest_unread = list(Notification.objects.visible_to(user).inbox().heads().unread()[:5])
 
     # The report's "Last 30 days" for the same person: local dates in their zone, today
     # included, the same clocks (their teams' inbound work) and the same definition.

@@ -167,3 +167,19 @@ def test_notifying_fifty_people_costs_the_same_queries_as_five(
         assert len(send("five", recipients=five, team=hooked_team)) == 11
     with django_assert_max_num_queries(8):
         assert len(send("fifty", recipients=fifty, team=hooked_team)) == 101
+
+
+def test_the_dashboard_lists_one_unread_entry_per_burst_and_opens_it_through_the_inbox(
+    client, alice
+):
+    burst(alice, (0, "Acknowledged by Erin"), (20, "Assigned to Dana"))
+    burst(alice, (0, "Filed: #8"), subject_id=8)
+    client.force_login(alice)
+
+    response = client.get(reverse("dashboard"))
+
+    entries = response.context["latest_unread"]
+    assert sorted(e.title for e in entries) == ["Acknowledged by Erin", "Filed: #8"]
+    html = response.content.decode()
+    for entry in entries:
+        assert f'href="{reverse("notifications:open", args=[entry.pk])}"' in html
