@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.notifications import delivery, tasks
 from apps.notifications.models import Channel, Notification, Status
+from apps.notifications.queue import SEND_DUE, WEBHOOK_QUEUE, queue_for
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +62,16 @@ def test_a_mail_server_that_is_down_fails_each_row_and_the_next_run_sends_them(
     assert delivery.notifications_send_due(now=later).sent == 60
     assert len(smtp_server.received()) == 60
     assert {(r.status, r.attempts) for r in Notification.objects.all()} == {(Status.SENT, 2)}
+
+
+def test_beat_runs_the_periodic_sender_every_minute_for_each_channel_on_its_queue(settings):
+    entries = {
+        entry["args"]: entry
+        for entry in settings.CELERY_BEAT_SCHEDULE.values()
+        if entry["task"] == SEND_DUE
+    }
+    assert set(entries) == {(Channel.EMAIL,), (Channel.WEBHOOK,)}
+    for (channel,), entry in entries.items():
+        assert entry["schedule"] == timedelta(minutes=1)
+        assert entry["options"]["queue"] == queue_for(channel)
+    assert queue_for(Channel.WEBHOOK) == WEBHOOK_QUEUE != queue_for(Channel.EMAIL)
