@@ -9,10 +9,11 @@ its 6-date holiday list, with `holidays.DE(BE)`, and without holidays) and K = 0
 40 business hours.  Per row: businesstimedelta's `start + BusinessTimeDelta(K h)` and our
 `BusinessHours.add(start, K h)`, each call timed on its own (perf_counter_ns, the garbage
 collector off) and the medians compared, the two interleaved over `--rounds` rounds so a
-noisy neighbour hits both alike.  "warm" reuses one calendar; "cold" builds a fresh one and
-empties the tables all calendars share (zone midnights, tzinfo anchors) before every pass
-of 500 calls.  `--before REV`
-adds our engine as it was at that git revision (loaded from `git show`), in the same run.
+noisy neighbour hits both alike.  "warm" reuses one calendar; "cold" builds a fresh one
+after emptying every table calendars share (zone midnights, tzinfo anchors, the memos of
+hours and holidays) before every pass of 500 calls.  `--before REV` adds our engine as it
+was at that git revision (loaded from `git show`), in the same run.
+"ours UTC in" times the same instants given as UTC datetimes, as the project passes them.
 "identical" compares every answer instant by instant (theirs are pytz datetimes).
 
 Exit status 1 if a row is under 20x or any answer differs.
@@ -45,6 +46,14 @@ GOAL = 20.0
 WEEK = {day: [(dt.time(9), dt.time(17))] for day in range(5)}
 
 Adder = Callable[[dt.datetime, int], dt.datetime]
+# What the engine's modules share between calendars (where a version has them).
+SHARED_TABLES = [
+    ("businesstime", "_ZONE_MIDNIGHTS"),
+    ("businessinput", "ANCHORS"),
+    ("businessinput", "_WEEKLY_MEMO"),
+    ("businessinput", "_HOLIDAY_MEMO"),
+    ("businessweeks", "_SHAPES"),
+]
 
 
 def load_peer_harness(peers: Path) -> types.ModuleType:
@@ -95,10 +104,12 @@ def per_call_us(add: Adder, starts: list[dt.datetime], seconds: int) -> list[flo
 
 
 def cold(engine: types.ModuleType, holidays: frozenset[dt.date]) -> Adder:
-    """A fresh calendar with an empty zone table, as a process sees it first."""
-    engine._ZONE_MIDNIGHTS.clear()
-    if hasattr(engine, "ANCHORS"):  # and no tzinfo seen yet
-        engine.ANCHORS.clear()
+    """A fresh calendar with every shared table empty, as a process sees it first."""
+    package = engine.__name__.rpartition(".")[0]
+    for module_name, table in SHARED_TABLES:
+        module = sys.modules.get(f"{package}.{module_name}")
+        if module is not None and hasattr(module, table):
+            getattr(module, table).clear()
     return engine.BusinessHours("Europe/Berlin", WEEK, holidays=holidays).add
 
 
@@ -111,6 +122,8 @@ def main() -> int:
 
     peer = load_peer_harness(args.peers)
     starts = peer.starts()
+    # The same instants as the UTC datetimes the project itself passes (Django's).
+    utc_starts = [start.astimezone(dt.UTC) for start in starts]
     de_be = frozenset(holiday_data.country_holidays("DE", subdiv="BE", years=[2026, 2027]))
     rules = peer.calendars()
     calendars = {
@@ -131,7 +144,7 @@ def main() -> int:
         f"{args.rounds} interleaved rounds; per-call median µs; ratio = btd / slower of "
         "warm and cold"
     )
-    columns = ["btd", "ours warm", "ours cold", "ratio"]
+    columns = ["btd", "ours warm", "ours cold", "ratio", "ours UTC in"]
     if args.before:
         columns += ["before warm", "before cold", "ratio"]
     print(
@@ -151,6 +164,7 @@ def main() -> int:
                 label: [calendar.add(s, seconds) for s in starts]
                 for label, calendar in warm.items()
             }
+            answers["ours, UTC in"] = [warm["ours"].add(s, seconds) for s in utc_starts]
             differ = {
                 label: sum(a != b for a, b in zip(theirs, found, strict=True))
                 for label, found in answers.items()
@@ -165,6 +179,8 @@ def main() -> int:
                     samples[f"{label} warm"] += per_call_us(warm[label].add, starts, seconds)
                     samples.setdefault(f"{label} cold", [])
                     samples[f"{label} cold"] += per_call_us(cold(engine, holidays), starts, seconds)
+                samples.setdefault("ours utc", [])
+                samples["ours utc"] += per_call_us(warm["ours"].add, utc_starts, seconds)
             median = {label: statistics.median(values) for label, values in samples.items()}
             cells = [f"{median['btd']:11.1f}"]
             for label in engines:
@@ -177,8 +193,11 @@ def main() -> int:
                     f"{median[f'{label} cold']:11.2f}",
                     f"{ratio:10.1f}x",
                 ]
-            all_identical &= differ["ours"] == 0
-            verdict = "yes" if differ["ours"] == 0 else f"NO ({differ['ours']} differ)"
+                if label == "ours":
+                    cells.append(f"{median['ours utc']:11.2f}")
+            ours_differ = differ["ours"] + differ["ours, UTC in"]
+            all_identical &= ours_differ == 0
+            verdict = "yes" if ours_differ == 0 else f"NO ({ours_differ} differ)"
             if args.before:
                 verdict += f"; before: {'yes' if differ['before'] == 0 else differ['before']}"
             print(f"{name:<27} {hours:>4} | " + " | ".join(cells) + f" | {verdict}")
