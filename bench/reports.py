@@ -1,5 +1,6 @@
-"""Compliance report speed: grouped by team × priority (per metric, with p50/p80/p95) over
-1,000,000 handoffs (3,000,000 clocks) on PostgreSQL.
+"""Compliance report speed over 1,000,000 handoffs (3,000,000 clocks) on PostgreSQL: every
+report shape, before (the exact path: `clock_compliance` over the clocks) and after (the
+clock rollups: `apps.reports.rollups`).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/olaportal .venv/bin/python bench/reports.py
 
@@ -7,20 +8,24 @@ Builds a throw-away PostgreSQL database (`<name>_bench`) and fills it in the dat
 itself (INSERT … SELECT over generate_series, rows shaped as the services leave them):
 five provider teams and three requesting teams under six agreements, BENCH_HANDOFFS
 handoffs created over the last year, three clocks each (mostly met or breached, some
-running or cancelled), most breaches reviewed. Then times, over the whole year:
+running or cancelled), most breaches reviewed; then builds the rollups as
+`manage.py rebuild_clock_rollups` does (timed). Then times, over the whole year (the
+period's ends at 10:00 UTC: partial days read from the clocks):
 
-- `clock_compliance` grouped by team × priority × metric, as staff see it (every
-  handoff) and as Engineering's lead sees it (`Clock.objects.visible_to`);
-- the same grouped by team × priority only (each handoff counted once over its clocks);
-- the whole report as the page builds it (compliance, breach causes, monthly trend), and
-  the API's answer through Django's test client;
-- with BENCH_BEFORE=1, first the query as it was before (a join to the handoffs and a
-  sorted `percentile_disc` per group, on the server's settings) for comparison;
+- team × priority × metric (p50/p80/p95), as staff see it (every handoff) and as
+  Engineering's lead sees it (`Clock.objects.visible_to`);
+- team × priority only (each handoff counted once over its clocks);
+- month × metric in Berlin's months, and segment × metric;
+- the whole report page as the lead opens it (compliance, breach causes, monthly trend),
+  its compliance CSV, and the API's answer, through Django's test client;
+- with BENCH_BEFORE=1, first the query as it was before issue 7 (a join to the handoffs
+  and a sorted `percentile_disc` per group, on the server's settings);
 
-median, fastest and slowest of BENCH_RUNS runs after a warm-up, and SQL queries. Prints
-figures with the load average (the machine may be shared); asserts nothing.
-BENCH_EXPLAIN=1 prints EXPLAIN ANALYZE of the team × priority × metric query;
-BENCH_KEEP=1 keeps the database, and a later run with BENCH_KEEP=1 reuses it (no rebuild).
+each shape's median, fastest and slowest of BENCH_RUNS runs after a warm-up, and SQL
+queries, before and after. Prints figures with the load average (the machine may be
+shared); asserts nothing. BENCH_EXPLAIN=1 prints EXPLAIN ANALYZE of the team × priority ×
+metric query from the rollups; BENCH_KEEP=1 keeps the database, and a later run with
+BENCH_KEEP=1 reuses it (no rebuild).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import os
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import _common
@@ -179,7 +185,6 @@ def build() -> dict:
             """,
             [lead.pk],
         )
-        cursor.execute("VACUUM ANALYZE")
         cursor.execute("SELECT count(*) FROM handoffs_handoff")
         handoffs = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM handoffs_clock")
@@ -188,6 +193,11 @@ def build() -> dict:
         f"built {handoffs:,} handoffs ({clocks:,} clocks) of {len(PAIRS)} agreements between "
         f"{len(teams)} teams in {time.perf_counter() - started:.1f} s on {connection.vendor}"
     )
+    from django.core.management import call_command
+
+    call_command("rebuild_clock_rollups")  # prints its own time and rows
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
     return {"lead": lead, "staff": staff}
 
 
@@ -231,7 +241,21 @@ GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 """
 
 
-def operations(people: dict) -> list[tuple[str, object]]:
+@contextmanager
+def exact_path():
+    """Reports read the clocks, as before the rollups (the fallback's path)."""
+    from apps.reports import report
+
+    kept = report.rollup_compliance
+    report.rollup_compliance = lambda **kwargs: None
+    try:
+        yield
+    finally:
+        report.rollup_compliance = kept
+
+
+def operations(people: dict) -> list[tuple[str, object, object]]:
+    """(label, before, after): each shape on the clocks, then from the rollups."""
     from django.conf import settings
     from django.test import Client
 
@@ -239,38 +263,46 @@ def operations(people: dict) -> list[tuple[str, object]]:
     from apps.handoffs.models import Clock
     from apps.reports.forms import ReportForm
     from apps.reports.report import Namer, build_report
+    from apps.reports.rollups import Scope, rollup_compliance
 
-    def clocks_of(user):
-        return Clock.objects.visible_to(user).filter(started_at__gte=SINCE, started_at__lt=NOW)
+    def shape(user, group_by, tz="Europe/Berlin"):
+        def before():
+            clocks = Clock.objects.visible_to(user).filter(
+                started_at__gte=SINCE, started_at__lt=NOW
+            )
+            return clock_compliance(clocks, group_by=group_by, tz=tz)
 
+        def after():
+            return rollup_compliance(
+                scope=Scope.of(user), since=SINCE, until=NOW, group_by=group_by, tz=tz
+            )
+
+        return before, after
+
+    def both(call):
+        def before():
+            with exact_path():
+                return call()
+
+        return before, call
+
+    staff, lead = people["staff"], people["lead"]
     rows = []
     if os.environ.get("BENCH_BEFORE"):
 
-        def before():
+        def issue7():
             with connection.cursor() as cursor:
                 cursor.execute(BEFORE, [SINCE, NOW])
                 return cursor.fetchall()
 
-        rows.append(("before: join + sorted percentile_disc, staff", before))
-    for who in ("staff", "lead"):
-        user = people[who]
-        rows.append(
-            (
-                f"team × priority × metric, {who}",
-                lambda user=user: clock_compliance(
-                    clocks_of(user), group_by=("team", "priority", "metric"), tz="Europe/Berlin"
-                ),
-            )
-        )
-    rows.append(
-        (
-            "team × priority (each handoff once), staff",
-            lambda: clock_compliance(
-                clocks_of(people["staff"]), group_by=("team", "priority"), tz="Europe/Berlin"
-            ),
-        )
-    )
-    lead = people["lead"]
+        rows.append(("issue 7's join + sorted percentile_disc, staff", issue7, None))
+    rows += [
+        ("team × priority × metric, staff", *shape(staff, ("team", "priority", "metric"))),
+        ("team × priority × metric, lead", *shape(lead, ("team", "priority", "metric"))),
+        ("team × priority (each handoff once), staff", *shape(staff, ("team", "priority"))),
+        ("month (Berlin) × metric, staff", *shape(staff, ("month", "metric"))),
+        ("segment × metric, staff", *shape(staff, ("segment", "metric"))),
+    ]
     period = {"from": f"{SINCE:%Y-%m-%d}", "to": f"{NOW:%Y-%m-%d}"}
 
     def report():
@@ -279,27 +311,44 @@ def operations(people: dict) -> list[tuple[str, object]]:
         namer = Namer(teams=form.teams, agreements=form.agreements)
         return build_report(user=lead, query=form.query(), tz="UTC", namer=namer)
 
-    rows.append(("whole report by priority (3 tables), lead", report))
+    rows.append(("report by priority (3 tables), lead", *both(report)))
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     client = Client()
     client.force_login(lead)
 
-    def api():
-        response = client.get(
-            "/api/reports/compliance/",
-            period | {"group_by": "priority"},
-            HTTP_ACCEPT="application/json",
-        )
-        assert response.status_code == 200, response.content[:300]
-        return response
+    def get(path, params, accept="text/html"):
+        def call():
+            response = client.get(path, params, HTTP_ACCEPT=accept)
+            assert response.status_code == 200, response.content[:300]
+            return response
 
-    rows.append(("GET /api/reports/compliance/?group_by=priority", api))
+        return call
+
+    rows += [
+        (
+            "GET /reports/?group_by=month (page), lead",
+            *both(get("/reports/", period | {"group_by": "month"})),
+        ),
+        (
+            "GET /reports/compliance.csv?group_by=segment",
+            *both(get("/reports/compliance.csv", period | {"group_by": "segment"})),
+        ),
+        (
+            "GET /api/reports/compliance/?group_by=team",
+            *both(
+                get(
+                    "/api/reports/compliance/",
+                    period | {"group_by": "team"},
+                    accept="application/json",
+                )
+            ),
+        ),
+    ]
     return rows
 
 
 def main() -> None:
-    from apps.handoffs.compliance import clock_compliance
-    from apps.handoffs.models import Clock
+    from apps.reports.rollups import SETTINGS, Scope, rollup_compliance
 
     if connection.vendor != "postgresql":
         sys.exit("bench/reports.py fills its data with PostgreSQL SQL: set DATABASE_URL.")
@@ -325,21 +374,36 @@ def main() -> None:
             f"{os.cpu_count()} cores"
         )
         print(f"{RUNS} timed runs each after a warm-up; period {SINCE:%Y-%m-%d}…{NOW:%Y-%m-%d}")
-        print(f"{'operation':<48} {'p50 ms':>8} {'min ms':>8} {'max ms':>8} {'queries':>8}")
-        for label, call in operations(people):
+        print(
+            f"{'operation':<46} {'exact p50':>10} {'rollups p50':>12} {'min':>7} {'max':>7} "
+            f"{'queries':>8}"
+        )
+        for label, before, after in operations(people):
             load = os.getloadavg()[0]
-            p50, fastest, slowest, queries, _ = measure(call)
+            exact = measure(before)[0] if before else None
+            p50, fastest, slowest, queries, _ = measure(after) if after else (None,) * 5
+            exact_text = f"{exact:8.1f} ms" if exact is not None else f"{'—':>11}"
+            after_text = (
+                f"{p50:9.1f} ms {fastest:7.1f} {slowest:7.1f} {queries:8d}"
+                if p50 is not None
+                else f"{'—':>12}"
+            )
             print(
-                f"{label:<48} {p50:8.1f} {fastest:8.1f} {slowest:8.1f} {queries:8d}"
-                f"   (load average {load:.1f} → {os.getloadavg()[0]:.1f})"
+                f"{label:<46} {exact_text} {after_text}"
+                f"   (load {load:.1f} → {os.getloadavg()[0]:.1f})"
             )
         if os.environ.get("BENCH_EXPLAIN"):
-            clocks = Clock.objects.filter(started_at__gte=SINCE, started_at__lt=NOW)
             with CaptureQueriesContext(connection) as captured:
-                clock_compliance(clocks, group_by=("team", "priority", "metric"))
-            settings_sql, _, select = captured.captured_queries[0]["sql"].rpartition("; ")
+                rollup_compliance(
+                    scope=Scope(),
+                    since=SINCE,
+                    until=NOW,
+                    group_by=("team", "priority", "metric"),
+                    tz="Europe/Berlin",
+                )
+            select = captured.captured_queries[0]["sql"].removeprefix(SETTINGS)
             with connection.cursor() as cursor:
-                cursor.execute(f"{settings_sql}; EXPLAIN (ANALYZE, BUFFERS) {select}")
+                cursor.execute(f"{SETTINGS}EXPLAIN (ANALYZE, BUFFERS) {select}")
                 while cursor.description is None and cursor.nextset():
                     pass
                 print("\n".join(line for (line,) in cursor.fetchall()))

@@ -237,13 +237,15 @@ def rollup_compliance(
 
 
 def _group_sql(group_by, *, rollup: bool, tz_param: str) -> list[str]:
+    """The group keys' SQL, text in the "C" collation: the histogram is sorted by them,
+    and byte order sorts these codes as the database's collation does, only faster."""
     if rollup:
         columns = {
-            "metric": "metric",
-            "priority": "priority",
+            "metric": 'metric COLLATE "C"',
+            "priority": 'priority COLLATE "C"',
             "team": "provider_team_id",
             "agreement": "series_id",
-            "segment": "customer_segment",
+            "segment": 'customer_segment COLLATE "C"',
             # A day row has no local month start inside: the local month of its first
             # moment. A month row: the local month it counts in (`row_month`).
             "month": "date_trunc('month', (CASE WHEN grain = 'month' THEN "
@@ -252,11 +254,11 @@ def _group_sql(group_by, *, rollup: bool, tz_param: str) -> list[str]:
         }
     else:
         columns = {
-            "metric": "c.metric",
-            "priority": "c.priority",
+            "metric": 'c.metric COLLATE "C"',
+            "priority": 'c.priority COLLATE "C"',
             "team": "COALESCE(c.provider_team_id, 0)",
             "agreement": "COALESCE(c.series_id, 0)",
-            "segment": "c.customer_segment",
+            "segment": 'c.customer_segment COLLATE "C"',
             "month": f"date_trunc('month', c.started_at AT TIME ZONE {tz_param})::date",
         }
     return [f"{columns[name]} AS g_{name}" for name in group_by]
@@ -276,11 +278,7 @@ def _clocks(pieces, scope: Scope, group_by, tz: str, *, sign: int = 1, month: da
         },
     )
     slices = " OR ".join(["(c.started_at >= %s AND c.started_at < %s)"] * len(pieces))
-    # Whether the clock counts its handoff (its first finished clock by metric).
-    first = (
-        f"NOT EXISTS (SELECT 1 FROM {clock_table} AS o WHERE o.handoff_id = c.handoff_id "  # noqa: S608
-        "AND o.status IN ('met', 'breached') AND o.metric < c.metric)"
-    )
+    first = "c.x_first"
     reopened = "(c.handoff_reopen_count > 0)::int"
     counters = [
         "1",
@@ -306,10 +304,16 @@ def _clocks(pieces, scope: Scope, group_by, tz: str, *, sign: int = 1, month: da
         f"ARRAY[{bucket_sql('c.consumed_seconds')}]",
         f"ARRAY[{sign}]",
     ]
+    # Whether the clock counts its handoff (its first finished clock by metric).
+    first_sql = (
+        f"NOT EXISTS (SELECT 1 FROM {clock_table} AS o WHERE o.handoff_id = c.handoff_id "  # noqa: S608
+        "AND o.status IN ('met', 'breached') AND o.metric < c.metric)"
+    )
     sql = (
-        f"SELECT {', '.join(select)} FROM {clock_table} AS c "  # noqa: S608
-        f"WHERE c.status IN ('met', 'breached') AND ({slices})"
+        f"SELECT {', '.join(select)} FROM (SELECT c.*, {first_sql} AS x_first "  # noqa: S608
+        f"FROM {clock_table} AS c WHERE c.status IN ('met', 'breached') AND ({slices})"
         + "".join(f" AND {w}" for w in where)
+        + ") AS c"
     )
     return sql, group_params + [moment for piece in pieces for moment in piece] + scope_params
 
