@@ -27,7 +27,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import redis
 from aiosmtpd.controller import Controller
+from django.conf import settings
+from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -200,8 +203,6 @@ def smtp_server(settings):
 
 def database_url() -> str:
     """This test's database (pytest-django's test_… one) as a DATABASE_URL."""
-    from django.db import connection
-
     db = connection.settings_dict
     if db["ENGINE"] == "django.db.backends.sqlite3":
         return f"sqlite:///{db['NAME']}"
@@ -262,8 +263,6 @@ def worker_processes(tmp_path):
     """Start real worker processes with `start(name, queues, **settings)`; every one still
     running at the end is stopped. Needs Redis (the broker a separate process shares), and
     starts from an empty broker database."""
-    from django.conf import settings
-
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
         if os.environ.get("CI"):
             pytest.fail("worker-process tests need CELERY_BROKER_URL=redis://… in CI")
@@ -284,9 +283,6 @@ def worker_processes(tmp_path):
 def flush_broker() -> int:
     """FLUSHDB on this run's Redis database (CELERY_BROKER_URL names it): every message,
     queued, held for later or unacknowledged, is gone. Returns how many keys there were."""
-    import redis
-    from django.conf import settings
-
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     keys = client.dbsize()
     client.flushdb()

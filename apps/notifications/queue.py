@@ -13,15 +13,21 @@ takes whatever is due that no message delivered.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import current_app
 from django.db import transaction
+from django.utils import timezone
 
 from .models import Channel, Notification
 
 DELIVER_NOTIFICATION = "apps.notifications.tasks.deliver_notification"
 SEND_DUE = "apps.notifications.tasks.send_due_notifications"
+
+# A message the broker holds for longer than its visibility timeout (Redis: an hour) is
+# handed out again and again meanwhile; a delivery held that long (quiet hours, a team's
+# open hours) gets no message at all: the periodic sender takes it when its time comes.
+LONGEST_HOLD = timedelta(minutes=30)
 
 # Celery's default queue carries email (and every other task); webhooks get their own.
 DEFAULT_QUEUE = "celery"
@@ -33,6 +39,8 @@ def queue_for(channel: str) -> str:
 
 
 def _send(notification_id: int, at: datetime | None, channel: str | None) -> None:
+    if at is not None and at - timezone.now() > LONGEST_HOLD:
+        return  # the periodic sender sends it when its time comes
     if channel is None:
         # A caller that did not say: the row knows (one indexed read, after commit).
         channel = (
@@ -52,7 +60,8 @@ def enqueue_delivery(
 ) -> None:
     """Send the delivery task once the current transaction commits: a worker must never
     look for a row that is not there yet (or was rolled back). `at` asks the broker to
-    hold the message until then (a shortcut only: the row's own time decides); `channel`
+    hold the message until then (a shortcut only: the row's own time decides; beyond
+    LONGEST_HOLD no message is sent, the periodic sender takes the row); `channel`
     (the row's) picks the queue — webhooks go on their own. A broker that refuses the
     message is logged, not raised: the change has committed, and the periodic sender
     delivers the row anyway."""

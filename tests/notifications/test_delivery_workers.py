@@ -4,8 +4,10 @@ have their own queue, a killed worker and a flushed broker lose nothing, and a r
 carries the key the receiver saw before."""
 
 import time
+from datetime import timedelta
 
 import pytest
+import redis
 from django.utils import timezone
 
 from apps.notifications.models import Channel, Notification, Status
@@ -162,3 +164,20 @@ def test_a_resend_after_a_lost_record_carries_the_same_idempotency_key(
     assert [h.get("Idempotency-Key") for h in webhook_server.headers] == [key, key]
     assert [h.get("X-OLA-Delivery") for h in webhook_server.headers] == [key, key]
     assert [h.get("X-OLA-Attempt") for h in webhook_server.headers] == ["1", "2"]
+
+
+def test_a_delivery_held_for_hours_gets_no_broker_message_only_its_row(
+    alice, hooked_team, worker_processes, settings
+):
+    """Redis hands a message held past its visibility timeout out again every hour; a
+    long hold is the periodic sender's, a short one still gets its message."""
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    now = timezone.now()
+    send("soon", team=hooked_team, urgent=False, deliver_after=now + timedelta(minutes=5), now=now)
+    assert broker.llen(WEBHOOK_QUEUE) == 1
+    send("hours", team=hooked_team, urgent=False, deliver_after=now + timedelta(hours=9), now=now)
+    assert broker.llen(WEBHOOK_QUEUE) == 1
+
+    held = Notification.objects.get(dedup_key__startswith="hours", channel=Channel.WEBHOOK)
+    assert held.status == Status.SCHEDULED
+    assert (held.next_attempt_at, held.deliver_after) == (now + timedelta(hours=9),) * 2
