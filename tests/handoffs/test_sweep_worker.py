@@ -28,8 +28,11 @@ def wait_until(condition, seconds: float = 45) -> bool:
 
 
 def test_the_sweep_task_on_a_real_worker_delivers_a_breach_email(
-    agreement, requester, provider_member
+    agreement, requester, provider_member, settings
 ):
+    # Emails about a handoff wait a minute to be folded with what follows
+    # (tests/notifications/test_delivery_coalescing.py); here one second will do.
+    settings.NOTIFICATION_COALESCE_SECONDS = 1
     handoff = services.handoff_create(
         actor=requester,
         agreement=agreement,
