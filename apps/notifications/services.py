@@ -234,10 +234,12 @@ def _insert_new(rows: list[Notification], now: datetime) -> list[Notification]:
 
 
 def notification_mark_read(*, notification: Notification, now: datetime) -> Notification:
-    """Marks one inbox entry read, with the notifications folded into it; the first
-    reading time is kept."""
+    """Marks the inbox entry `notification` belongs to read (it, or the entry it was
+    folded into), with every notification folded into it; the first reading time is
+    kept."""
+    head = notification.coalesced_into_id or notification.pk
     Notification.objects.filter(
-        Q(pk=notification.pk) | Q(coalesced_into_id=notification.pk),
+        Q(pk=head) | Q(coalesced_into_id=head),
         recipient_id=notification.recipient_id,
         read_at=None,
     ).update(read_at=now)

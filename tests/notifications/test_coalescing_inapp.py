@@ -183,3 +183,24 @@ def test_the_dashboard_lists_one_unread_entry_per_burst_and_opens_it_through_the
     html = response.content.decode()
     for entry in entries:
         assert f'href="{reverse("notifications:open", args=[entry.pk])}"' in html
+
+
+def test_opening_one_line_of_a_burst_goes_where_it_points_and_reads_the_whole_entry(client, alice):
+    burst(alice, (0, "Acknowledged by Erin"))
+    send(
+        "handoff:7:question",
+        recipients=[alice],
+        kind="question",
+        title="Engineering needs your answer",
+        url="/handoffs/7/#reply",
+        now=NOW + timedelta(seconds=30),
+    )
+    question = Notification.objects.get(channel=Channel.IN_APP, kind="question")
+    assert question.coalesced_into is not None
+    client.force_login(alice)
+
+    response = client.get(reverse("notifications:open", args=[question.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == "/handoffs/7/#reply"
+    assert not Notification.objects.filter(channel=Channel.IN_APP, read_at=None).exists()
