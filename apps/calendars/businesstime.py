@@ -83,8 +83,8 @@ _CACHE_LIMIT: Final = 200_000
 # (midnight as epoch µs, UTC offset in µs).  Racing writers store identical values.
 _ZONE_MIDNIGHTS: dict[str, dict[int, tuple[int, int]]] = {}
 
-# add() reads the tables of the start's fortnight and of this many fortnights after it; an
-# answer further away is found by the day walk (_walk), which skips plain weeks.
+# add() reads the tables of the start's fortnight and up to this many after it; answers
+# further away come from the day walk (_walk), which skips plain weeks.
 _FORTNIGHTS_AHEAD: Final = 4
 
 # What building a week's tables raises within weeks of date.min or date.max.
@@ -113,8 +113,7 @@ class BusinessHours:
         self._weekly = normalise_weekly(weekly)
         shape = businessweeks.shape(self._zone, self._weekly)
         self._wall, self._wall_open, self._nominal_week, self._template, self._offset_guess = shape
-        # (instant + shift) // week is the key of the instant's local week, give or take the
-        # difference between the guessed and the real offset (_week_at corrects it).
+        # (instant + shift) // week: the key of its local week, if the offset guess is right.
         self._week_shift = self._offset_guess + 3 * US_PER_DAY
         self._holidays, self._holidays_sorted = holiday_ordinals(holidays)
 
@@ -184,15 +183,16 @@ class BusinessHours:
     def _add_after(self, key: int, remaining: int, start: datetime, seconds: int) -> datetime:
         """``add`` once the first fortnight is used up: whole fortnights from week ``key``;
         far answers (and calendars closed for years) are left to the day walk, which jumps
-        plain weeks without building their tables."""
+        plain weeks without building their tables (both are exact; this picks the quicker)."""
         weeks = self._weeks_cache
         try:
-            for first in range(key, key + 2 * _FORTNIGHTS_AHEAD, 2):
-                week = weeks.get(first) or self._week(first)
-                if remaining <= week.pair_total:
-                    found = bisect_left(week.cum_ends, remaining)
-                    return week.lo_dt + ONE_US * (remaining - week.shifts[found])
-                remaining -= week.pair_total
+            if remaining <= 2 * _FORTNIGHTS_AHEAD * self._nominal_week:
+                for first in range(key, key + 2 * _FORTNIGHTS_AHEAD, 2):
+                    week = weeks.get(first) or self._week(first)
+                    if remaining <= week.pair_total:
+                        found = bisect_left(week.cum_ends, remaining)
+                        return week.lo_dt + ONE_US * (remaining - week.shifts[found])
+                    remaining -= week.pair_total
         except _OUT_OF_RANGE:
             pass
         if not self._nominal_week:
