@@ -68,14 +68,21 @@ class Scope:
 
 @dataclass
 class Plan:
-    """Where each part of the period is read from: month rows, day rows, clocks added
-    (`exact`), and clocks taken back out of a month row's local month (`corrections`:
-    [start, end) and the local month the row counted them in)."""
+    """Where each part of the period is read from: month rows and day rows added,
+    clocks added (`exact`); day rows and clocks taken back out of a month row
+    (`minus_days`, `corrections`: [start, end) and the local month the row counted
+    them in)."""
 
-    months: list[date]
-    days: list[date]
-    exact: list[tuple[datetime, datetime]]
+    months: list[date] = field(default_factory=list)
+    days: list[date] = field(default_factory=list)
+    exact: list[tuple[datetime, datetime]] = field(default_factory=list)
+    minus_days: list[date] = field(default_factory=list)
     corrections: list[tuple[datetime, datetime, date]] = field(default_factory=list)
+
+
+# A month row costs about as much to read as this many day rows: a month partly in the
+# period is read from its row minus the days outside when that is cheaper.
+ROW_COST_DAYS = 7
 
 
 def _midnight(day: date) -> datetime:
@@ -119,46 +126,50 @@ def _add(pieces: list, piece: tuple) -> None:
 def plan(
     since: datetime, until: datetime, *, tz: str, by_month: bool, month_rows: bool = True
 ) -> Plan:
-    """Cut [since, until) into whole UTC months, whole UTC days and exact slices.
+    """Cut [since, until) into rows and exact slices, a UTC month at a time.
 
-    Grouping by month, a local month starts inside a UTC day: such a day is read from
-    the clocks; inside a UTC month read from its row, its hours in another local month
-    than the row's are added from the clocks and taken back out of the row's month."""
+    A UTC month mostly in the period is read from its row, less the day rows and the
+    partial days outside the period; otherwise from its day rows and, for its partial
+    days, the clocks. Grouping by month, a local month starts inside a UTC day: outside a
+    month row such a day is read from the clocks; inside one, its hours in another local
+    month than the row's are added from the clocks and taken back out of the row's."""
     since, until = since.astimezone(UTC), until.astimezone(UTC)
     starts = _month_starts(since, until, tz) if by_month else []
-    inside: list[date] = []
-    exact: list[tuple[datetime, datetime]] = []
-    day = since.date()
-    while _midnight(day) < until:
-        start, end = _midnight(day), _midnight(day + timedelta(days=1))
-        if start >= since and end <= until:
-            inside.append(day)
-        else:
-            _add(exact, (max(start, since), min(end, until)))
-        day += timedelta(days=1)
-    present = set(inside)
-    result = Plan(months=[], days=[], exact=exact)
-    for day in inside:
-        start, end = _midnight(day), _midnight(day + timedelta(days=1))
-        cuts = [cut for cut in starts if start < cut < end]
-        first = day.replace(day=1)
+    result = Plan()
+    first = since.date().replace(day=1)
+    while _midnight(first) < until:
         following = (first + timedelta(days=32)).replace(day=1)
-        whole_month = month_rows and all(
-            first + timedelta(days=i) in present for i in range((following - first).days)
-        )
-        if whole_month:
-            if first not in result.months:
-                result.months.append(first)
-            counted = row_month(first, tz)
-            bounds = [start, *cuts, end]
-            for a, b in itertools.pairwise(bounds):
-                if _local_month(a, tz) != counted:
-                    _add(result.exact, (a, b))
+        days = [first + timedelta(days=i) for i in range((following - first).days)]
+        span = {day: (_midnight(day), _midnight(day + timedelta(days=1))) for day in days}
+        inside = [d for d in days if span[d][0] >= since and span[d][1] <= until]
+        outside = [d for d in days if span[d][1] <= since or span[d][0] >= until]
+        use_row = month_rows and len(outside) + ROW_COST_DAYS < len(inside)
+        counted = row_month(first, tz)
+        if use_row:
+            result.months.append(first)
+        for day in days:
+            start, end = span[day]
+            if day in outside:
+                if use_row:
+                    result.minus_days.append(day)
+                continue
+            low, high = max(start, since), min(end, until)
+            cuts = [cut for cut in starts if low < cut < high]
+            if not use_row:
+                if day in inside and not cuts:
+                    result.days.append(day)
+                else:
+                    _add(result.exact, (low, high))
+                continue
+            for a, b in ((start, low), (high, end)):
+                if a < b:  # the part of a partial day outside the period
                     result.corrections.append((a, b, counted))
-        elif cuts:
-            _add(result.exact, (start, end))
-        else:
-            result.days.append(day)
+            if by_month:
+                for a, b in itertools.pairwise([low, *cuts, high]):
+                    if _local_month(a, tz) != counted:
+                        _add(result.exact, (a, b))
+                        result.corrections.append((a, b, counted))
+        first = following
     result.exact.sort()
     return result
 
@@ -236,7 +247,7 @@ def rollup_compliance(
     return [row for row in rows if row is not None]
 
 
-def _group_sql(group_by, *, rollup: bool, tz_param: str) -> list[str]:
+def _group_sql(group_by, *, rollup: bool, tz_param: str, row_month: bool = False) -> list[str]:
     """The group keys' SQL, text in the "C" collation: the histogram is sorted by them,
     and byte order sorts these codes as the database's collation does, only faster."""
     if rollup:
@@ -252,6 +263,13 @@ def _group_sql(group_by, *, rollup: bool, tz_param: str) -> list[str]:
             "(day + 14)::timestamp + interval '12 hours' ELSE day::timestamp END) "
             f"AT TIME ZONE 'UTC' AT TIME ZONE {tz_param})::date",
         }
+        if row_month:
+            # Day rows taken back out of their UTC month's row: under the row's month.
+            columns["month"] = (
+                "date_trunc('month', (date_trunc('month', day::timestamp) "
+                "+ interval '14 days 12 hours') "
+                f"AT TIME ZONE 'UTC' AT TIME ZONE {tz_param})::date"
+            )
     else:
         columns = {
             "metric": 'c.metric COLLATE "C"',
@@ -300,9 +318,10 @@ def _clocks(pieces, scope: Scope, group_by, tz: str, *, sign: int = 1, month: da
         group_params = [month]
     select = [
         *groups,
-        *(f"{sign} * {counter}" for counter in counters),
+        *counters,
         f"ARRAY[{bucket_sql('c.consumed_seconds')}]",
-        f"ARRAY[{sign}]",
+        "ARRAY[1]",
+        str(sign),
     ]
     # Whether the clock counts its handoff (its first finished clock by metric).
     first_sql = (
@@ -318,40 +337,56 @@ def _clocks(pieces, scope: Scope, group_by, tz: str, *, sign: int = 1, month: da
     return sql, group_params + [moment for piece in pieces for moment in piece] + scope_params
 
 
+def _rollups(rows: str, rows_params: list, scope: Scope, group_by, tz: str, *, sign: int = 1):
+    """Rollup rows (`rows`: a condition) as rows of the union, times `sign` (taken back:
+    under their UTC month row's local month)."""
+    where, scope_params = _scope_sql(
+        scope,
+        {
+            "team": "provider_team_id",
+            "requester": "requesting_team_id",
+            "agreement": "series_id",
+            "priority": "priority",
+        },
+    )
+    groups = _group_sql(group_by, rollup=True, tz_param="%s", row_month=sign < 0)
+    select = [*groups, *COUNTERS, "buckets", "counts", str(sign)]
+    sql = (
+        f"SELECT {', '.join(select)} FROM {ClockRollup._meta.db_table} "  # noqa: S608
+        f"WHERE ({rows})" + "".join(f" AND {w}" for w in where) + " AND volume <> 0"
+    )
+    return sql, [tz] * ("month" in group_by) + rows_params + scope_params
+
+
 def _statement(where_plan: Plan, scope, group_by, tz, percentiles, by_segment):
-    rollup_table = ClockRollup._meta.db_table
     keys = [f"g_{name}" for name in group_by]
     parts, params = [], []
 
-    # The rollup rows: month rows of the right kind, and day rows.
-    rollup_where = []
-    rollup_params: list = []
+    # The rollup rows: month rows of the right kind and day rows, added; and day rows
+    # taken back out of a month row.
+    added, added_params = [], []
     if where_plan.months:
         dropped = "priority" if by_segment else "customer_segment"
-        rollup_where.append(f"(grain = 'month' AND {dropped} = %s AND day = ANY(%s::date[]))")
-        rollup_params += [ALL, where_plan.months]
+        added.append(f"(grain = 'month' AND {dropped} = %s AND day = ANY(%s::date[]))")
+        added_params += [ALL, where_plan.months]
     if where_plan.days:
-        rollup_where.append("(grain = 'day' AND day = ANY(%s::date[]))")
-        rollup_params.append(where_plan.days)
-    if rollup_where:
-        where, scope_params = _scope_sql(
+        added.append("(grain = 'day' AND day = ANY(%s::date[]))")
+        added_params.append(where_plan.days)
+    if added:
+        part, part_params = _rollups(" OR ".join(added), added_params, scope, group_by, tz)
+        parts.append(part)
+        params += part_params
+    if where_plan.minus_days:
+        part, part_params = _rollups(
+            "grain = 'day' AND day = ANY(%s::date[])",
+            [where_plan.minus_days],
             scope,
-            {
-                "team": "provider_team_id",
-                "requester": "requesting_team_id",
-                "agreement": "series_id",
-                "priority": "priority",
-            },
+            group_by,
+            tz,
+            sign=-1,
         )
-        groups = _group_sql(group_by, rollup=True, tz_param="%s")
-        select = [*groups, *COUNTERS, "buckets", "counts"]
-        parts.append(
-            f"SELECT {', '.join(select)} FROM {rollup_table} "  # noqa: S608
-            f"WHERE ({' OR '.join(rollup_where)})"
-            + "".join(f" AND {w}" for w in where)
-            + " AND volume <> 0"
-        )
-        params += [tz] * ("month" in group_by) + rollup_params + scope_params
+        parts.append(part)
+        params += part_params
 
     # The exact slices: finished clocks, one row each; and those taken back out of the
     # local month a month row counted them in.
@@ -374,15 +409,15 @@ def _statement(where_plan: Plan, scope, group_by, tz, percentiles, by_segment):
     group = f"GROUP BY {', '.join(keys)}" if keys else ""
     partition = f"PARTITION BY {', '.join(keys)}" if keys else ""
     order = f"ORDER BY {', '.join(f't.{key}' for key in keys)}" if keys else ""
-    sums = ", ".join(f"SUM({name}) AS {name}" for name in COUNTERS)
-    src = ", ".join([*keys, *COUNTERS, "buckets", "counts"])
+    sums = ", ".join(f"SUM(sign * {name}) AS {name}" for name in COUNTERS)
+    src = ", ".join([*keys, *COUNTERS, "buckets", "counts", "sign"])
     found = ", ".join(
         f"MIN(b) FILTER (WHERE {d} * running >= {a} * total) AS {name}"
         for name, (a, d) in PERCENTILES.items()
     )
     on = " AND ".join([f"t.{key} = f.{key}" for key in keys] or ["true"])
     percentile_ctes = (
-        f", histogram AS (SELECT {lead}u.b, SUM(u.n) AS n "  # noqa: S608
+        f", histogram AS (SELECT {lead}u.b, SUM(sign * u.n) AS n "  # noqa: S608
         "FROM src, unnest(src.buckets, src.counts) AS u (b, n) "
         f"GROUP BY {lead}u.b), "
         f"running AS (SELECT {lead}b, SUM(n) OVER ({partition} ORDER BY b) AS running, "

@@ -184,10 +184,29 @@ def test_a_period_is_read_from_months_days_and_the_partial_days_at_its_ends():
         (datetime(2026, 4, 2, tzinfo=UTC), datetime(2026, 4, 2, 22, tzinfo=UTC)),
     ]
     assert date(2026, 4, 1) in by_month.days
+    # Most of January: its row, less the days before the period and the hours of 3
+    # January before it.
+    since = datetime(2026, 1, 4, tzinfo=berlin)  # 3 January, 23:00 UTC
+    mostly = plan(since, until, tz="Europe/Berlin", by_month=False)
+    assert mostly.months == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
+    assert mostly.minus_days == [date(2026, 1, 1), date(2026, 1, 2)]
+    assert mostly.corrections == [
+        (datetime(2026, 1, 3, tzinfo=UTC), datetime(2026, 1, 3, 23, tzinfo=UTC), date(2026, 1, 1))
+    ]
 
 
 @pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Asia/Kolkata"])
-def test_months_read_from_month_rows_count_each_handoff_in_its_local_month(agreement, staff, zone):
+@pytest.mark.parametrize(
+    "period",
+    [
+        (date(2026, 1, 1), date(2026, 4, 30)),
+        # Months mostly in the period: their rows less the days outside it.
+        (date(2026, 1, 4), date(2026, 3, 27)),
+    ],
+)
+def test_months_read_from_month_rows_count_each_handoff_in_its_local_month(
+    agreement, staff, zone, period
+):
     moments = [
         datetime(2026, 1, 15, 12, tzinfo=UTC),
         datetime(2026, 1, 31, 23, 30, tzinfo=UTC),  # February in Berlin and Kolkata
@@ -195,6 +214,9 @@ def test_months_read_from_month_rows_count_each_handoff_in_its_local_month(agree
         datetime(2026, 2, 28, 20, tzinfo=UTC),  # March in Kolkata
         datetime(2026, 3, 31, 22, 30, tzinfo=UTC),  # April in Berlin (summer time)
         datetime(2026, 4, 1, 3, tzinfo=UTC),  # March in New York
+        datetime(2026, 1, 2, 12, tzinfo=UTC),
+        datetime(2026, 3, 28, 12, tzinfo=UTC),
+        datetime(2026, 3, 27, 4, 30, tzinfo=UTC),  # 26 March in New York
     ]
     for index, moment in enumerate(moments):
         finished_handoff(
@@ -203,10 +225,10 @@ def test_months_read_from_month_rows_count_each_handoff_in_its_local_month(agree
             created_at=moment,
             durations={"acknowledge": 600 * (index + 1), "resolve": 9 * HOUR + 61 * index},
         )
-    since, until = ReportQuery(since=date(2026, 1, 1), until=date(2026, 4, 30)).bounds(zone)
+    since, until = ReportQuery(since=period[0], until=period[1]).bounds(zone)
     assert plan(since, until, tz=zone, by_month=True).corrections
     clocks = Clock.objects.filter(started_at__gte=since, started_at__lt=until)
-    for shape in (("month", "metric"), ("month",)):
+    for shape in (("month", "metric"), ("month",), ("team", "priority", "metric")):
         exact = clock_compliance(clocks, group_by=shape, tz=zone)
         from_rollups = rollup_compliance(
             scope=Scope.of(staff), since=since, until=until, group_by=shape, tz=zone
