@@ -242,6 +242,31 @@ def commented(event: HandoffEvent, mentioned: Iterable) -> None:
     )
 
 
+def confirmed(event: HandoffEvent) -> list:
+    """The requester confirmed the resolution: whoever worked on it hears it held."""
+    handoff = event.handoff
+    return _tell(
+        event,
+        Kind.CLOSED,
+        [*assignee_or_leads(handoff), *watchers(handoff)],
+        f"resolution confirmed by {_who(event)}: {handoff.title}",
+        event.comment or _about(handoff),
+    )
+
+
+def cancelled(event: HandoffEvent) -> list:
+    """Withdrawn: both sides stop working on it (the team's channel too, if it wants)."""
+    handoff = event.handoff
+    return _tell(
+        event,
+        Kind.CLOSED,
+        [*requester_side(handoff), *assignee_or_team(handoff)],
+        f"cancelled by {_who(event)}: {handoff.title}",
+        event.comment,
+        team=handoff.provider_team,
+    )
+
+
 def closed_silent(event: HandoffEvent) -> list:
     """Auto-closed after the requester's silence."""
     handoff = event.handoff

@@ -332,7 +332,7 @@ def handoff_close(*, handoff: Handoff, actor, comment: str = "", now: datetime |
     validates the resolution)."""
     now = now_or(now)
     fresh, role = claim(handoff, "close", actor, now, closed_at=now)
-    record(
+    event = record(
         fresh,
         EventKind.CLOSED,
         actor,
@@ -342,6 +342,7 @@ def handoff_close(*, handoff: Handoff, actor, comment: str = "", now: datetime |
         after={"status": fresh.status},
         role=role,
     )
+    event_notices.confirmed(event)
     return fresh
 
 
@@ -377,7 +378,7 @@ def handoff_cancel(*, handoff: Handoff, actor, reason: str, now: datetime | None
         raise ValidationError({"reason": ["Say why it is cancelled."]})
     previous = status_before(handoff)
     fresh, role = claim(handoff, "cancel", actor, now, waiting_since=None)
-    moved(
+    event = moved(
         fresh,
         EventKind.CANCELLED,
         actor,
@@ -388,6 +389,7 @@ def handoff_cancel(*, handoff: Handoff, actor, reason: str, now: datetime | None
         role=role,
         change=clockwork.cancelling(now),
     )
+    event_notices.cancelled(event)
     return fresh
 
 

@@ -164,6 +164,27 @@ def test_resolved_asks_the_requester_to_confirm_or_reopen(acked):
     assert "Rolled back." in resolved.body and "reopen" in resolved.body
 
 
+def test_a_confirmed_resolution_tells_whoever_worked_on_it(acked, requester):
+    services.handoff_resolve(handoff=acked, actor=acked.assignee, resolution="Fixed.", now=LATER)
+    services.handoff_close(handoff=acked, actor=requester, comment="Works, thanks!", now=LATER)
+    assert told(acked, Kind.CLOSED) == ["max"]
+    closed = Notification.objects.get(subject_id=acked.pk, kind=Kind.CLOSED, channel=Channel.IN_APP)
+    assert "confirmed by" in closed.title and closed.body == "Works, thanks!"
+
+
+def test_a_cancelled_handoff_tells_both_sides_but_not_who_cancelled_it(
+    file_handoff, provider_lead, provider_member, requester
+):
+    handoff = file_handoff("P3")
+    services.handoff_cancel(handoff=handoff, actor=requester, reason="Found it: ours.", now=LATER)
+    # Nobody had it yet: the whole provider team stops looking.
+    assert told(handoff, Kind.CLOSED) == ["lena", "max"]
+    cancelled = Notification.objects.filter(
+        subject_id=handoff.pk, kind=Kind.CLOSED, channel=Channel.IN_APP
+    )
+    assert {n.body for n in cancelled} == {"Found it: ours."}
+
+
 def test_auto_close_after_silence_tells_the_requester_we_are_here(acked):
     services.handoff_wait_on_requester(
         handoff=acked, actor=acked.assignee, question="Which browser?", now=MONDAY_10
