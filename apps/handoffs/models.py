@@ -386,6 +386,21 @@ class Clock(models.Model):
                 name="clock_finished_started_idx",
                 condition=Q(status__in=["met", "breached"]),
             ),
+            # A report's breach causes: the breached clocks of a period, read from the index
+            # alone (their root cause is joined from their breach review by id).
+            models.Index(
+                fields=["started_at"],
+                include=[
+                    "id",
+                    "provider_team",
+                    "requesting_team",
+                    "series",
+                    "priority",
+                    "customer_segment",
+                ],
+                name="clock_breached_started_idx",
+                condition=Q(status="breached"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -58,6 +58,10 @@ class Migration(migrations.Migration):
             model_name='clock',
             index=models.Index(condition=models.Q(('status__in', ['met', 'breached'])), fields=['started_at'], name='clock_finished_started_idx'),
         ),
+        migrations.AddIndex(
+            model_name='clock',
+            index=models.Index(condition=models.Q(('status', 'breached')), fields=['started_at'], include=('id', 'provider_team', 'requesting_team', 'series', 'priority', 'customer_segment'), name='clock_breached_started_idx'),
+        ),
         migrations.AddConstraint(
             model_name='clockrollup',
             constraint=models.UniqueConstraint(fields=('grain', 'day', 'provider_team_id', 'requesting_team_id', 'series_id', 'priority', 'customer_segment', 'metric'), name='clockrollup_key'),
