@@ -2,25 +2,28 @@
 rows as `apps.handoffs.compliance.clock_compliance`, read from thousands of rollup rows
 instead of millions of clocks.
 
-The period [since, until) is cut into
-- whole UTC months: the month rows (without the segment, or — grouping by segment —
-  without the priority);
-- whole UTC days: the day rows;
-- the rest — the partial days at the ends when the period's bounds are not UTC
-  midnights (a viewer east or west of UTC), and, grouping by month, the UTC days a local
-  month starts inside: the finished clocks themselves (a few days' worth, by the
-  `clock_finished_started_idx` index);
-and the three are added up in one statement: counts and sums, and the histograms of
-consumed time merged, from which each group's nearest-rank p50/p80/p95 is read (the
-first bucket whose running count reaches ceil(p·n): the exact percentile rounded down
-to the minute below 8 h, to five minutes above — `clockwork.rollups.bucket`).
+The period [since, until) is read a UTC month at a time (`plan`):
+- a month mostly in the period: its month row (without the segment, or — grouping by
+  segment — without the priority), less the day rows and partial days outside;
+- otherwise its whole UTC days from the day rows, and the partial days at the period's
+  ends (bounds that are not UTC midnights: a viewer east or west of UTC) from the
+  finished clocks themselves, by the `clock_finished_started_idx` index;
+- grouping by month, a local month starts inside a UTC day: outside a month row that
+  day comes from the clocks; inside one, its hours in the neighbouring local month are
+  read from the clocks and taken back out of the row's month.
+Everything is added up, with signs, in one statement: counts and sums, and the
+histograms of consumed time merged, from which each group's nearest-rank p50/p80/p95 is
+read (the first bucket whose running count reaches ceil(p·n): the exact percentile
+rounded down to the minute below 8 h, to five minutes above — `clockwork.rollups`).
 
 A handoff counts once per group on its first finished clock (`handoffs` columns), so
 groupings without the metric need no numbering of each handoff's clocks.
 
 Falls back (returns None; the caller reads the clocks): databases other than
-PostgreSQL, and groupings the rollups do not hold ("period"). Month rows are skipped
-for a grouping by segment with a priority filter or grouping (day rows instead).
+PostgreSQL, and groupings the rollups do not hold ("period"). Every report filter
+(provider and requesting team, agreement, priority) and the viewer's visibility are
+columns of the rollups. Grouping by segment with a priority filter reads day rows
+instead of month rows (the month rows hold either the segment or the priority).
 """
 
 from __future__ import annotations
