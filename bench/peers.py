@@ -13,7 +13,7 @@ $OLA_PEERS_WORK/sidebyside (default /tmp/ola-peers) and adapted to the project a
 set-up and the SQL count). django-helpdesk runs in its own virtualenv, created on first use
 from the peer harness's pinned requirements (PEER_PYTHON to use another). Each comparison
 alternates the two products in one run (order flipped every round) and reports medians:
-only ratios taken in one run mean anything on a shared machine. Databases: audit_perf_* on
+only ratios taken in one run mean anything on a shared machine. Databases: audit_perf_bp_* on
 127.0.0.1:5432 (dropped at the end unless --keep); raw JSON and logs in $OLA_PEERS_WORK/out.
 
 --size N: open items on each side (default 10,000); the OLA side also has 10 × N closed
@@ -59,6 +59,24 @@ BENCH_ON_PATH = (
     'sys.path.append(str(Path(PROJ) / "bench"))  # bench/_common.py, _handoffs.py (no shadowing)'
 )
 SETUP = "import _common  # noqa: E402\n\n_common.setup_django()"
+SWEEP_EVERY_BATCH = """def sweep_every_batch(now):
+    batches = [sweep_due_clocks(now=now)]
+    while batches[-1].more and len(batches) < 100:
+        batches.append(sweep_due_clocks(now=now))
+    total = batches[0]
+    for batch in batches[1:]:
+        total.duration_ms += batch.duration_ms
+        total.fired += batch.fired
+        for name in ("clocks", "warnings", "breaches", "escalations"):
+            setattr(total, name, getattr(total, name) + getattr(batch, name))
+    total.batches = len(batches)
+    return total
+
+
+"""
+# The audit's databases are audit_perf_*; the driver's are audit_perf_bp_*, so that its
+# clean-up never drops a database someone else's audit script is using.
+RENAMES = {f"audit_perf_{name}_": f"audit_perf_bp_{name}_" for name in ("ola", "hd", "sweep")}
 PATCHES: dict[str, list[tuple[str, str]]] = {
     "worker_ola.py": [
         ('Path(PROJ) / "bench" / "queue.py"', 'Path(PROJ) / "bench" / "queue_page.py"'),
@@ -86,6 +104,11 @@ PATCHES: dict[str, list[tuple[str, str]]] = {
         ),
         ("with connection.execute_wrapper(counter):", "with _common.counting_queries() as count:"),
         ('"queries": count[0]', '"queries": count()'),
+        # One sweep_due_clocks() call is one batch (at most 500 clocks, 20 s): the Celery
+        # task queues the next while clocks are still due. "1,000 due" is every batch.
+        ("result = sweep_due_clocks(now=NOW)", "result = sweep_every_batch(NOW)"),
+        ("def sweep(due: int = 0", SWEEP_EVERY_BATCH + "def sweep(due: int = 0"),
+        ('{"due": due, ', '{"due": due, "batches": result.batches, '),
     ],
     "btd_same_deadlines.py": [
         (
@@ -111,6 +134,8 @@ def prepare_scripts() -> None:
         for old, new in PATCHES.get(path.name, []):
             if text.count(old) != 1:
                 sys.exit(f"{path}: changed upstream; this patch no longer applies: {old!r}")
+            text = text.replace(old, new)
+        for old, new in RENAMES.items():
             text = text.replace(old, new)
         target.write_text(text)
 
@@ -263,7 +288,9 @@ def sweep(args, peer: str) -> tuple[list[list[str]], list[str]]:
     ]]  # fmt: skip
     zero = median(("sweep100k_zero", "ms"))
     notes = [
-        f"sweep: {len(rounds)} interleaved rounds; nothing due: {ms(zero)} "
+        f"sweep: {len(rounds)} interleaved rounds; {due:,} due took "
+        f"{median(('sweep100k_due', 'batches')):.0f} batches of at most 500 (one Celery task "
+        f"each); nothing due: {ms(zero)} "
         f"({median(('sweep100k_zero', 'queries')):.0f} SQL); {args.size:,} running / {due:,} "
         f"due: {ms(median(('sweep10k_due', 'ms')))}; helpdesk on "
         f"{min(1_000, args.size):,} tickets (a `manage.py` run each, its start-up subtracted)"
@@ -307,7 +334,7 @@ def reports(args, _peer: str) -> tuple[list[list[str]], list[str]]:
         "reports",
         [sys.executable, str(args.proj / "bench" / "reports.py")],
         cwd=args.proj,
-        env={"DATABASE_URL": PG + "audit_perf_rep", "BENCH_HANDOFFS": str(handoffs)},
+        env={"DATABASE_URL": PG + "audit_perf_bp_rep", "BENCH_HANDOFFS": str(handoffs)},
     )
     rows, notes, columns = [], [], None
     for line in text.splitlines():
@@ -367,10 +394,10 @@ def figure(token: str) -> bool:
 def drop_leftovers(args) -> None:
     """Drop what a part that failed half-way may have left (each part drops its own)."""
     tag = f"{args.size // 1000}k" if args.size % 1000 == 0 else str(args.size)
-    names = ["audit_perf_sweep_big", "audit_perf_sweep_small", "audit_perf_hd_esc_tpl"]
-    names += [f"audit_perf_hd_esc_run{n}" for n in range(args.sweep_rounds)]
-    names += ["audit_perf_rep_bench"] + (
-        [] if args.keep else [f"audit_perf_{side}_{tag}" for side in ("ola", "hd")]
+    names = ["audit_perf_bp_sweep_big", "audit_perf_bp_sweep_small", "audit_perf_bp_hd_esc_tpl"]
+    names += [f"audit_perf_bp_hd_esc_run{n}" for n in range(args.sweep_rounds)]
+    names += ["audit_perf_bp_rep_bench"] + (
+        [] if args.keep else [f"audit_perf_bp_{side}_{tag}" for side in ("ola", "hd")]
     )
     with psycopg.connect(PG + "postgres", autocommit=True) as connection:
         for name in names:
