@@ -3,6 +3,13 @@ their promises (30-day compliance tiles).
 
 Every section starts from a `visible_to(user)` queryset and costs a fixed number of
 queries whatever the amount of work: lists are capped, counts are aggregated.
+
+Flat in closed history (issue 14): every clock query reads open handoffs or the clocks
+that can still breach or have breached (partial indexes on both, in the handoffs app's
+Meta), never every finished clock; the 30-day tiles add up the daily clock rollups
+(apps.reports.rollups: whole days from the rollup rows, the partial days at the ends of
+a viewer's local window from the clocks) instead of every clock of the last 30 days; the
+breach badge counts at most BREACH_COUNT_CAP + 1 breaches.
 """
 
 from __future__ import annotations
@@ -10,7 +17,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -18,24 +37,106 @@ from django.views.decorators.http import require_GET
 from apps.agreements.models import Agreement, AgreementApproval
 from apps.agreements.models import Status as AgreementStatus
 from apps.handoffs import selectors as handoff_selectors
-from apps.handoffs.clockwork.verdict import handoff_at_risk_q, handoff_breached_q
+from apps.handoffs.clockwork.verdict import at_risk_q, breached_q, recorded_breach_q
 from apps.handoffs.compliance import clock_compliance, last_days_bounds, met_words
 from apps.handoffs.filters import AWAITING_REQUESTER
-from apps.handoffs.models import Clock, Handoff, Status
+from apps.handoffs.models import Clock, ClockStatus, Handoff, Status
 from apps.notifications.models import Notification
 from apps.reports.forms import user_zone
+from apps.reports.rollups import Scope, rollup_compliance
 from apps.reviews.models import QuarterlyReview, ReviewStatus
-from apps.reviews.selectors import breaches_to_review
 from apps.teams.models import Membership, Role
 
 LIST_SIZE = 8
 TILE_DAYS = 30
 REVIEW_HORIZON_DAYS = 30
+# The breach badge says "1,000+" beyond this: counting further would read every
+# unreviewed breach in history on each page view (the list itself is a page away).
+BREACH_COUNT_CAP = 1000
+# Clocks the verdict can call at risk or breached (running, paused, breached): the
+# partial index `clock_verdict_idx` holds exactly these, so naming the condition lets
+# PostgreSQL use it (it cannot prove it from the verdict's ORs alone).
+CAN_BE_FLAGGED = ~Q(status__in=[ClockStatus.MET, ClockStatus.CANCELLED])
+# Soonest due first, as the queues sort (`for_queue`).
+DUE_ORDER = (F("due_at").asc(nulls_last=True), "created_at")
 
 
-def _rows(handoffs: list[Handoff], now: datetime, *, requester: bool = False) -> list[dict]:
-    """Handoffs with the reading of their current clock (no query per row)."""
-    return handoff_selectors.read_rows(handoffs, now, requester=requester)
+def _ids(handoffs) -> list[int]:
+    """The first LIST_SIZE ids of an ordered handoff queryset."""
+    return list(handoffs.prefetch_related(None).values_list("pk", flat=True)[:LIST_SIZE])
+
+
+def _read_rows(visible, ids: set[int], now: datetime) -> dict[int, dict]:
+    """These handoffs with the reading of their current clock, by id, in one query and
+    its prefetches (no query per row). Read as the requester's rows (`for_requester`): a
+    resolution also says when it closes unless confirmed; open work never does."""
+    if not ids:
+        return {}
+    handoffs = list(handoff_selectors.for_requester(visible.filter(pk__in=ids)))
+    rows = handoff_selectors.read_rows(handoffs, now, requester=True)
+    return {row["handoff"].pk: row for row in rows}
+
+
+def _risk_counts(inbound, now: datetime) -> dict:
+    """How many of the open `inbound` handoffs are at risk (a clock at risk, none
+    breached) and breached (a clock breached), as the queue's tabs count them: each open
+    handoff's worst flag among its clocks (2 breached, 1 at risk, none), read by one
+    index-only probe per open handoff (a correlated subquery: never a scan of the
+    breached clocks of all history), counted by flag."""
+    breached = breached_q(now)
+    worst = (
+        Clock.objects.filter(CAN_BE_FLAGGED, at_risk_q(now) | breached, handoff=OuterRef("pk"))
+        .order_by()
+        .values("handoff")
+        .annotate(
+            x_flag=Max(
+                Case(When(breached, then=Value(2)), default=Value(1), output_field=IntegerField())
+            )
+        )
+        .values("x_flag")
+    )
+    counts = dict(
+        inbound.order_by()
+        .annotate(x_flag=Subquery(worst))
+        .values("x_flag")
+        .annotate(x_count=Count("pk"))
+        .values_list("x_flag", "x_count")
+    )
+    return {"at_risk": counts.get(1, 0), "breached": counts.get(2, 0)}
+
+
+def _breach_count(user, team_ids: list[int]) -> int:
+    """`reviews.selectors.breaches_to_review(user=user).count()`, up to
+    BREACH_COUNT_CAP + 1, read by the clocks' own copy of their provider team from the
+    partial index of breaches on record (`clock_breach_recorded_idx`) instead of joining
+    every breached clock to its handoff."""
+    clocks = Clock.objects.filter(recorded_breach_q(), breach_review__isnull=True)
+    if not user.is_staff:
+        clocks = clocks.filter(provider_team_id__in=team_ids)
+    return clocks.order_by()[: BREACH_COUNT_CAP + 1].count()
+
+
+def _tile_figures(team_ids: list[int], *, since: datetime, until: datetime, tz: str) -> list[dict]:
+    """The compliance of the clocks the teams provided, created in [since, until): from
+    the rollups where the database keeps them (PostgreSQL), else from the clocks — the
+    same figures either way (tests/dashboard/test_dashboard_speed.py)."""
+    if not team_ids:
+        return []
+    rows = rollup_compliance(
+        scope=Scope(team_ids=tuple(team_ids)),
+        since=since,
+        until=until,
+        group_by=["team"],
+        tz=tz,
+        percentiles=False,
+    )
+    if rows is not None:
+        # The scope is "either side is one of my teams": keep the teams I provide for.
+        return [row for row in rows if row["team"] in team_ids]
+    clocks = Clock.objects.filter(
+        provider_team_id__in=team_ids, started_at__gte=since, started_at__lt=until
+    )
+    return clock_compliance(clocks, group_by=["team"], tz=tz, percentiles=False)
 
 
 def _tile(membership: Membership, figures: dict | None, now: datetime) -> dict:
@@ -80,18 +181,24 @@ def dashboard_context(*, user, now: datetime) -> dict:
     visible = Handoff.objects.visible_to(user)
     open_work = visible.open()
 
-    mine = list(open_work.filter(assignee=user).for_queue()[:LIST_SIZE])
+    # Three lists of handoff rows: each picks its ids (its own order and filter, from
+    # the partial indexes on open work), then the rows are read together — one query and
+    # one set of prefetches for the three, one clock reader (read_rows).
+    mine_ids = _ids(open_work.filter(assignee=user).order_by(*DUE_ORDER))
     mine_count = open_work.filter(assignee=user).count()
 
     inbound = open_work.filter(provider_team_id__in=team_ids)
-    # The one verdict, as the queue's tabs read it: at risk = inside the warning
-    # threshold and nothing breached.
-    at_risk, breached = handoff_at_risk_q(now), handoff_breached_q(now)
-    risk_counts = inbound.aggregate(
-        at_risk=Count("pk", filter=at_risk),
-        breached=Count("pk", filter=breached),
+    risk_counts = _risk_counts(inbound, now)
+    # At risk or breached (the one verdict, as the queue's tabs read it): a clock of the
+    # handoff is either. One probe per open handoff, soonest due first, until 8 are found.
+    flagged = Clock.objects.filter(CAN_BE_FLAGGED, handoff=OuterRef("pk")).filter(
+        at_risk_q(now) | breached_q(now)
     )
-    attention = list(inbound.filter(at_risk | breached).for_queue()[:LIST_SIZE])
+    attention_ids = _ids(inbound.filter(Exists(flagged)).order_by(*DUE_ORDER))
+
+    # My requests: what I filed that is under way or back with me, what needs me first.
+    request_ids = _ids(handoff_selectors.my_requests(user=user))
+    rows = _read_rows(visible, {*mine_ids, *attention_ids, *request_ids}, now)
 
     # Waiting on me: the requester's side must answer. Mine first, then my teams'.
     waiting = open_work.filter(status=Status.WAITING, requesting_team_id__in=team_ids)
@@ -103,8 +210,6 @@ def dashboard_context(*, user, now: datetime) -> dict:
     )
     waiting_rows.sort(key=lambda h: (h.created_by_id != user.pk, h.waiting_since or now))
 
-    # My requests: what I filed that is under way or back with me, what needs me first.
-    requests = list(handoff_selectors.my_requests(user=user)[:LIST_SIZE])
     request_counts = (
         visible.filter(created_by=user, status__in=AWAITING_REQUESTER)
         .order_by()
@@ -125,8 +230,7 @@ def dashboard_context(*, user, now: datetime) -> dict:
         .select_related("series__provider_team", "series__requesting_team", "agreement")
         .order_by("due_date", "pk")[:LIST_SIZE]
     )
-    breaches = breaches_to_review(user=user)
-    breach_count = breaches.count()
+    breach_count = _breach_count(user, team_ids)
 
     # The count itself is the navigation's (one COUNT per page, apps.notifications).
     latest_unread = list(Notification.objects.visible_to(user).inbox().heads().unread()[:5])
@@ -137,33 +241,29 @@ def dashboard_context(*, user, now: datetime) -> dict:
     since, until = last_days_bounds(
         today=now.astimezone(ZoneInfo(tz)).date(), days=TILE_DAYS, tz=tz
     )
-    tiles = {}
-    if team_ids:
-        clocks = Clock.objects.filter(
-            provider_team_id__in=team_ids, started_at__gte=since, started_at__lt=until
-        )
-        tiles = {
-            row["team"]: {**row, "met_words": met_words(row)}
-            for row in clock_compliance(clocks, group_by=["team"], tz=tz)
-        }
+    tiles = {
+        row["team"]: {**row, "met_words": met_words(row)}
+        for row in _tile_figures(team_ids, since=since, until=until, tz=tz)
+    }
 
     return {
         "now": now,
         "memberships": memberships,
         "tiles": [_tile(m, tiles.get(m.team_id), now) for m in memberships],
         "tile_days": TILE_DAYS,
-        "mine": _rows(mine, now),
+        "mine": [rows[pk] for pk in mine_ids],
         "mine_count": mine_count,
-        "attention": _rows(attention, now),
+        "attention": [rows[pk] for pk in attention_ids],
         "at_risk_count": risk_counts["at_risk"],
         "breached_count": risk_counts["breached"],
-        "requests": _rows(requests, now, requester=True),
+        "requests": [rows[pk] for pk in request_ids],
         "request_counts": request_counts,
         "waiting": waiting_rows[:LIST_SIZE],
         "waiting_count": waiting_count,
         "approvals": approvals,
         "reviews": reviews,
-        "breach_count": breach_count,
+        "breach_count": min(breach_count, BREACH_COUNT_CAP),
+        "breach_count_more": breach_count > BREACH_COUNT_CAP,
         "latest_unread": latest_unread,
     }
 

@@ -159,6 +159,13 @@ class Handoff(TimeStampedModel):
             models.Index(fields=["provider_team", "status", "due_at"], name="handoff_queue_idx"),
             models.Index(fields=["requesting_team", "status"], name="handoff_outgoing_idx"),
             models.Index(fields=["assignee", "status"], name="handoff_assignee_idx"),
+            # The dashboard's "Assigned to me": the first 8 in due order and their count,
+            # read from the person's open work alone.
+            models.Index(
+                fields=["assignee", "due_at", "created_at"],
+                name="handoff_open_assignee_idx",
+                condition=Q(status__in=OPEN_STATUSES),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -400,6 +407,24 @@ class Clock(models.Model):
                 ],
                 name="clock_breached_started_idx",
                 condition=Q(status="breached"),
+            ),
+            # The clocks the verdict can flag (running, paused, breached) with what it
+            # reads: the dashboard's at-risk and breached handoffs and its breaches to
+            # review are read from here (index only), never from every met clock in
+            # history. Queries name the condition (`~Q(status__in=[met, cancelled])`):
+            # PostgreSQL cannot prove it from the verdict's ORs alone.
+            models.Index(
+                fields=["handoff", "status", "breached_at", "breach_at", "warning_at"],
+                name="clock_verdict_idx",
+                condition=~Q(status__in=["met", "cancelled"]),
+            ),
+            # Breaches on record (`verdict.recorded_breach_q`) by the provider team's copy:
+            # the dashboard's "breaches to review" badge.
+            models.Index(
+                fields=["provider_team", "id"],
+                name="clock_breach_recorded_idx",
+                condition=Q(status="breached")
+                | Q(status__in=["running", "paused"], breached_at__isnull=False),
             ),
         ]
 
