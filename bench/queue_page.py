@@ -11,9 +11,10 @@ progress or waiting, closed ones over the last 180 days), then times each page w
 Django's test client: median and p95 server time and the SQL query count. Prints
 figures; asserts nothing.
 
-BENCH_OPEN / BENCH_CLOSED / BENCH_RUNS change the sizes; BENCH_PROFILE=1 (queue) or 2
-(API) prints a cProfile of that page and its SQL instead; BENCH_KEEP=1 keeps the database
-for EXPLAIN.
+BENCH_OPEN / BENCH_CLOSED / BENCH_RUNS change the sizes; BENCH_PROFILE=1 (queue), 2 (queue,
+last page), 3 (API) or 4 (a handoff's detail page) prints a cProfile of that page and its
+SQL instead; BENCH_KEEP=1 keeps the database for EXPLAIN, and BENCH_REUSE=1 then measures
+it again without rebuilding (while changing the code).
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ def build() -> dict:
     return {"engineer": engineer}
 
 
+def reused() -> dict:
+    """The people of a kept database (BENCH_KEEP=1 then BENCH_REUSE=1)."""
+    from apps.accounts.models import User
+
+    return {"engineer": User.objects.get(username="bench-engineer")}
+
+
 def measure(label: str, request) -> tuple[float, float, int]:
     timings = []
     queries = 0
@@ -126,8 +134,9 @@ def main() -> None:
         print("note: DATABASE_URL is not PostgreSQL; figures are for", connection.vendor)
     # No setup_test_environment(): its template instrumentation would slow every page.
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    with _common.throwaway_database(keep=bool(os.environ.get("BENCH_KEEP"))):
-        people = build()
+    reuse = bool(os.environ.get("BENCH_REUSE"))
+    with _common.throwaway_database(keep=reuse or bool(os.environ.get("BENCH_KEEP")), reuse=reuse):
+        people = reused() if reuse else build()
         client = Client()
         client.force_login(people["engineer"])
         from django.test import RequestFactory
@@ -146,6 +155,10 @@ def main() -> None:
                 lambda: client.get("/queues/engineering/"),
             ),
             (
+                "queue page, last page",
+                lambda: client.get(f"/queues/engineering/?page={-(-OPEN // 50)}"),
+            ),
+            (
                 "API /api/handoffs/?provider_team=engineering&open=true",
                 lambda: client.get(
                     "/api/handoffs/?provider_team=engineering&open=true",
@@ -153,6 +166,12 @@ def main() -> None:
                 ),
             ),
         ]
+        from apps.handoffs.models import Handoff
+
+        detail = Handoff.objects.filter(provider_team__slug="engineering").open().first()
+        rows.append(
+            (f"detail page /handoffs/{detail.pk}/", lambda: client.get(f"/handoffs/{detail.pk}/"))
+        )
         if os.environ.get("BENCH_PROFILE"):
             import cProfile
             import pstats
@@ -164,7 +183,9 @@ def main() -> None:
             for _ in range(5):
                 rows[index][1]()
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(
+                int(os.environ.get("BENCH_LINES", 25))
+            )
             with CaptureQueriesContext(connection) as captured:
                 rows[index][1]()
             for query in captured.captured_queries:

@@ -10,6 +10,9 @@ acted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
@@ -101,10 +104,35 @@ class Standing:
 NOBODY = Standing(False, False, False, False, False)
 
 
+_remembered: ContextVar[dict | None] = ContextVar("handoff_standings", default=None)
+
+
+@contextmanager
+def one_lookup() -> Iterator[None]:
+    """Inside the block, each person's standing on each pair of teams is read once: a page
+    that asks `may`, `is_provider` and `available_actions` runs one membership query.
+    Outside it (services, the API) every question reads the memberships afresh."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
 def standing(user, handoff: Handoff) -> Standing:
     """The user's standing on the handoff, in one query (staff count as everything)."""
     if user is None or not user.is_authenticated:
         return NOBODY
+    memo = _remembered.get()
+    if memo is None:
+        return _standing(user, handoff)
+    key = (user.pk, user.is_staff, handoff.provider_team_id, handoff.requesting_team_id)
+    if key not in memo:
+        memo[key] = _standing(user, handoff)
+    return memo[key]
+
+
+def _standing(user, handoff: Handoff) -> Standing:
     rows = list(
         user.memberships.filter(
             team_id__in=[handoff.provider_team_id, handoff.requesting_team_id]

@@ -19,7 +19,7 @@ from apps.accounts.models import User
 from apps.core.http import safe_next
 from apps.core.views import post_action
 
-from .. import selectors, services, watchers
+from .. import permissions, selectors, services, watchers
 from ..forms import (
     ActionForm,
     AssignForm,
@@ -72,6 +72,11 @@ def _action_url(handoff: Handoff, action: str) -> str:
 
 
 def _detail_context(request, handoff: Handoff, *, failed: ActionForm | None = None) -> dict:
+    with permissions.one_lookup():  # one membership query for every question below
+        return _read_detail(request, handoff, failed=failed)
+
+
+def _read_detail(request, handoff: Handoff, *, failed: ActionForm | None) -> dict:
     user = request.user
     now = timezone.now()
     reader = selectors.ClockReader(now, selectors.windows_for([handoff.provider_team_id], now))

@@ -1,25 +1,27 @@
 """The team queues (inbound and outgoing) and the queue index: presets of one FilterSet, soonest
-due first, a row per handoff read with the one verdict. The outgoing queue is the requesting
+due first, a row per handoff read with the one verdict: a page is a capped count, one query
+for its rows' columns and one for their clocks, its rows' markup built in Python
+(`rows.RowMarkup`). The outgoing queue is the requesting
 team's side: "My requests" narrows it to what I filed, my team's, what waits on us and what
 I am to confirm."""
 
 from __future__ import annotations
 
-from django import forms
-from django.core.paginator import Paginator
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from apps.agreements.models import Priority
 from apps.teams.models import Team
 
 from .. import selectors
 from ..filters import QUEUE_TABS, REQUEST_VIEWS
 from ..models import OPEN_STATUSES, Handoff, Status
+from .rows import RowMarkup
 
 PER_PAGE = 50
 
@@ -74,11 +76,16 @@ def _queue_page(request, slug: str, *, direction: str):
     select = selectors.queue if inbound else selectors.outgoing
     filterset = select(user=request.user, team=team, filters=data, request=request)
     form = filterset.form
-    form.fields["priority"].widget = forms.CheckboxSelectMultiple(
-        choices=form.fields["priority"].choices, attrs={"class": "form-check-input"}
-    )
-    page = Paginator(filterset.qs, PER_PAGE).get_page(request.GET.get("page"))
+    counterpart = "requesting_team" if inbound else "provider_team"
     now = timezone.now()
+    page, rows = selectors.queue_page(
+        filterset.qs, request.GET.get("page"), per_page=PER_PAGE, now=now, inbound=inbound
+    )
+    markup = RowMarkup.for_request(
+        request, inbound=inbound, show_actions=inbound, next_url=request.get_full_path()
+    )
+    # Escaped part by part in RowMarkup.markup.
+    rows_html = mark_safe("".join(markup.markup(row) for row in rows))  # noqa: S308
     return render(
         request,
         "handoffs/queue.html",
@@ -91,14 +98,30 @@ def _queue_page(request, slug: str, *, direction: str):
             "request_views": [(key, label) for key, (label, _) in REQUEST_VIEWS.items()],
             "show": show,
             "filter_form": form,
-            "counterpart_field": "requesting_team" if inbound else "provider_team",
+            "filter": _filter_fields(form, counterpart),
+            "counterpart_field": counterpart,
             "page_obj": page,
-            "rows": selectors.read_rows(list(page), now, requester=not inbound),
+            "rows": rows,
+            "rows_html": rows_html,
             "show_actions": inbound,
-            "next_url": request.get_full_path(),
             "now": now,
         },
     )
+
+
+def _filter_fields(form, counterpart: str) -> dict:
+    """What the filter form shows, for plain markup (no widget templates, no crispy): the
+    search text, the other side's teams with the chosen one, the priorities ticked."""
+    data = form.data
+    ticked = set(data.getlist("priority")) if hasattr(data, "getlist") else set()
+    return {
+        "q": data.get("q", ""),
+        "team_label": form.fields[counterpart].label,
+        "teams": list(Team.objects.values_list("slug", "name")),
+        "team": data.get(counterpart, ""),
+        "team_errors": form.errors.get(counterpart, []),
+        "priorities": [(value, value in ticked) for value in Priority.values],
+    }
 
 
 @require_GET
@@ -146,19 +169,11 @@ def queue_index(request):
 def row_response(request, pk: int, *, notice: str = "", error: str = "") -> HttpResponse:
     """The queue row of one handoff, re-read after an htmx action (always 200: htmx swaps
     only successful responses, and a refusal belongs in the row)."""
-    handoff = get_object_or_404(Handoff.objects.visible_to(request.user).for_queue(), pk=pk)
-    now = timezone.now()
-    row = selectors.read_rows([handoff], now)[0]
-    html = render_to_string(
-        "handoffs/_queue_row.html",
-        {
-            **row,
-            "show_actions": True,
-            "inbound": True,
-            "next_url": request.POST.get("next", ""),
-            "notice": notice,
-            "error": error,
-        },
-        request=request,
+    handoffs = Handoff.objects.visible_to(request.user).filter(pk=pk)
+    rows = selectors.queue_rows(handoffs, now=timezone.now(), inbound=True)
+    if not rows:
+        raise Http404("No such handoff.")
+    markup = RowMarkup.for_request(
+        request, inbound=True, show_actions=True, next_url=request.POST.get("next", "")
     )
-    return HttpResponse(html)
+    return HttpResponse(markup.render(rows[0], notice=notice, error=error))
