@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models.signals import post_delete, post_save
+
 from .models import Agreement, PriorityTarget, Status, TriageField
 
 # Statuses whose content can no longer change.
@@ -37,6 +39,18 @@ def clear() -> None:
 def kept(version_id: int) -> bool:
     """Whether this process holds the parts of that version."""
     return version_id in _parts
+
+
+def _forget(sender, instance, **kwargs) -> None:
+    # A saved or deleted version, target or triage field leaves this process's copy: an
+    # edit can only touch a draft (never kept), but a database that hands out an id again
+    # (SQLite after a rolled-back test, a restored dump) must not meet an old copy.
+    _parts.pop(getattr(instance, "agreement_id", None) or instance.pk, None)
+
+
+for _model in (Agreement, PriorityTarget, TriageField):
+    post_save.connect(_forget, sender=_model, dispatch_uid=f"version-cache-{_model.__name__}")
+    post_delete.connect(_forget, sender=_model, dispatch_uid=f"version-cache-del-{_model.__name__}")
 
 
 def _put(version_id: int, parts) -> None:

@@ -67,6 +67,14 @@ PANELS = [
 ]
 
 
+def _people_once(field) -> None:
+    """The assignee select's options read in one plain query (a model choice field walks its
+    queryset with a server-side cursor: three round trips); validation still checks the
+    queryset."""
+    people = field.queryset.only("pk", "first_name", "last_name", "username")
+    field.choices = [("", field.empty_label), *((u.pk, u.display_name) for u in people)]
+
+
 def _action_url(handoff: Handoff, action: str) -> str:
     return reverse(f"handoffs:{ACTIONS[action].slug}", kwargs={"pk": handoff.pk})
 
@@ -91,6 +99,8 @@ def _read_detail(request, handoff: Handoff, *, failed: ActionForm | None) -> dic
     if failed is not None:
         open_action = failed.action
         action_forms[failed.action] = failed
+    if "assign" in action_forms:
+        _people_once(action_forms["assign"].fields["assignee"])
     fields = list(handoff.agreement.triage_fields.all())
     known = {f.key for f in fields}
     triage = [(f.label, handoff.triage.get(f.key)) for f in fields]

@@ -1,0 +1,185 @@
+"""What the fast queue and detail pages keep true: an agreement version's parts kept per
+process are never a draft's and never stale, a long queue is counted only up to a cap yet
+every page (and the last) holds the right rows, a row escapes what people typed, and the
+detail page asks for the viewer's memberships once."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.agreements import cache as version_cache
+from apps.agreements import services as agreement_services
+from apps.agreements.models import Agreement, Status
+from apps.handoffs import selectors, services
+from apps.handoffs.models import Handoff
+from apps.handoffs.views import queues
+from tests.factories import standard_steps, standard_targets, standard_triage
+from tests.helpers import MONDAY_10, TRIAGE
+
+pytestmark = pytest.mark.django_db
+
+QUEUE = "/queues/engineering/"
+
+
+def rows(response) -> list[int]:
+    return [row["handoff"].pk for row in response.context["rows"]]
+
+
+def targets_of(agreement_id: int) -> dict:
+    """The P3 acknowledge target a page would read, through the cache, on a fresh row."""
+    fresh = Agreement.objects.get(pk=agreement_id)
+    version_cache.prime([fresh])
+    return {t.priority: t.acknowledge_seconds for t in fresh.targets.all()}
+
+
+def test_a_draft_is_never_kept_and_its_activated_version_is_read_afresh(
+    requesting_team, provider_team, requester_lead, provider_lead, django_assert_num_queries
+):
+    draft = agreement_services.agreement_create_draft(
+        actor=requester_lead,
+        provider_team=provider_team,
+        requesting_team=requesting_team,
+        title="Escalations",
+        targets=standard_targets(),
+        triage_fields=standard_triage(),
+        steps=standard_steps(),
+    )
+    assert targets_of(draft.pk)["P3"] == 8 * 3600
+    assert not version_cache.kept(draft.pk)
+
+    # The draft is edited after a page read it: the next read shows the edit.
+    changed = [
+        {**t, "acknowledge_seconds": 4 * 3600} if t["priority"] == "P3" else t
+        for t in standard_targets()
+    ]
+    agreement_services.agreement_update_draft(
+        agreement=draft, actor=requester_lead, targets=changed
+    )
+    assert targets_of(draft.pk)["P3"] == 4 * 3600
+    assert not version_cache.kept(draft.pk)
+
+    agreement_services.agreement_submit(agreement=draft, actor=requester_lead)
+    assert targets_of(draft.pk)["P3"] == 4 * 3600
+    assert not version_cache.kept(draft.pk)  # in review: still not kept
+
+    agreement_services.agreement_approve(agreement=draft, actor=requester_lead)
+    agreement_services.agreement_approve(agreement=draft, actor=provider_lead)
+    assert Agreement.objects.get(pk=draft.pk).status == Status.ACTIVE
+    assert targets_of(draft.pk)["P3"] == 4 * 3600
+    assert version_cache.kept(draft.pk)
+    # Kept: the next page reads the active version's parts with no query.
+    active = Agreement.objects.get(pk=draft.pk)
+    with django_assert_num_queries(0):
+        version_cache.prime([active])
+        assert [f.key for f in active.triage_fields.all()] == [f["key"] for f in standard_triage()]
+
+    # Its amendment is a new draft (a new id): read from the database, not kept.
+    amendment = agreement_services.agreement_amend(agreement=draft, actor=provider_lead)
+    agreement_services.agreement_update_draft(
+        agreement=amendment, actor=provider_lead, targets=standard_targets()
+    )
+    assert targets_of(amendment.pk)["P3"] == 8 * 3600
+    assert not version_cache.kept(amendment.pk)
+    assert targets_of(draft.pk)["P3"] == 4 * 3600
+
+
+def test_the_detail_page_shows_the_activated_versions_targets(client, provider_lead, file_handoff):
+    handoff = file_handoff("P3")
+    client.force_login(provider_lead)
+    first = client.get(handoff.get_absolute_url())
+    assert first.status_code == 200
+    # A second view reads the kept parts: the same page.
+    second = client.get(handoff.get_absolute_url())
+    assert second.context["triage"] == first.context["triage"]
+    assert [r.clock.target_seconds for r in second.context["readings"]] == [
+        r.clock.target_seconds for r in first.context["readings"]
+    ]
+    assert version_cache.kept(handoff.agreement_id)
+
+
+def test_the_detail_page_reads_the_viewers_memberships_once(client, provider_lead, file_handoff):
+    handoff = file_handoff("P3")
+    client.force_login(provider_lead)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(handoff.get_absolute_url())
+    assert response.status_code == 200
+    assert "acknowledge" in response.context["actions"]
+    memberships = [q for q in captured.captured_queries if '"teams_membership"' in q["sql"]]
+    # One for the standing on the handoff; the visibility check is a subquery of the
+    # handoff's own query, and the assign select's members one more.
+    standing = [q for q in memberships if '"teams_membership"."role"' in q["sql"]]
+    assert len(standing) == 1, [q["sql"][:120] for q in memberships]
+
+
+@pytest.fixture
+def long_queue(monkeypatch, file_handoff, time_machine):
+    """Nine handoffs in Engineering's queue, two a page, counted up to five."""
+    monkeypatch.setattr(selectors, "COUNT_CAP", 5)
+    monkeypatch.setattr(queues, "PER_PAGE", 2)
+    made = [
+        file_handoff(("P1", "P2", "P3", "P4")[n % 4], at=MONDAY_10 + timedelta(minutes=n))
+        for n in range(9)
+    ]
+    time_machine.move_to(MONDAY_10 + timedelta(hours=1), tick=False)
+    return made
+
+
+def test_a_long_queue_says_more_than_the_cap_and_every_page_holds_its_rows(
+    client, provider_member, long_queue
+):
+    client.force_login(provider_member)
+    expected = list(
+        Handoff.objects.filter(pk__in=[h.pk for h in long_queue])
+        .order_by(*selectors.QUEUE_ORDER)
+        .values_list("pk", flat=True)
+    )
+    first = client.get(QUEUE)
+    html = first.content.decode()
+    assert "More than 5 handoffs" in html
+    assert first.context["page_obj"].capped
+    assert 'data-testid="next-page"' in html and "page=last" in html
+    pages = [rows(first)]
+    for number in (2, 3, 4, 5):
+        response = client.get(QUEUE, {"page": number})
+        pages.append(rows(response))
+    # Pages 3-5 lie past the cap: counted exactly, the later ones read from the end.
+    assert [pk for page in pages for pk in page] == expected
+    last = client.get(QUEUE, {"page": "last"})
+    assert rows(last) == expected[8:]
+    assert "Page 5 of 5" in last.content.decode()
+    assert "9 handoffs" in last.content.decode()
+    assert rows(client.get(QUEUE, {"page": 999_999})) == expected[8:]
+    assert rows(client.get(QUEUE, {"page": "x"})) == expected[:2]
+
+
+def test_a_short_queue_is_counted_exactly(client, provider_member, file_handoff, time_machine):
+    for minute in range(3):
+        file_handoff("P3", at=MONDAY_10 + timedelta(minutes=minute))
+    time_machine.move_to(MONDAY_10 + timedelta(hours=1), tick=False)
+    client.force_login(provider_member)
+    response = client.get(QUEUE)
+    assert not response.context["page_obj"].capped
+    assert "3 handoffs, soonest due first" in response.content.decode()
+
+
+def test_a_row_escapes_what_people_typed(
+    client, provider_member, requester, agreement, time_machine
+):
+    handoff = services.handoff_create(
+        actor=requester,
+        agreement=agreement,
+        title='<script>alert("x")</script> & "quotes"',
+        priority="P3",
+        triage=TRIAGE,
+        now=MONDAY_10,
+    )
+    time_machine.move_to(MONDAY_10 + timedelta(minutes=5), tick=False)
+    client.force_login(provider_member)
+    html = client.get(QUEUE).content.decode()
+    row = html.split(f'data-handoff="{handoff.pk}"', 1)[1].split("</tr>", 1)[0]
+    assert "<script>" not in row
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;quotes&quot;" in row
+    assert f'href="/handoffs/{handoff.pk}/"' in row
+    assert f'hx-post="/handoffs/{handoff.pk}/acknowledge/"' in row
