@@ -120,6 +120,16 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env.bool(
+    "DATABASE_JIT", default=False
+):
+    # No JIT compilation for the portal's queries: they are short, and PostgreSQL
+    # compiles any plan costed above jit_above_cost (100,000) whatever its real run time.
+    # The dashboard's at-risk count spent 95 ms compiling at 10,000 open handoffs before
+    # its partial indexes, and still spends ~29 ms once a team's open work prices its plan
+    # past the threshold (~14,000 open; issue 14). DATABASE_JIT=true keeps the server's.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker, beat) share the file. A deferred transaction that
     # reads and then writes cannot wait for the lock (SQLite answers "database is locked"

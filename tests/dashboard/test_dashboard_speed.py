@@ -272,3 +272,12 @@ def test_clock_queries_read_the_partial_indexes(
     for marker, plan in plans.items():
         assert "Seq Scan on handoffs_clock" not in plan, plan
         assert PARTIAL_INDEX_OF[marker] in plan, plan
+
+
+@POSTGRES
+def test_app_connections_run_without_jit():
+    """PostgreSQL compiles plans priced above jit_above_cost whatever they really cost:
+    the portal's connections switch it off (DATABASE_JIT=true keeps the server's)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
