@@ -29,6 +29,7 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    prefetch_related_objects,
 )
 from django.shortcuts import render
 from django.utils import timezone
@@ -68,11 +69,18 @@ def _ids(handoffs) -> list[int]:
 
 def _read_rows(visible, ids: set[int], now: datetime) -> dict[int, dict]:
     """These handoffs with the reading of their current clock, by id, in one query and
-    its prefetches (no query per row). Read as the requester's rows (`for_requester`): a
-    resolution also says when it closes unless confirmed; open work never does."""
+    its prefetches (no query per row). Read as the requester's rows: a resolution also
+    says when it closes unless confirmed, counted in the provider team's calendar
+    (`selectors.for_requester`), whose hours are fetched only when a resolution is there."""
     if not ids:
         return {}
-    handoffs = list(handoff_selectors.for_requester(visible.filter(pk__in=ids)))
+    handoffs = list(
+        visible.filter(pk__in=ids).for_queue().select_related("provider_team__calendar")
+    )
+    if resolved := [h for h in handoffs if h.status == Status.RESOLVED]:
+        prefetch_related_objects(
+            resolved, "provider_team__calendar__intervals", "provider_team__calendar__holidays"
+        )
     rows = handoff_selectors.read_rows(handoffs, now, requester=True)
     return {row["handoff"].pk: row for row in rows}
 
