@@ -7,15 +7,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import EmptyResultSet
 from django.db.models import (
     Case,
     F,
     IntegerField,
     Prefetch,
     TextField,
+    Value,
     When,
     prefetch_related_objects,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 
@@ -433,28 +436,48 @@ def _page_number(requested) -> int | None:
 
 
 def queue_page(queryset, requested, *, per_page: int, now: datetime, inbound: bool):
-    """A page of a queue (`queue` or `outgoing`'s filtered queryset) and its rows: a capped
-    count (exact when a page past the cap is asked for), the rows' columns in one query
-    (a page in the second half read from the end, not past every row before it), their
-    running and paused clocks in one, the calendars' hours and holidays in two."""
+    """A page of a queue (`queue` or `outgoing`'s filtered queryset) and its rows. A page
+    within the cap: its rows' columns and the count capped at COUNT_CAP in one query. A page
+    past the cap (or "last", or past the end): an exact count, then the rows, a page in the
+    second half read from the end, not past every row before it. Then the rows' running
+    and paused clocks in one query, the calendars' hours and holidays in two."""
     number = _page_number(requested)
-    unordered = queryset.order_by()
-    count = unordered[: COUNT_CAP + 1].count()
-    capped = count > COUNT_CAP
-    if capped and (number is None or number > COUNT_CAP // per_page):
-        count, capped = unordered.count(), False
-    pages = max(1, -(-count // per_page))
-    number = pages if number is None else number if capped else min(number, pages)
-    start = (number - 1) * per_page
     columns = _columns(inbound)
-    if not capped and start > count // 2:
+    if number is not None and number <= COUNT_CAP // per_page:
+        start = (number - 1) * per_page
+        values = list(
+            queryset.values(*columns, capped_count=_capped_count(queryset))[
+                start : start + per_page
+            ]
+        )
+        if values or number == 1:
+            count = values[0]["capped_count"] if values else 0
+            page = QueuePage(
+                number, _rows(values, inbound=inbound), count, count > COUNT_CAP, per_page
+            )
+            return page, read_queue_rows(page.rows, now, requester=not inbound)
+    count = queryset.order_by().count()
+    pages = max(1, -(-count // per_page))
+    number = pages if number is None else min(number, pages)
+    start = (number - 1) * per_page
+    if start > count // 2:
         end = min(start + per_page, count)
         values = list(queryset.reverse().values(*columns)[count - end : count - start])
         values.reverse()
     else:
         values = list(queryset.values(*columns)[start : start + per_page])
-    page = QueuePage(number, _rows(values, inbound=inbound), count, capped, per_page)
+    page = QueuePage(number, _rows(values, inbound=inbound), count, False, per_page)
     return page, read_queue_rows(page.rows, now, requester=not inbound)
+
+
+def _capped_count(queryset) -> RawSQL | Value:
+    """The number of rows, counted to COUNT_CAP + 1 at most, as a column of the rows query
+    (an uncorrelated subquery: the database counts it once, not per row)."""
+    try:
+        sql, params = queryset.order_by().values("pk")[: COUNT_CAP + 1].query.sql_with_params()
+    except EmptyResultSet:  # a filter that can match nothing ("filed by" an id out of range)
+        return Value(0)
+    return RawSQL(f"SELECT COUNT(*) FROM ({sql}) capped", params)  # noqa: S608, S611 - the ORM's SQL
 
 
 def _columns(inbound: bool) -> tuple[str, ...]:
