@@ -113,7 +113,7 @@ def _group_value(name: str, value, periods: Periods | None):
     return value
 
 
-def _pct(part: int, whole: int) -> float | None:
+def percent_of(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
@@ -289,14 +289,14 @@ def clock_compliance(
             # (`with_target`, the denominator shown beside it); best-effort clocks are
             # finished too but counted apart, never in the percentage.
             best_effort=volume - with_target,
-            met_pct=_pct(met, met + breached),
+            met_pct=percent_of(met, met + breached),
             p50=p50,
             p80=p80,
             p95=p95,
             paused_seconds=paused or 0,
             handoffs=handoffs,
             reopened=reopened,
-            reopen_pct=_pct(reopened, handoffs),
+            reopen_pct=percent_of(reopened, handoffs),
             waiting_seconds_avg=round(waiting / handoffs) if handoffs else None,
             around_the_clock=bool(all_24x7),
         )

@@ -21,7 +21,13 @@ from django.db.models import QuerySet
 
 from apps.agreements.durations import format_duration
 from apps.agreements.models import Metric
-from apps.handoffs.compliance import UNREVIEWED, _pct, breach_causes, clock_compliance, met_words
+from apps.handoffs.compliance import (
+    UNREVIEWED,
+    breach_causes,
+    clock_compliance,
+    met_words,
+    percent_of,
+)
 from apps.handoffs.models import Clock
 from apps.reviews.models import RootCause
 from apps.teams.models import Team
@@ -309,7 +315,7 @@ def _grouped(rows: list[dict], group_by: str) -> list[dict]:
             key: sum(r[key] for r in group["rows"])
             for key in ("volume", "with_target", "best_effort", "met", "breached")
         }
-        met_pct = _pct(total["met"], total["met"] + total["breached"])
+        met_pct = percent_of(total["met"], total["met"] + total["breached"])
         group["total"] = {
             **total,
             "met_pct": met_pct,

@@ -36,8 +36,8 @@ from zoneinfo import ZoneInfo
 
 from django.db import connections, router
 
-from apps.handoffs.clockwork.rollups import bucket_seconds, bucket_sql
-from apps.handoffs.compliance import _pct
+from apps.handoffs.clockwork.rollups import COUNTERS, bucket_seconds, bucket_sql
+from apps.handoffs.compliance import percent_of
 from apps.handoffs.models import ALL, Clock, ClockRollup
 from apps.teams.models import Team
 
@@ -197,20 +197,8 @@ def _scope_sql(scope: Scope, columns: dict[str, str]) -> tuple[list[str], list]:
     return where, params
 
 
-# Counter columns of the union, in order: the rollup's columns, and the same for one clock.
-COUNTERS = (
-    "volume",
-    "with_target",
-    "met",
-    "breached",
-    "around_the_clock",
-    "paused_seconds",
-    "reopened",
-    "waiting_seconds",
-    "handoffs",
-    "handoffs_reopened",
-    "handoffs_waiting_seconds",
-)
+# Counter columns of the union, in order: the rollup's columns (clockwork.rollups.COUNTERS),
+# and the same for one clock.
 
 
 def rollup_compliance(
@@ -439,7 +427,9 @@ def _statement(where_plan: Plan, scope, group_by, tz, percentiles, by_segment):
 
 def _row(record, group_by, percentiles: bool) -> dict | None:
     width = len(group_by)
-    values = dict(zip(COUNTERS, (int(v or 0) for v in record[width : width + 11]), strict=True))
+    values = dict(
+        zip(COUNTERS, (int(v or 0) for v in record[width : width + len(COUNTERS)]), strict=True)
+    )
     if not values["volume"]:
         return None  # no group keys and no finished clocks: the empty aggregate row
     row = {}
@@ -467,14 +457,14 @@ def _row(record, group_by, percentiles: bool) -> dict | None:
         met=values["met"],
         breached=values["breached"],
         best_effort=volume - values["with_target"],
-        met_pct=_pct(values["met"], values["met"] + values["breached"]),
+        met_pct=percent_of(values["met"], values["met"] + values["breached"]),
         p50=p50,
         p80=p80,
         p95=p95,
         paused_seconds=values["paused_seconds"],
         handoffs=handoffs,
         reopened=reopened,
-        reopen_pct=_pct(reopened, handoffs),
+        reopen_pct=percent_of(reopened, handoffs),
         waiting_seconds_avg=round(waiting / handoffs) if handoffs else None,
         around_the_clock=values["around_the_clock"] == volume,
     )
