@@ -9,25 +9,8 @@ from playwright.sync_api import expect
 
 from apps.handoffs.models import Handoff, Status
 from tests.browser.helpers import field, sign_in
-from tests.factories import AgreementFactory, MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def people():
-    engineering = TeamFactory(name="Engineering", slug="engineering")
-    support = TeamFactory(name="Support", slug="support")
-    rita = UserFactory(username="rita", first_name="Rita", last_name="Support")
-    max_ = UserFactory(username="max", first_name="Max", last_name="Muster")
-    MembershipFactory(team=support, user=rita)
-    MembershipFactory(team=engineering, user=max_)
-    agreement = AgreementFactory(
-        series__provider_team=engineering,
-        series__requesting_team=support,
-        title="Support → Engineering escalations",
-    )
-    return {"rita": rita, "max": max_, "agreement": agreement}
 
 
 def test_file_acknowledge_in_one_click_and_see_it_on_the_timeline(

@@ -11,27 +11,10 @@ from playwright.sync_api import expect
 from apps.handoffs.models import Handoff, Status
 from apps.notifications.models import Notification
 from tests.browser.helpers import field, sign_in
-from tests.factories import AgreementFactory, MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 BELL_WAIT_MS = 10_000  # the bell polls every 5 s
-
-
-@pytest.fixture
-def people():
-    engineering = TeamFactory(name="Engineering", slug="engineering")
-    support = TeamFactory(name="Support", slug="support")
-    rita = UserFactory(username="rita", first_name="Rita", last_name="Support")
-    max_ = UserFactory(username="max", first_name="Max", last_name="Muster")
-    MembershipFactory(team=support, user=rita)
-    MembershipFactory(team=engineering, user=max_)
-    AgreementFactory(
-        series__provider_team=engineering,
-        series__requesting_team=support,
-        title="Support → Engineering escalations",
-    )
-    return {"rita": rita, "max": max_}
 
 
 def test_a_p1_reaches_the_engineers_bell_and_the_requester_answers_from_the_inbox(
