@@ -132,6 +132,23 @@ def standing(user, handoff: Handoff) -> Standing:
     return memo[key]
 
 
+def remember_roles(user, handoff: Handoff, provider_role, requesting_role) -> None:
+    """Inside `one_lookup`: the user's roles in the handoff's two teams (None: not a
+    member) were read with the handoff (`selectors.handoff_get`), so its standing needs no
+    membership query of its own."""
+    memo = _remembered.get()
+    if memo is None or user is None or not user.is_authenticated:
+        return
+    key = (user.pk, user.is_staff, handoff.provider_team_id, handoff.requesting_team_id)
+    memo[key] = Standing(
+        staff=user.is_staff,
+        provider=provider_role is not None,
+        requester=requesting_role is not None,
+        provider_lead=provider_role == Role.LEAD,
+        requesting_lead=requesting_role == Role.LEAD,
+    )
+
+
 def _standing(user, handoff: Handoff) -> Standing:
     rows = list(
         user.memberships.filter(

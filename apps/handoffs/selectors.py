@@ -12,7 +12,9 @@ from django.db.models import (
     Case,
     F,
     IntegerField,
+    OuterRef,
     Prefetch,
+    Subquery,
     TextField,
     Value,
     When,
@@ -26,6 +28,7 @@ from apps.agreements import cache as version_cache
 from apps.agreements.models import Agreement, ExceptionWindow
 from apps.calendars.businesstime import BusinessHours
 from apps.calendars.models import BusinessCalendar
+from apps.teams.models import Membership
 
 from .clockwork import arithmetic as clockwork
 from .filters import AWAITING_REQUESTER, HandoffFilter
@@ -36,9 +39,10 @@ def handoff_get(*, user, pk: int) -> Handoff:
     """A handoff the user may see (else 404) with what its page shows: teams, people, the
     agreement version and its calendar in the one query; the clocks with their breach
     reviews in one; the calendar's hours and holidays in two; the version's targets and
-    triage template from this process's copy (apps.agreements.cache)."""
+    triage template from this process's copy (apps.agreements.cache); the viewer's roles in
+    the two teams as columns of the handoff's query (`permissions.remember_roles`)."""
     handoff = get_object_or_404(
-        Handoff.objects.visible_to(user)
+        _with_viewer_roles(Handoff.objects.visible_to(user), user)
         .select_related(
             "requesting_team",
             "provider_team",
@@ -57,6 +61,22 @@ def handoff_get(*, user, pk: int) -> Handoff:
     )
     version_cache.prime([handoff.agreement])
     return handoff
+
+
+def _with_viewer_roles(queryset, user):
+    """The user's role in the provider and in the requesting team (None: not a member), as
+    columns of the handoff's own query (`permissions.remember_roles`)."""
+    if not user.is_authenticated:
+        return queryset
+    roles = Membership.objects.filter(user_id=user.pk)
+    return queryset.annotate(
+        viewer_provider_role=Subquery(
+            roles.filter(team_id=OuterRef("provider_team_id")).values("role")[:1]
+        ),
+        viewer_requesting_role=Subquery(
+            roles.filter(team_id=OuterRef("requesting_team_id")).values("role")[:1]
+        ),
+    )
 
 
 # Soonest due first; the id makes the order total, so a page read from either end of the

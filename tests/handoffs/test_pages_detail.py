@@ -151,11 +151,12 @@ def test_the_detail_page_costs_the_same_queries_for_2_or_30_events(
             now=MONDAY_10 + timedelta(minutes=index),
         )
     client.force_login(provider_member)
-    # 12, and 2 more the first time this process reads the version's targets and triage
-    # template (apps.agreements.cache); before that cache and the one-query clocks, 19.
-    with django_assert_max_num_queries(14):
+    # 11, and 2 more the first time this process reads the version's targets and triage
+    # template (apps.agreements.cache); before that cache, the one-query clocks and the
+    # viewer's roles read with the handoff, 19.
+    with django_assert_max_num_queries(13):
         response = client.get(handoff.get_absolute_url())
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(11):
         client.get(handoff.get_absolute_url())
     assert len(response.context["events"]) == comments + 1
     assert f"Note {comments - 1}" in response.content.decode()

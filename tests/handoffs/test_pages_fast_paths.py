@@ -1,7 +1,7 @@
 """What the fast queue and detail pages keep true: an agreement version's parts kept per
 process are never a draft's and never stale, a long queue is counted only up to a cap yet
 every page (and the last) holds the right rows, a row escapes what people typed, and the
-detail page asks for the viewer's memberships once."""
+detail page reads the viewer's roles with the handoff."""
 
 from datetime import timedelta
 
@@ -99,18 +99,29 @@ def test_the_detail_page_shows_the_activated_versions_targets(client, provider_l
     assert version_cache.kept(handoff.agreement_id)
 
 
-def test_the_detail_page_reads_the_viewers_memberships_once(client, provider_lead, file_handoff):
+def test_the_detail_page_reads_the_viewers_roles_with_the_handoff(
+    client, provider_lead, requester, outsider, file_handoff
+):
     handoff = file_handoff("P3")
-    client.force_login(provider_lead)
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(handoff.get_absolute_url())
-    assert response.status_code == 200
-    assert "acknowledge" in response.context["actions"]
-    memberships = [q for q in captured.captured_queries if '"teams_membership"' in q["sql"]]
-    # One for the standing on the handoff; the visibility check is a subquery of the
-    # handoff's own query, and the assign select's members one more.
-    standing = [q for q in memberships if '"teams_membership"."role"' in q["sql"]]
-    assert len(standing) == 1, [q["sql"][:120] for q in memberships]
+    for person, may, may_not in (
+        (provider_lead, "acknowledge", "reopen"),
+        (requester, "cancel", "acknowledge"),
+    ):
+        client.force_login(person)
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(handoff.get_absolute_url())
+        assert response.status_code == 200
+        assert may in response.context["actions"]
+        assert may_not not in response.context["actions"]
+        # No membership query of its own: the roles are columns of the handoff's query.
+        standalone = [
+            q["sql"]
+            for q in captured.captured_queries
+            if q["sql"].startswith('SELECT "teams_membership"')
+        ]
+        assert standalone == []
+    client.force_login(outsider)
+    assert client.get(handoff.get_absolute_url()).status_code == 404
 
 
 @pytest.fixture

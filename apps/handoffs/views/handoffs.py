@@ -86,6 +86,10 @@ def _detail_context(request, handoff: Handoff, *, failed: ActionForm | None = No
 
 def _read_detail(request, handoff: Handoff, *, failed: ActionForm | None) -> dict:
     user = request.user
+    if hasattr(handoff, "viewer_provider_role"):  # read with the handoff (handoff_get)
+        permissions.remember_roles(
+            user, handoff, handoff.viewer_provider_role, handoff.viewer_requesting_role
+        )
     now = timezone.now()
     reader = selectors.ClockReader(now, selectors.windows_for([handoff.provider_team_id], now))
     events = list(selectors.timeline(handoff=handoff))
