@@ -391,16 +391,22 @@ def figure(token: str) -> bool:
     return True
 
 
-def drop_leftovers(args) -> None:
-    """Drop what a part that failed half-way may have left (each part drops its own)."""
+def drop_leftovers(args, parts: list[str]) -> None:
+    """Drop what the parts that ran may have left half-way (each part drops its own when it
+    ends well); never another part's databases: a concurrent run may be using them."""
     tag = f"{args.size // 1000}k" if args.size % 1000 == 0 else str(args.size)
-    names = ["audit_perf_bp_sweep_big", "audit_perf_bp_sweep_small", "audit_perf_bp_hd_esc_tpl"]
-    names += [f"audit_perf_bp_hd_esc_run{n}" for n in range(args.sweep_rounds)]
-    names += ["audit_perf_bp_rep_bench"] + (
-        [] if args.keep else [f"audit_perf_bp_{side}_{tag}" for side in ("ola", "hd")]
-    )
+    names = {
+        "pages": [] if args.keep else [f"audit_perf_bp_{side}_{tag}" for side in ("ola", "hd")],
+        "sweep": [
+            "audit_perf_bp_sweep_big",
+            "audit_perf_bp_sweep_small",
+            "audit_perf_bp_hd_esc_tpl",
+        ]
+        + [f"audit_perf_bp_hd_esc_run{n}" for n in range(args.sweep_rounds)],
+        "reports": ["audit_perf_bp_rep_bench"],
+    }
     with psycopg.connect(PG + "postgres", autocommit=True) as connection:
-        for name in names:
+        for name in (name for part in parts for name in names.get(part, [])):
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -474,7 +480,7 @@ def main() -> None:
         notes += said
         notes.append(f"{part}: load average {fmt_load(before)} → {fmt_load(os.getloadavg())}")
     load_after = os.getloadavg()
-    drop_leftovers(args)
+    drop_leftovers(args, chosen)
     if BROKER == DEFAULT_BROKER:
         redis.Redis.from_url(BROKER).flushdb()
     print(f"\nOLA Portal vs django-helpdesk and businesstimedelta, side by side in one run "
