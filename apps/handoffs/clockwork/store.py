@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Q
 
 from apps.agreements.models import Agreement, ExceptionWindow
@@ -192,6 +193,147 @@ def record(events: Sequence[HandoffEvent]) -> None:
     """Write clock events (one INSERT for the lot)."""
     if events:
         HandoffEvent.objects.bulk_create(list(events))
+
+
+# --- claims: how firing the ladder writes ---------------------------------------------------
+
+
+class LostClaim(RuntimeError):
+    """A clock held locked changed under the batch: the batch is redone one handoff at a
+    time, where each claim is its own conditional UPDATE."""
+
+
+class Ledger:
+    """Firing writes at once: each claim is a conditional UPDATE (`fired_percent` moves up
+    from the value read, `breached_at` is set where it is NULL), so of any number of
+    callers one records a step; events and notices go as they come."""
+
+    people: dict | None = None  # who hears, by step and teams (None: asked every time)
+    opens: dict | None = None  # a calendar's next open hours (None: computed every time)
+
+    def claim_percent(self, clock: Clock, percent: int) -> bool:
+        """Move `fired_percent` up to `percent`, once."""
+        if percent <= clock.fired_percent:
+            return False
+        if not Clock.objects.filter(pk=clock.pk, fired_percent=clock.fired_percent).update(
+            fired_percent=percent
+        ):
+            return False
+        clock.fired_percent = percent
+        return True
+
+    def claim_breach(self, clock: Clock, moment: datetime, percent: int) -> bool:
+        """Record the breach at `moment`, once."""
+        if not Clock.objects.filter(pk=clock.pk, breached_at__isnull=True).update(
+            breached_at=moment, fired_percent=percent
+        ):
+            return False
+        clock.breached_at, clock.fired_percent = moment, percent
+        return True
+
+    def record(self, events: Sequence[HandoffEvent]) -> None:
+        record(events)
+
+    def send(self, outbox, now: datetime) -> None:
+        outbox.send(now)
+
+    def advanced(self, clock: Clock) -> None:
+        """Store the next step of a clock the sweep has fired."""
+        Clock.objects.filter(pk=clock.pk).update(
+            next_step_at=clock.next_step_at, breach_at=clock.breach_at, sweep_failures=0
+        )
+
+
+AT_ONCE = Ledger()
+
+
+class BatchLedger(Ledger):
+    """The sweep's batch: the caller holds the handoffs and their clocks locked (`hold`
+    notes each clock as read under the lock); claims are made on the clocks in memory and
+    written with their next steps in one UPDATE conditional on every clock still being
+    as read (`flush`: else LostClaim, and the caller rolls the batch back); the events go
+    in one INSERT; the notices are gathered (`deliveries`) for one batch notify."""
+
+    def __init__(self, people: dict, opens: dict):
+        self.people, self.opens = people, opens
+        self.held: dict[int, tuple[Clock, int, datetime | None]] = {}
+        self.events: list[HandoffEvent] = []
+        self.deliveries: list[dict] = []
+
+    def hold(self, clock: Clock) -> None:
+        self.held.setdefault(clock.pk, (clock, clock.fired_percent, clock.breached_at))
+
+    def claim_percent(self, clock: Clock, percent: int) -> bool:
+        if clock.pk not in self.held:
+            raise LostClaim(f"clock {clock.pk} is not held by this batch")
+        if percent <= clock.fired_percent:
+            return False
+        clock.fired_percent = percent
+        return True
+
+    def claim_breach(self, clock: Clock, moment: datetime, percent: int) -> bool:
+        if clock.pk not in self.held:
+            raise LostClaim(f"clock {clock.pk} is not held by this batch")
+        if clock.breached_at is not None:
+            return False
+        clock.breached_at, clock.fired_percent = moment, percent
+        return True
+
+    def record(self, events: Sequence[HandoffEvent]) -> None:
+        self.events.extend(events)
+
+    def send(self, outbox, now: datetime) -> None:
+        self.deliveries.extend(outbox.deliveries(now, opens=self.opens))
+
+    def advanced(self, clock: Clock) -> None:
+        pass  # written by flush
+
+    def flush(self) -> None:
+        """Write every held clock (claims and next steps) and the events: two statements."""
+        if self.held:
+            _write_claims(list(self.held.values()))
+        record(self.events)
+        self.events = []
+
+
+def _write_claims(held: list[tuple[Clock, int, datetime | None]]) -> None:
+    """One UPDATE for the batch, each row only if `fired_percent` and `breached_at` are
+    still what the batch read under its lock (it holds that lock, so they are: anything
+    else is a broken invariant, raised as LostClaim)."""
+    if connection.vendor != "postgresql":
+        for clock, fired, breached in held:
+            if not Clock.objects.filter(
+                pk=clock.pk, fired_percent=fired, breached_at=breached
+            ).update(
+                fired_percent=clock.fired_percent,
+                breached_at=clock.breached_at,
+                next_step_at=clock.next_step_at,
+                breach_at=clock.breach_at,
+                sweep_failures=0,
+            ):
+                raise LostClaim(f"clock {clock.pk} changed under the sweep's lock")
+        return
+    rows = ", ".join(
+        ["(%s::bigint, %s::int, %s::timestamptz, %s::int, %s::timestamptz, "
+         "%s::timestamptz, %s::timestamptz)"] * len(held)
+    )  # fmt: skip
+    params = []
+    for clock, fired, breached in held:
+        params += [clock.pk, fired, breached, clock.fired_percent, clock.breached_at]
+        params += [clock.next_step_at, clock.breach_at]
+    sql = (
+        f"UPDATE {Clock._meta.db_table} AS c SET fired_percent = v.fired, "  # noqa: S608
+        "breached_at = v.breached, next_step_at = v.next_step, breach_at = v.breach, "
+        "sweep_failures = 0 "
+        f"FROM (VALUES {rows}) AS v(id, was_fired, was_breached, fired, breached, next_step, "
+        "breach) WHERE c.id = v.id AND c.fired_percent = v.was_fired "
+        "AND c.breached_at IS NOT DISTINCT FROM v.was_breached RETURNING c.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        written = {pk for (pk,) in cursor.fetchall()}
+    if lost := {clock.pk for clock, _, _ in held} - written:
+        raise LostClaim(f"clocks {sorted(lost)[:10]} changed under the sweep's lock")
 
 
 # --- what a change of windows or calendar covers ------------------------------------------
