@@ -14,6 +14,7 @@ from apps.agreements import services as agreement_services
 from apps.agreements.models import Agreement, Status
 from apps.handoffs import selectors, services
 from apps.handoffs.models import Handoff
+from apps.handoffs.selectors import pages
 from apps.handoffs.views import queues
 from tests.factories import standard_steps, standard_targets, standard_triage
 from tests.helpers import MONDAY_10, TRIAGE
@@ -127,7 +128,7 @@ def test_the_detail_page_reads_the_viewers_roles_with_the_handoff(
 @pytest.fixture
 def long_queue(monkeypatch, file_handoff, time_machine):
     """Nine handoffs in Engineering's queue, two a page, counted up to five."""
-    monkeypatch.setattr(selectors, "COUNT_CAP", 5)
+    monkeypatch.setattr(pages, "COUNT_CAP", 5)
     monkeypatch.setattr(queues, "PER_PAGE", 2)
     made = [
         file_handoff(("P1", "P2", "P3", "P4")[n % 4], at=MONDAY_10 + timedelta(minutes=n))

@@ -21,6 +21,7 @@ from apps.teams.models import Team
 from .. import selectors
 from ..filters import QUEUE_TABS, REQUEST_VIEWS
 from ..models import OPEN_STATUSES, Handoff, Status
+from ..selectors import pages
 from .rows import RowMarkup
 
 PER_PAGE = 50
@@ -78,7 +79,7 @@ def _queue_page(request, slug: str, *, direction: str):
     form = filterset.form
     counterpart = "requesting_team" if inbound else "provider_team"
     now = timezone.now()
-    page, rows = selectors.queue_page(
+    page, rows = pages.queue_page(
         filterset.qs, request.GET.get("page"), per_page=PER_PAGE, now=now, inbound=inbound
     )
     markup = RowMarkup.for_request(
@@ -170,7 +171,7 @@ def row_response(request, pk: int, *, notice: str = "", error: str = "") -> Http
     """The queue row of one handoff, re-read after an htmx action (always 200: htmx swaps
     only successful responses, and a refusal belongs in the row)."""
     handoffs = Handoff.objects.visible_to(request.user).filter(pk=pk)
-    rows = selectors.queue_rows(handoffs, now=timezone.now(), inbound=True)
+    rows = pages.queue_rows(handoffs, now=timezone.now(), inbound=True)
     if not rows:
         raise Http404("No such handoff.")
     markup = RowMarkup.for_request(

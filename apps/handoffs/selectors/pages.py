@@ -1,0 +1,320 @@
+"""The queue page's rows: a page of a queue read as columns in one query (with its count
+capped at COUNT_CAP), the rows' running and paused clocks in one, each row read with the one
+verdict (`ClockReader`) and, on the requester's side, when a resolution closes unless
+confirmed (`ConfirmationClock`). No model instance per row: bench/queue_page.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.core.exceptions import EmptyResultSet
+from django.db.models import TextField, Value, prefetch_related_objects
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
+
+from apps.agreements.models import Agreement
+from apps.calendars.models import BusinessCalendar
+
+from ..models import OPEN_STATUSES, Clock, ClockStatus, Status
+from . import ClockReader, ConfirmationClock, windows_for
+
+# Beyond this many rows a queue says "1,000+" instead of counting every open row; a page
+# past them (or "last") counts exactly, once.
+COUNT_CAP = 1_000
+
+# What a row shows, read in the one rows query: the handoff's columns, the names it shows,
+# and the agreement version's settings and calendar its clocks are read on.
+ROW_COLUMNS = (
+    "pk",
+    "title",
+    "priority",
+    "status",
+    "assignee_id",
+    "assignee__first_name",
+    "assignee__last_name",
+    "assignee__username",
+    "created_by_id",
+    "provider_team_id",
+    "resolved_at",
+    "agreement_id",
+    "agreement__series_id",
+    "agreement__warning_threshold",
+    "agreement__confirmation_days",
+    "agreement__calendar_id",
+    "agreement__calendar__time_zone",
+    "agreement__calendar__is_24x7",
+)
+INBOUND_COLUMNS = ("requesting_team__name",)
+# The requester's side also shows who filed it, and a resolution's close is counted in the
+# provider team's calendar.
+OUTGOING_COLUMNS = (
+    "provider_team__name",
+    "created_by__first_name",
+    "created_by__last_name",
+    "created_by__username",
+    "provider_team__calendar_id",
+    "provider_team__calendar__time_zone",
+    "provider_team__calendar__is_24x7",
+)
+# What reading a clock needs (arithmetic.consumed_at and verdict): figures and moments.
+CLOCK_FIGURES = (
+    "handoff_id",
+    "metric",
+    "status",
+    "target_seconds",
+    "around_the_clock",
+    "consumed_seconds",
+)
+CLOCK_MOMENTS = ("segment_started_at", "due_at", "warning_at", "breach_at", "breached_at")
+
+
+@dataclass(slots=True)
+class ClockFigures:
+    """What a queue row reads of a clock (the `Clock` fields of the same names)."""
+
+    handoff_id: int
+    metric: str
+    status: str
+    target_seconds: int | None
+    around_the_clock: bool
+    consumed_seconds: int
+    segment_started_at: datetime | None
+    due_at: datetime | None
+    warning_at: datetime | None
+    breach_at: datetime | None
+    breached_at: datetime | None
+
+
+def _moment(text: str | None) -> datetime | None:
+    """A moment the database gave as text: PostgreSQL's carries its offset, SQLite's is UTC."""
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _name(first: str | None, last: str | None, username: str | None) -> str:
+    # User.display_name from the row's columns.
+    return f"{first or ''} {last or ''}".strip() or (username or "")
+
+
+@dataclass(eq=False)
+class QueueRow:
+    """One handoff as its queue row shows it (no model instance: the page's rows are read
+    as columns). `team_name` is the other side's: the requesting team inbound, the
+    provider team outgoing."""
+
+    pk: int
+    title: str
+    priority: str
+    status: str
+    assignee_id: int | None
+    assignee_name: str
+    created_by_id: int
+    created_by_name: str
+    team_name: str
+    provider_team_id: int
+    resolved_at: datetime | None
+    agreement: Agreement  # an Agreement carrying the settings and calendar the clocks need
+    provider_calendar: BusinessCalendar | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def get_status_display(self) -> str:
+        return Status(self.status).label if self.status in Status.values else self.status
+
+
+@dataclass
+class QueuePage:
+    """A page of a queue, counted at most to COUNT_CAP (`capped`: there are more). Reads
+    like Django's Page and Paginator (`page_obj.paginator.count`, `num_pages`)."""
+
+    number: int
+    rows: list[QueueRow]
+    count: int
+    capped: bool
+    per_page: int
+
+    @property
+    def paginator(self) -> QueuePage:
+        return self
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, -(-self.count // self.per_page))
+
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def _page_number(requested) -> int | None:
+    """The page asked for (None: the last); anything else is the first, as Django's
+    `get_page` reads it."""
+    if requested == "last":
+        return None
+    try:
+        return max(int(requested), 1)
+    except (TypeError, ValueError):
+        return 1
+
+
+def queue_page(queryset, requested, *, per_page: int, now: datetime, inbound: bool):
+    """A page of a queue (`queue` or `outgoing`'s filtered queryset) and its rows. A page
+    within the cap: its rows' columns and the count capped at COUNT_CAP in one query. A page
+    past the cap (or "last", or past the end): an exact count, then the rows, a page in the
+    second half read from the end, not past every row before it. Then the rows' running
+    and paused clocks in one query, the calendars' hours and holidays in two."""
+    number = _page_number(requested)
+    columns = _columns(inbound)
+    if number is not None and number <= COUNT_CAP // per_page:
+        start = (number - 1) * per_page
+        values = list(
+            queryset.values(*columns, capped_count=_capped_count(queryset))[
+                start : start + per_page
+            ]
+        )
+        if values or number == 1:
+            count = values[0]["capped_count"] if values else 0
+            page = QueuePage(
+                number, _rows(values, inbound=inbound), count, count > COUNT_CAP, per_page
+            )
+            return page, read_queue_rows(page.rows, now, requester=not inbound)
+    count = queryset.order_by().count()
+    pages = max(1, -(-count // per_page))
+    number = pages if number is None else min(number, pages)
+    start = (number - 1) * per_page
+    if start > count // 2:
+        end = min(start + per_page, count)
+        values = list(queryset.reverse().values(*columns)[count - end : count - start])
+        values.reverse()
+    else:
+        values = list(queryset.values(*columns)[start : start + per_page])
+    page = QueuePage(number, _rows(values, inbound=inbound), count, False, per_page)
+    return page, read_queue_rows(page.rows, now, requester=not inbound)
+
+
+def _capped_count(queryset) -> RawSQL | Value:
+    """The number of rows, counted to COUNT_CAP + 1 at most, as a column of the rows query
+    (an uncorrelated subquery: the database counts it once, not per row)."""
+    try:
+        sql, params = queryset.order_by().values("pk")[: COUNT_CAP + 1].query.sql_with_params()
+    except EmptyResultSet:  # a filter that can match nothing ("filed by" an id out of range)
+        return Value(0)
+    return RawSQL(f"SELECT COUNT(*) FROM ({sql}) capped", params)  # noqa: S608, S611 - the ORM's SQL
+
+
+def _columns(inbound: bool) -> tuple[str, ...]:
+    return ROW_COLUMNS + (INBOUND_COLUMNS if inbound else OUTGOING_COLUMNS)
+
+
+def queue_rows(queryset, *, now: datetime, inbound: bool) -> list[dict]:
+    """The read queue rows of these handoffs (one, re-read after an htmx action)."""
+    rows = _rows(list(queryset.values(*_columns(inbound))), inbound=inbound)
+    return read_queue_rows(rows, now, requester=not inbound)
+
+
+def _rows(values: list[dict], *, inbound: bool) -> list[QueueRow]:
+    calendars: dict[int, BusinessCalendar] = {}
+    agreements: dict[int, Agreement] = {}
+
+    def calendar(pk, zone, always) -> BusinessCalendar:
+        if pk not in calendars:
+            calendars[pk] = BusinessCalendar(pk=pk, time_zone=zone, is_24x7=always)
+        return calendars[pk]
+
+    rows = []
+    for v in values:
+        agreement = agreements.get(v["agreement_id"])
+        if agreement is None:
+            agreement = agreements[v["agreement_id"]] = Agreement(
+                pk=v["agreement_id"],
+                series_id=v["agreement__series_id"],
+                warning_threshold=v["agreement__warning_threshold"],
+                confirmation_days=v["agreement__confirmation_days"],
+                calendar_id=v["agreement__calendar_id"],
+            )
+            agreement.calendar = calendar(
+                v["agreement__calendar_id"],
+                v["agreement__calendar__time_zone"],
+                v["agreement__calendar__is_24x7"],
+            )
+        provider_calendar = None
+        if not inbound and v["status"] == Status.RESOLVED:
+            provider_calendar = calendar(
+                v["provider_team__calendar_id"],
+                v["provider_team__calendar__time_zone"],
+                v["provider_team__calendar__is_24x7"],
+            )
+        rows.append(
+            QueueRow(
+                pk=v["pk"],
+                title=v["title"],
+                priority=v["priority"],
+                status=v["status"],
+                assignee_id=v["assignee_id"],
+                assignee_name=_name(
+                    v["assignee__first_name"], v["assignee__last_name"], v["assignee__username"]
+                ),
+                created_by_id=v["created_by_id"],
+                created_by_name=""
+                if inbound
+                else _name(
+                    v["created_by__first_name"],
+                    v["created_by__last_name"],
+                    v["created_by__username"],
+                ),
+                team_name=v["requesting_team__name"] if inbound else v["provider_team__name"],
+                provider_team_id=v["provider_team_id"],
+                resolved_at=v["resolved_at"],
+                agreement=agreement,
+                provider_calendar=provider_calendar,
+            )
+        )
+    if calendars:
+        prefetch_related_objects(list(calendars.values()), "intervals", "holidays")
+    return rows
+
+
+def read_queue_rows(rows: list[QueueRow], now: datetime, *, requester: bool) -> list[dict]:
+    """Each row with its current clock reading (and, on the requester's side, when a
+    resolution closes unless confirmed): the running and paused clocks of the page in one
+    query, the approved exception windows in one, business hours built once per calendar."""
+    if not rows:
+        return []
+    clocks: dict[int, list[ClockFigures]] = {row.pk: [] for row in rows}
+    running = Clock.objects.filter(
+        handoff_id__in=list(clocks), status__in=(ClockStatus.RUNNING, ClockStatus.PAUSED)
+    ).order_by("handoff_id", "metric")
+    # The moments come as text and are read by datetime.fromisoformat: the database driver's
+    # time-zone-aware loader costs ~15 µs a value, two thirds of this query's time.
+    moments = [Cast(name, TextField()) for name in CLOCK_MOMENTS]
+    for values in running.values_list(*CLOCK_FIGURES, *moments):
+        figures = values[: len(CLOCK_FIGURES)] + tuple(
+            _moment(v) for v in values[len(CLOCK_FIGURES) :]
+        )
+        clocks[values[0]].append(ClockFigures(*figures))
+    reader = ClockReader(now, windows_for({row.provider_team_id for row in rows}, now))
+    confirmation = ConfirmationClock() if requester else None
+    read = []
+    for row in rows:
+        closes_at = None
+        if confirmation and row.provider_calendar is not None and row.resolved_at:
+            closes_at = confirmation.later(
+                row.provider_calendar, row.resolved_at, row.agreement.confirmation_days
+            )
+        read.append(
+            {"handoff": row, "reading": reader.current(row, clocks[row.pk]), "closes_at": closes_at}
+        )
+    return read
