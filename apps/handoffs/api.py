@@ -24,7 +24,7 @@ from apps.core.api import (
     error_responses,
 )
 
-from . import selectors, services, watchers
+from . import actions, selectors, services, watchers
 from .api_inputs import (
     HandoffAcknowledgeInput,
     HandoffActionPlanInput,
@@ -250,90 +250,7 @@ class HandoffViewSet(
         handoff = services.handoff_create(actor=request.user, **data)
         return self._respond(handoff, status.HTTP_201_CREATED)
 
-    @_action_schema(HandoffAcknowledgeInput, "Acknowledge a new handoff (provider team)")
-    @action(detail=True, methods=["post"])
-    def acknowledge(self, request, pk=None):
-        handoff = self._acting("acknowledge")
-        self._input(HandoffAcknowledgeInput)
-        return self._respond(services.handoff_acknowledge(handoff=handoff, actor=request.user))
-
-    @_action_schema(HandoffStartInput, "Start work (provider team)")
-    @action(detail=True, methods=["post"])
-    def start(self, request, pk=None):
-        handoff = self._acting("start")
-        self._input(HandoffStartInput)
-        return self._respond(services.handoff_start(handoff=handoff, actor=request.user))
-
-    @_action_schema(HandoffWaitInput, "Ask the requester something; pausable clocks pause")
-    @action(detail=True, methods=["post"])
-    def wait(self, request, pk=None):
-        handoff = self._acting("wait")
-        data = self._input(HandoffWaitInput)
-        return self._respond(
-            services.handoff_wait_on_requester(
-                handoff=handoff, actor=request.user, question=data["question"]
-            )
-        )
-
-    @_action_schema(HandoffResumeInput, "Reply to a question (or resume); paused clocks run")
-    @action(detail=True, methods=["post"])
-    def resume(self, request, pk=None):
-        handoff = self._acting("resume")
-        data = self._input(HandoffResumeInput)
-        return self._respond(
-            services.handoff_resume(handoff=handoff, actor=request.user, reply=data["reply"])
-        )
-
-    @_action_schema(HandoffActionPlanInput, "Post the action plan (provider team)")
-    @action(detail=True, methods=["post"], url_path="action-plan")
-    def action_plan(self, request, pk=None):
-        handoff = self._acting("action_plan")
-        data = self._input(HandoffActionPlanInput)
-        return self._respond(
-            services.handoff_post_action_plan(
-                handoff=handoff, actor=request.user, plan=data["plan"]
-            )
-        )
-
-    @_action_schema(HandoffResolveInput, "Resolve with a resolution note (provider team)")
-    @action(detail=True, methods=["post"])
-    def resolve(self, request, pk=None):
-        handoff = self._acting("resolve")
-        data = self._input(HandoffResolveInput)
-        return self._respond(
-            services.handoff_resolve(
-                handoff=handoff, actor=request.user, resolution=data["resolution"]
-            )
-        )
-
-    @_action_schema(HandoffReopenInput, "Reopen a resolved handoff (requesting team)")
-    @action(detail=True, methods=["post"])
-    def reopen(self, request, pk=None):
-        handoff = self._acting("reopen")
-        data = self._input(HandoffReopenInput)
-        return self._respond(
-            services.handoff_reopen(handoff=handoff, actor=request.user, reason=data["reason"])
-        )
-
-    @_action_schema(HandoffCloseInput, "Confirm a resolution and close")
-    @action(detail=True, methods=["post"])
-    def close(self, request, pk=None):
-        handoff = self._acting("close")
-        data = self._input(HandoffCloseInput)
-        return self._respond(
-            services.handoff_close(handoff=handoff, actor=request.user, comment=data["comment"])
-        )
-
-    @_action_schema(HandoffCancelInput, "Withdraw an open handoff")
-    @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
-        handoff = self._acting("cancel")
-        data = self._input(HandoffCancelInput)
-        return self._respond(
-            services.handoff_cancel(handoff=handoff, actor=request.user, reason=data["reason"])
-        )
-
-    @_action_schema(HandoffAssignInput, "Assign, unassign or claim (provider team)")
+    @_action_schema(HandoffAssignInput, actions.ACTIONS["assign"].summary)
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
         handoff = self._acting("assign")
@@ -348,7 +265,7 @@ class HandoffViewSet(
 
     @_action_schema(
         HandoffCommentInput,
-        "Add a comment to the timeline (returns the event)",
+        actions.ACTIONS["comment"].summary,
         response=HandoffEventSerializer,
         code=201,
     )
@@ -363,20 +280,6 @@ class HandoffViewSet(
         return Response(
             HandoffEventSerializer(event, context=self.get_serializer_context()).data,
             status.HTTP_201_CREATED,
-        )
-
-    @_action_schema(HandoffPriorityInput, "Change the priority, with a reason")
-    @action(detail=True, methods=["post"])
-    def priority(self, request, pk=None):
-        handoff = self._acting("priority")
-        data = self._input(HandoffPriorityInput)
-        return self._respond(
-            services.handoff_change_priority(
-                handoff=handoff,
-                actor=request.user,
-                priority=data["priority"],
-                reason=data["reason"],
-            )
         )
 
     @_action_schema(HandoffWatchInput, "Watch the handoff: hear of its changes")
@@ -404,3 +307,39 @@ class HandoffViewSet(
         page = self.paginate_queryset(selectors.timeline(handoff=handoff))
         data = HandoffEventSerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
+
+
+# The other actions of the table (apps.handoffs.actions), each the same few lines: check
+# who may act, read the body with its own input serializer, call the one service with it.
+# (Assign, which also claims, and comment, which answers with the event, are above.)
+INPUTS = {
+    "acknowledge": HandoffAcknowledgeInput,
+    "start": HandoffStartInput,
+    "action_plan": HandoffActionPlanInput,
+    "wait": HandoffWaitInput,
+    "resume": HandoffResumeInput,
+    "resolve": HandoffResolveInput,
+    "close": HandoffCloseInput,
+    "reopen": HandoffReopenInput,
+    "cancel": HandoffCancelInput,
+    "priority": HandoffPriorityInput,
+}
+
+
+def _service_action(name: str):
+    spec, body = actions.ACTIONS[name], INPUTS[name]
+
+    def act(self, request, pk=None):
+        handoff = self._acting(spec.permission)
+        data = self._input(body)
+        return self._respond(spec.service(handoff=handoff, actor=request.user, **data))
+
+    act.__name__ = name
+    act.__doc__ = spec.summary
+    return _action_schema(body, spec.summary)(
+        action(detail=True, methods=["post"], url_path=spec.slug)(act)
+    )
+
+
+for _name in INPUTS:
+    setattr(HandoffViewSet, _name, _service_action(_name))

@@ -19,7 +19,7 @@ from apps.accounts.models import User
 from apps.core.http import safe_next
 from apps.core.views import post_action
 
-from .. import permissions, selectors, services, watchers
+from .. import actions, permissions, selectors, services, watchers
 from ..forms import (
     ActionForm,
     AssignForm,
@@ -162,100 +162,62 @@ class Action:
     done: Callable[[Handoff, dict], str]
 
 
+def _page(name: str, form: type[ActionForm], done: Callable[[Handoff, dict], str]) -> Action:
+    """The page's side of an action of the table (apps.handoffs.actions)."""
+    spec = actions.ACTIONS[name]
+    return Action(spec.slug, form, spec.service, spec.permission, done)
+
+
 def _assigned(handoff: Handoff, kwargs: dict) -> str:
     who = kwargs["assignee"]
     return f"#{handoff.pk} assigned to {who.display_name}." if who else f"#{handoff.pk} unassigned."
 
 
 ACTIONS: dict[str, Action] = {
-    "acknowledge": Action(
+    "acknowledge": _page(
         "acknowledge",
         NoInputForm,
-        services.handoff_acknowledge,
-        "acknowledge",
         lambda h, kw: f"#{h.pk} acknowledged: the acknowledge clock has stopped.",
     ),
-    "start": Action(
-        "start",
-        NoInputForm,
-        services.handoff_start,
-        "start",
-        lambda h, kw: f"#{h.pk} is in progress.",
-    ),
-    "action_plan": Action(
-        "action-plan",
-        PlanForm,
-        services.handoff_post_action_plan,
+    "start": _page("start", NoInputForm, lambda h, kw: f"#{h.pk} is in progress."),
+    "action_plan": _page(
         "action_plan",
+        PlanForm,
         lambda h, kw: f"Action plan posted on #{h.pk}: its clock has stopped.",
     ),
-    "wait": Action(
+    "wait": _page(
         "wait",
         QuestionForm,
-        services.handoff_wait_on_requester,
-        "wait",
         lambda h, kw: f"#{h.pk} is waiting on {h.requesting_team}; the pausable clocks paused.",
     ),
-    "resume": Action(
+    "resume": _page(
         "resume",
         ReplyForm,
-        services.handoff_resume,
-        "resume",
         lambda h, kw: f"#{h.pk} is back in progress; the paused clocks run again.",
     ),
-    "resolve": Action(
+    "resolve": _page(
         "resolve",
         ResolutionForm,
-        services.handoff_resolve,
-        "resolve",
         lambda h, kw: f"#{h.pk} resolved; {h.requesting_team} confirms and closes it.",
     ),
-    "close": Action(
-        "close",
-        CloseForm,
-        services.handoff_close,
-        "close",
-        lambda h, kw: f"#{h.pk} closed.",
-    ),
-    "reopen": Action(
+    "close": _page("close", CloseForm, lambda h, kw: f"#{h.pk} closed."),
+    "reopen": _page(
         "reopen",
         ReasonForm,
-        services.handoff_reopen,
-        "reopen",
         lambda h, kw: f"#{h.pk} reopened; the resolve clock runs again from where it stopped.",
     ),
-    "cancel": Action(
-        "cancel",
-        ReasonForm,
-        services.handoff_cancel,
-        "cancel",
-        lambda h, kw: f"#{h.pk} cancelled.",
-    ),
-    "assign": Action("assign", AssignForm, services.handoff_assign, "assign", _assigned),
-    "claim": Action(
-        "claim",
-        NoInputForm,
-        services.handoff_claim,
-        "assign",
-        lambda h, kw: f"You took #{h.pk}.",
-    ),
-    "priority": Action(
+    "cancel": _page("cancel", ReasonForm, lambda h, kw: f"#{h.pk} cancelled."),
+    "assign": _page("assign", AssignForm, _assigned),
+    "claim": _page("claim", NoInputForm, lambda h, kw: f"You took #{h.pk}."),
+    "priority": _page(
         "priority",
         PriorityForm,
-        services.handoff_change_priority,
-        "priority",
         lambda h, kw: (
             f"#{h.pk} is now {kw['priority']}: the clocks keep the time used and take the "
             "new targets."
         ),
     ),
-    "comment": Action(
-        "comment",
-        CommentForm,
-        services.handoff_comment,
-        "comment",
-        lambda h, kw: f"Comment added to #{h.pk}.",
-    ),
+    "comment": _page("comment", CommentForm, lambda h, kw: f"Comment added to #{h.pk}."),
 }
 
 
