@@ -56,7 +56,7 @@ BATCH_SECONDS = 20.0
 # costs about 12 statements whatever its size: 8 handoffs keep it under 2 per step.
 GROUP = 50
 MIN_GROUP = 8
-GROUP_SECONDS = 0.1
+GROUP_SECONDS = 0.05
 MAX_BACKOFF = timedelta(hours=1)
 
 
