@@ -37,9 +37,7 @@ from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 
-from apps.accounts.models import User
 from apps.notifications import services as notifications
-from apps.teams.models import Team
 
 from .. import services as handoff_services
 from ..models import OPEN_STATUSES, Clock, ClockStatus, Handoff, SweepRun
@@ -52,10 +50,9 @@ BATCH_SIZE = 500
 BATCH_SECONDS = 20.0
 # Handoffs per transaction: a group is sized from the last one's pace to take about
 # GROUP_SECONDS, between MIN_GROUP and GROUP handoffs (a person waits at most for one
-# group's work; a loaded machine makes groups smaller, not transactions longer). A group
-# costs about 12 statements whatever its size: 8 handoffs keep it under 2 per step.
+# group's work; a loaded machine makes groups smaller, not transactions longer).
 GROUP = 50
-MIN_GROUP = 8
+MIN_GROUP = 2
 GROUP_SECONDS = 0.05
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -110,7 +107,7 @@ def sweep_due_clocks(
         by_handoff.setdefault(handoff_id, []).append(clock_id)
     batch = Batch(now, Contexts())
     pending = list(by_handoff.items())
-    size, start = min(group, MIN_GROUP), 0
+    size, start = min(group, 5), 0
     while start < len(pending):
         if time.perf_counter() - started > budget_seconds:
             result.more = True
@@ -130,7 +127,7 @@ def sweep_due_clocks(
             result.more = True
             break
         pace = (time.perf_counter() - began) / len(chunk)
-        size = min(group, max(MIN_GROUP, int(GROUP_SECONDS / pace) if pace > 0 else group))
+        size = max(MIN_GROUP, min(group, int(GROUP_SECONDS / pace) if pace > 0 else group))
     else:
         result.more = len(due) >= batch_size
     result.duration_ms = (time.perf_counter() - started) * 1000
@@ -139,30 +136,12 @@ def sweep_due_clocks(
 
 class Batch:
     """What a batch reads once for all its groups: the agreement versions' clock contexts,
-    the assignees and teams of its handoffs (a few people and teams for many handoffs),
     who a step naming a team or a role reaches, each calendar's next open hours."""
 
     def __init__(self, now: datetime, contexts: Contexts):
         self.now, self.contexts = now, contexts
-        self.users: dict[int, User] = {}
-        self.teams: dict[int, Team] = {}
         self.people: dict = {}
         self.opens: dict = {}
-
-    def attach(self, handoffs: list[Handoff]) -> None:
-        """Give each handoff its assignee and both teams: one query for the people and one
-        for the teams this batch has not met yet, none when it has met them all."""
-        users = {h.assignee_id for h in handoffs if h.assignee_id} - self.users.keys()
-        if users:
-            self.users.update(User.objects.in_bulk(users))
-        teams = {t for h in handoffs for t in (h.provider_team_id, h.requesting_team_id)}
-        if teams := teams - self.teams.keys():
-            self.teams.update(Team.objects.in_bulk(teams))
-        for handoff in handoffs:
-            if handoff.assignee_id:
-                handoff.assignee = self.users[handoff.assignee_id]
-            handoff.provider_team = self.teams[handoff.provider_team_id]
-            handoff.requesting_team = self.teams[handoff.requesting_team_id]
 
 
 def _add(result: SweepResult, done: SweepResult) -> None:
@@ -178,28 +157,21 @@ def _sweep_group(chunk: dict[int, list[int]], batch: Batch, result: SweepResult)
     now = batch.now
     result.groups += 1
     handoffs = list(
-        Handoff.objects.select_for_update(no_key=True, skip_locked=True)
+        Handoff.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
         .filter(pk__in=list(chunk))
+        .select_related("assignee", "provider_team", "requesting_team")
         .order_by("pk")
     )
     result.skipped += len(chunk) - len(handoffs)
     if not handoffs:
         return
-    # Every clock of the locked handoffs is locked (the services' order: the handoff, then
-    # all its clocks); only the due ones are read whole, after the lock (so as they are).
-    locked = list(
+    clocks: dict[int, list[Clock]] = {}
+    for clock in (
         Clock.objects.select_for_update(no_key=True)
         .filter(handoff_id__in=[h.pk for h in handoffs])
         .order_by("handoff_id", "pk")
-        .values_list("pk", flat=True)
-    )
-    wanted = {pk for h in handoffs for pk in chunk[h.pk]}
-    clocks: dict[int, list[Clock]] = {}
-    for clock in Clock.objects.filter(pk__in=[pk for pk in locked if pk in wanted]).order_by(
-        "handoff_id", "pk"
     ):
         clocks.setdefault(clock.handoff_id, []).append(clock)
-    batch.attach(handoffs)
     ledger = store.BatchLedger(batch.people, batch.opens)
     raises = []
     for handoff in handoffs:
