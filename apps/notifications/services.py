@@ -37,6 +37,30 @@ def coalesce_seconds() -> int:
     return int(getattr(settings, "NOTIFICATION_COALESCE_SECONDS", 60))
 
 
+def _email_wanted(users: list, kind: str) -> set[int]:
+    """Ids of the users who get `kind` by email: their choice, else the default."""
+    if not users:
+        return set()
+    chosen = dict(
+        NotificationPreference.objects.filter(
+            user__in=users, kind=kind, channel=Channel.EMAIL
+        ).values_list("user_id", "enabled")
+    )
+    return {
+        u.pk for u in users if u.email and chosen.get(u.pk, default_enabled(kind, Channel.EMAIL))
+    }
+
+
+def _webhook_wanted(team, kind: str) -> bool:
+    """Whether the team's webhook hears of `kind`: its leads' choice, else the default."""
+    chosen = (
+        TeamChannelPreference.objects.filter(team=team, kind=kind)
+        .values_list("enabled", flat=True)
+        .first()
+    )
+    return default_enabled(kind, Channel.WEBHOOK) if chosen is None else chosen
+
+
 def _held_for(user, start: datetime) -> datetime | None:
     """When a non-urgent email to `user` may go if it would go at `start`: None when
     `start` is inside their working hours (or they keep no quiet hours)."""
@@ -45,6 +69,32 @@ def _held_for(user, start: datetime) -> datetime | None:
     return quiet_hours.next_working_start(
         start, zone=user.time_zone, starts=user.work_starts, ends=user.work_ends
     )
+
+
+def _heads(users: list, subject_type: str, subject_id, now: datetime) -> dict[int, int]:
+    """For each user, their earliest unread inbox entry about the subject still open for
+    coalescing at `now` (created less than the coalescing window ago)."""
+    window = coalesce_seconds()
+    if not users or not subject_type or subject_id is None or window <= 0:
+        return {}
+    heads: dict[int, int] = {}
+    rows = (
+        Notification.objects.filter(
+            recipient__in=users,
+            channel=Channel.IN_APP,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            coalesced_into=None,
+            read_at=None,
+            created_at__gt=now - timedelta(seconds=window),
+            created_at__lte=now,
+        )
+        .order_by("created_at", "pk")
+        .values_list("recipient_id", "pk")
+    )
+    for recipient_id, pk in rows:
+        heads.setdefault(recipient_id, pk)
+    return heads
 
 
 def notify(
@@ -75,72 +125,17 @@ def notify(
     not wait (P1/P2 work filed, breaches, escalations): it is never held; the default is
     not urgent.
     """
-    return notify_many(
-        [
-            {
-                "kind": kind,
-                "title": title,
-                "body": body,
-                "url": url,
-                "dedup_base": dedup_base,
-                "recipients": recipients,
-                "team": team,
-                "urgent": urgent,
-                "deliver_after": deliver_after,
-                "subject_type": subject_type,
-                "subject_id": subject_id,
-            }
-        ],
-        now=now,
-    )
-
-
-def notify_many(requests: Iterable[dict], *, now: datetime) -> list[Notification]:
-    """What many notify() calls at `now` would do, in the order given, in a fixed number of
-    statements whatever their number: each request is notify()'s arguments but `now`
-    (the sweep's batch). The same rows, dedup keys, holds and coalescing: a person's
-    in-app row about a subject folds into their open entry, or else into the first one
-    this call creates for them about it. Returns the rows created, in id order."""
-    requests = [dict(r) for r in requests]
-    for request in requests:
-        if request["kind"] not in Kind.values:
-            raise ValueError(f"Unknown notification kind {request['kind']!r}")
-        request["recipients"] = list(
-            {u.pk: u for u in request.get("recipients", ()) if u is not None}.values()
-        )
-    users = list({u.pk: u for r in requests for u in r["recipients"]}.values())
-    kinds = {r["kind"] for r in requests}
-    by_email = _emails_wanted(users, kinds)
-    heads = _open_heads(users, requests, now)
-    webhooks = _webhooks_wanted(
-        [r["team"] for r in requests if r.get("team") is not None and r["team"].webhook_url],
-        kinds,
-    )
-    rows: list[Notification] = []
-    for request in requests:
-        rows += _rows(request, now, by_email, heads, webhooks)
-    created = _insert_new(rows, now)
-    _fold_together(created, heads)
-    for row in created:
-        if row.channel != Channel.IN_APP:
-            enqueue_delivery(row.pk, at=row.next_attempt_at, channel=row.channel)
-    return created
-
-
-def _rows(request: dict, now: datetime, by_email, heads, webhooks) -> list[Notification]:
-    """One request's rows (notify()'s)."""
-    kind, urgent, team = request["kind"], request.get("urgent", False), request.get("team")
-    deliver_after = request.get("deliver_after")
-    subject_type, subject_id = request.get("subject_type", ""), request.get("subject_id")
-    dedup_base = request["dedup_base"]
+    if kind not in Kind.values:
+        raise ValueError(f"Unknown notification kind {kind!r}")
+    users = list({u.pk: u for u in recipients if u is not None}.values())
     team_held = deliver_after if not urgent and deliver_after and deliver_after > now else None
     about_subject = bool(subject_type) and subject_id is not None
     email_at = now + timedelta(seconds=coalesce_seconds()) if about_subject else now
     common = {
         "kind": kind,
-        "title": request["title"][:200],
-        "body": request["body"],
-        "url": request["url"][:500],
+        "title": title[:200],
+        "body": body,
+        "url": url[:500],
         "subject_type": subject_type,
         "subject_id": subject_id,
         "created_at": now,
@@ -156,7 +151,9 @@ def _rows(request: dict, now: datetime, by_email, heads, webhooks) -> list[Notif
         )
 
     rows: list[Notification] = []
-    for user in request["recipients"]:
+    by_email = _email_wanted(users, kind)
+    heads = _heads(users, subject_type, subject_id, now)
+    for user in users:
         # The inbox row is delivered by being written.
         rows.append(
             Notification(
@@ -166,10 +163,10 @@ def _rows(request: dict, now: datetime, by_email, heads, webhooks) -> list[Notif
                 dedup_key=f"{dedup_base}:{Channel.IN_APP}:{user.pk}"[:255],
                 status=Status.SENT,
                 sent_at=now,
-                coalesced_into_id=heads.get((user.pk, subject_type, subject_id)),
+                coalesced_into_id=heads.get(user.pk),
             )
         )
-        if (user.pk, kind) in by_email:
+        if user.pk in by_email:
             held = team_held
             if not urgent:
                 held = _held_for(user, team_held or now) or held
@@ -182,7 +179,7 @@ def _rows(request: dict, now: datetime, by_email, heads, webhooks) -> list[Notif
                     dedup_key=f"{dedup_base}:{Channel.EMAIL}:{user.pk}"[:255],
                 )
             )
-    if team is not None and team.webhook_url and (team.pk, kind) in webhooks:
+    if team is not None and team.webhook_url and _webhook_wanted(team, kind):
         rows.append(
             outbound(
                 team_held,
@@ -192,109 +189,11 @@ def _rows(request: dict, now: datetime, by_email, heads, webhooks) -> list[Notif
                 dedup_key=f"{dedup_base}:{Channel.WEBHOOK}:team-{team.pk}"[:255],
             )
         )
-    return rows
-
-
-def _emails_wanted(users: list, kinds: set[str]) -> set[tuple[int, str]]:
-    """(user id, kind) for each user who gets that kind by email: their choice, else the
-    default; one query for all."""
-    if not users:
-        return set()
-    chosen = {
-        (user_id, kind): enabled
-        for user_id, kind, enabled in NotificationPreference.objects.filter(
-            user__in=users, kind__in=kinds, channel=Channel.EMAIL
-        ).values_list("user_id", "kind", "enabled")
-    }
-    return {
-        (u.pk, kind)
-        for u in users
-        if u.email
-        for kind in kinds
-        if chosen.get((u.pk, kind), default_enabled(kind, Channel.EMAIL))
-    }
-
-
-def _webhooks_wanted(teams: list, kinds: set[str]) -> set[tuple[int, str]]:
-    """(team id, kind) for each team whose webhook hears of that kind: its leads' choice,
-    else the default; one query for all."""
-    if not teams:
-        return set()
-    chosen = {
-        (team_id, kind): enabled
-        for team_id, kind, enabled in TeamChannelPreference.objects.filter(
-            team__in=teams, kind__in=kinds
-        ).values_list("team_id", "kind", "enabled")
-    }
-    return {
-        (team.pk, kind)
-        for team in teams
-        for kind in kinds
-        if chosen.get((team.pk, kind), default_enabled(kind, Channel.WEBHOOK))
-    }
-
-
-def _open_heads(users: list, requests: list[dict], now: datetime) -> dict[tuple, int]:
-    """For each (user, subject type, subject id) the requests speak of, the user's earliest
-    unread inbox entry about the subject still open for coalescing at `now` (created less
-    than the coalescing window ago); one query for all."""
-    window = coalesce_seconds()
-    subjects = {
-        (r.get("subject_type", ""), r.get("subject_id"))
-        for r in requests
-        if r.get("subject_type") and r.get("subject_id") is not None and r["recipients"]
-    }
-    if not users or not subjects or window <= 0:
-        return {}
-    wanted = {
-        (u.pk, *subject)
-        for r in requests
-        for u in r["recipients"]
-        for subject in [(r.get("subject_type", ""), r.get("subject_id"))]
-        if subject in subjects
-    }
-    rows = (
-        Notification.objects.filter(
-            recipient__in={pk for pk, _, _ in wanted},
-            channel=Channel.IN_APP,
-            subject_type__in={t for t, _ in subjects},
-            subject_id__in={i for _, i in subjects},
-            coalesced_into=None,
-            read_at=None,
-            created_at__gt=now - timedelta(seconds=window),
-            created_at__lte=now,
-        )
-        .order_by("created_at", "pk")
-        .values_list("recipient_id", "subject_type", "subject_id", "pk")
-    )
-    heads: dict[tuple, int] = {}
-    for recipient_id, subject_type, subject_id, pk in rows:
-        if (recipient_id, subject_type, subject_id) in wanted:
-            heads.setdefault((recipient_id, subject_type, subject_id), pk)
-    return heads
-
-
-def _fold_together(created: list[Notification], heads: dict[tuple, int]) -> None:
-    """In-app rows of one call to one person about one subject that found no open entry:
-    the first created is the entry, the later ones fold into it (as they would, one
-    notify() after another). One UPDATE, only when there are such rows."""
-    if coalesce_seconds() <= 0:
-        return
-    first: dict[tuple, int] = {}
-    folded = []
-    for row in created:  # in id order
-        if row.channel != Channel.IN_APP or not row.subject_type or row.subject_id is None:
-            continue
-        key = (row.recipient_id, row.subject_type, row.subject_id)
-        if key in heads or row.coalesced_into_id is not None:
-            continue
-        if key in first:
-            row.coalesced_into_id = first[key]
-            folded.append(row)
-        else:
-            first[key] = row.pk
-    if folded:
-        Notification.objects.bulk_update(folded, ["coalesced_into_id"])
+    created = _insert_new(rows, now)
+    for row in created:
+        if row.channel != Channel.IN_APP:
+            enqueue_delivery(row.pk, at=row.next_attempt_at, channel=row.channel)
+    return created
 
 
 @transaction.atomic
@@ -313,10 +212,7 @@ def _insert_new(rows: list[Notification], now: datetime) -> list[Notification]:
             "dedup_key", flat=True
         )
     )
-    fresh: dict[str, Notification] = {}
-    for row in rows:  # the first of one key wins, as it would one call after another
-        if row.dedup_key not in existing:
-            fresh.setdefault(row.dedup_key, row)
+    fresh = {r.dedup_key: r for r in rows if r.dedup_key not in existing}
     if not fresh:
         return []
     Notification.objects.bulk_create(list(fresh.values()), ignore_conflicts=True)

@@ -32,7 +32,7 @@ from apps.notifications.models import Channel, Notification
 from ..models import Clock, ClockStatus, EventKind, Handoff
 from . import arithmetic, rollups, store
 from .notices import URGENT_PRIORITIES, Notice, Outbox, recipients
-from .store import AT_ONCE, ClockContext, Contexts, Ledger
+from .store import ClockContext, Contexts
 
 LIVE = (ClockStatus.RUNNING, ClockStatus.PAUSED)
 
@@ -66,13 +66,25 @@ def _due(clock: Clock, ctx: ClockContext, now: datetime, kind: str) -> arithmeti
     return next((r for r in fire if r.kind == kind), None)
 
 
-def _escalation_notices(outbox: Outbox, clock: Clock, rung, fired: Fired, now, ledger) -> list:
+def _claim_percent(clock: Clock, percent: int) -> bool:
+    """Move `fired_percent` up to `percent`, once: a step is recorded by one caller only."""
+    if percent <= clock.fired_percent:
+        return False
+    if not Clock.objects.filter(pk=clock.pk, fired_percent=clock.fired_percent).update(
+        fired_percent=percent
+    ):
+        return False
+    clock.fired_percent = percent
+    return True
+
+
+def _escalation_notices(outbox: Outbox, clock: Clock, rung, fired: Fired, now) -> list:
     """Notices and timeline events of a rung's escalation steps."""
     handoff = clock.handoff
     metric = clock.get_metric_display()
     events = []
     for step in rung.steps:
-        people = recipients(handoff, step.notify, user=step.user, memo=ledger.people)
+        people = recipients(handoff, step.notify, user=step.user)
         events.append(
             store.clock_event(
                 handoff,
@@ -113,13 +125,12 @@ def clock_warn(
     context: ClockContext | None = None,
     outbox: Outbox | None = None,
     fired: Fired | None = None,
-    ledger: Ledger = AT_ONCE,
 ) -> bool:
     """Fire the warning (or the ladder's steps at the warning threshold) if it is what is
     due on the clock at `now`; once."""
     ctx = _context(clock, context)
     rung = _due(clock, ctx, now, "warning")
-    return rung is not None and _fire_early(clock, ctx, rung, now, outbox, fired, ledger)
+    return rung is not None and _fire_early(clock, ctx, rung, now, outbox, fired)
 
 
 def clock_escalate(
@@ -129,16 +140,15 @@ def clock_escalate(
     context: ClockContext | None = None,
     outbox: Outbox | None = None,
     fired: Fired | None = None,
-    ledger: Ledger = AT_ONCE,
 ) -> bool:
     """Fire the escalation steps due on the clock at `now` (the highest due rung); once."""
     ctx = _context(clock, context)
     rung = _due(clock, ctx, now, "escalation")
-    return rung is not None and _fire_early(clock, ctx, rung, now, outbox, fired, ledger)
+    return rung is not None and _fire_early(clock, ctx, rung, now, outbox, fired)
 
 
-def _fire_early(clock, ctx, rung, now, outbox, fired, ledger: Ledger = AT_ONCE) -> bool:
-    if not ledger.claim_percent(clock, rung.percent):
+def _fire_early(clock, ctx, rung, now, outbox, fired) -> bool:
+    if not _claim_percent(clock, rung.percent):
         return False
     box = outbox or Outbox(clock.handoff, clock)
     fired = fired if fired is not None else Fired()
@@ -154,7 +164,7 @@ def _fire_early(clock, ctx, rung, now, outbox, fired, ledger: Ledger = AT_ONCE) 
                 kind="warning",
                 percent=rung.percent,
                 title=f"At risk: {metric} of #{handoff.pk} at {rung.percent} %",
-                recipients=recipients(handoff, Notify.ASSIGNEE, memo=ledger.people),
+                recipients=recipients(handoff, Notify.ASSIGNEE),
                 team=None,
                 urgent=handoff.priority in URGENT_PRIORITIES,
             )
@@ -163,11 +173,11 @@ def _fire_early(clock, ctx, rung, now, outbox, fired, ledger: Ledger = AT_ONCE) 
     else:
         if rung.kind == "warning":
             fired.warnings += 1
-        events += _escalation_notices(box, clock, rung, fired, now, ledger)
+        events += _escalation_notices(box, clock, rung, fired, now)
     fired.percents.append(rung.percent)
-    ledger.record(events)
+    store.record(events)
     if outbox is None:
-        ledger.send(box, now)
+        box.send(now)
     return True
 
 
@@ -179,7 +189,6 @@ def clock_breach(
     outbox: Outbox | None = None,
     fired: Fired | None = None,
     escalate: bool = True,
-    ledger: Ledger = AT_ONCE,
 ) -> bool:
     """Record the breach of a clock past its target, once: when it went over, a timeline
     event, the breach notice, and (`escalate`) the ladder's steps at 100 %."""
@@ -193,8 +202,13 @@ def clock_breach(
         return False
     moment = arithmetic.breach_moment(clock, hours, now)
     previous = clock.fired_percent
-    if not ledger.claim_breach(clock, moment, max(previous, arithmetic.BREACH_PERCENT)):
+    percent = max(previous, arithmetic.BREACH_PERCENT)
+    if not Clock.objects.filter(pk=clock.pk, breached_at__isnull=True).update(
+        breached_at=moment, fired_percent=percent
+    ):
         return False  # recorded meanwhile by someone else
+    clock.breached_at = moment
+    clock.fired_percent = percent
     box = outbox or Outbox(clock.handoff, clock)
     fired = fired if fired is not None else Fired()
     handoff = clock.handoff
@@ -214,7 +228,7 @@ def clock_breach(
             kind="breach",
             percent=arithmetic.BREACH_PERCENT,
             title=f"Breached: {clock.get_metric_display()} target of #{handoff.pk}",
-            recipients=recipients(handoff, Notify.ASSIGNEE, memo=ledger.people),
+            recipients=recipients(handoff, Notify.ASSIGNEE),
             team=handoff.provider_team,
             urgent=True,
         )
@@ -223,21 +237,18 @@ def clock_breach(
     fired.percents.append(arithmetic.BREACH_PERCENT)
     if escalate and previous < arithmetic.BREACH_PERCENT:
         events += _escalation_notices(
-            box, clock, _rung(ctx, clock, arithmetic.BREACH_PERCENT), fired, now, ledger
+            box, clock, _rung(ctx, clock, arithmetic.BREACH_PERCENT), fired, now
         )
-    ledger.record(events)
+    store.record(events)
     if outbox is None:
-        ledger.send(box, now)
+        box.send(now)
     return True
 
 
-def clock_advance(
-    *, clock: Clock, now: datetime, context: ClockContext | None = None, ledger: Ledger = AT_ONCE
-) -> Fired:
+def clock_advance(*, clock: Clock, now: datetime, context: ClockContext | None = None) -> Fired:
     """Fire what is due on a running clock at `now` — the sweep's unit of work, under the
-    handoff's lock — and store its next step (`ledger`: at once, or gathered with a
-    batch's). A priority raise the steps ask for is the caller's (it is a change of the
-    handoff, not of this clock)."""
+    handoff's lock — and store its next step. A priority raise the steps ask for is the
+    caller's (it is a change of the handoff, not of this clock)."""
     ctx = _context(clock, context)
     hours = ctx.hours(clock.around_the_clock)
     fired = Fired()
@@ -245,17 +256,17 @@ def clock_advance(
     outbox = Outbox(clock.handoff, clock)
     for rung in fire:
         if rung.kind == "breach":
-            clock_breach(
-                clock=clock, now=now, context=ctx, outbox=outbox, fired=fired, ledger=ledger
-            )
+            clock_breach(clock=clock, now=now, context=ctx, outbox=outbox, fired=fired)
         else:
-            _fire_early(clock, ctx, rung, now, outbox, fired, ledger)
+            _fire_early(clock, ctx, rung, now, outbox, fired)
     if passed > clock.fired_percent:
         # Rungs passed over (stale warnings below a breach, steps a raise skipped).
-        ledger.claim_percent(clock, passed)
-    ledger.send(outbox, now)
+        _claim_percent(clock, passed)
+    outbox.send(now)
     ctx.refresh(clock)
-    ledger.advanced(clock)
+    Clock.objects.filter(pk=clock.pk).update(
+        next_step_at=clock.next_step_at, breach_at=clock.breach_at, sweep_failures=0
+    )
     return fired
 
 

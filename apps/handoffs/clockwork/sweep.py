@@ -3,26 +3,19 @@
 Work grows with what is due, not with what runs: the sweep reads only running clocks whose
 `next_step_at` has passed (partial index), a batch at a time.
 
-Sweeps and people never wait on each other, and each step fires once:
-- a batch (at most 500 clocks) is worked in groups of at most GROUP handoffs, one short
-  transaction per group: lock the group's handoffs `FOR NO KEY UPDATE SKIP LOCKED` (with
-  the assignee and both teams), then their clocks — the order the services use — so a
-  person acting on a handoff waits at most for one group's work (a few tens of ms), and a
-  handoff someone is acting on is skipped this round (it stays due; the next sweep takes
-  it);
-- in a group, the steps are decided on the locked clocks in memory and written in a few
-  statements whatever the group's size (store.BatchLedger): one UPDATE of the claims and
-  next steps, conditional on every clock still being as read under the lock (any number
-  of sweeps at once fire each step once; notifications carry unique dedup keys as well),
-  one INSERT of the timeline events, one batch notify (notify_many);
-- the priority raise a step asks for runs inside the group's transaction, under the
-  locks already held, after the group's writes, in a savepoint: if it cannot be applied
-  the step still stands;
-- a group that fails is rolled back whole and worked again one handoff at a time, each in
-  its own transaction with conditional UPDATEs per step (the path the sweep always took):
-  a handoff that fails there is rolled back alone, recorded on the SweepRun with its
-  error, and retried with backoff (`sweep_failures`) instead of staying first in line;
-- a batch stops taking new groups when its time budget is spent; the task runs the
+Sweeps and people never wait on each other:
+- one short transaction per handoff: lock the handoff `FOR NO KEY UPDATE SKIP LOCKED`,
+  then its clocks — the order the services use — so a person acting on a handoff waits
+  at most for one handoff's work, and a handoff someone is acting on is skipped this
+  round (it stays due; the next sweep takes it);
+- the priority raise a step asks for runs inside that handoff's transaction, under the
+  locks already held, in a savepoint: if it cannot be applied the step still stands;
+- each step is claimed with a conditional UPDATE (`fired_percent`, `breached_at IS NULL`)
+  and notifications carry unique dedup keys: any number of sweeps at once fire each step
+  once;
+- a clock that fails is rolled back alone, recorded on the SweepRun with its error,
+  and retried with backoff (`sweep_failures`) instead of staying first in line;
+- a batch stops taking new handoffs when its time budget is spent; the task runs the
   next batch as a new task (its own time limit).
 """
 
@@ -37,10 +30,8 @@ from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 
-from apps.notifications import services as notifications
-
 from .. import services as handoff_services
-from ..models import OPEN_STATUSES, Clock, ClockStatus, Handoff, SweepRun
+from ..models import OPEN_STATUSES, Clock, ClockStatus, SweepRun
 from . import services, store
 from .store import Contexts
 
@@ -48,12 +39,6 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 BATCH_SECONDS = 20.0
-# Handoffs per transaction: a group is sized from the last one's pace to take about
-# GROUP_SECONDS, between MIN_GROUP and GROUP handoffs (a person waits at most for one
-# group's work; a loaded machine makes groups smaller, not transactions longer).
-GROUP = 50
-MIN_GROUP = 2
-GROUP_SECONDS = 0.05
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -66,7 +51,6 @@ class SweepResult:
     raised: int = 0
     skipped: int = 0  # handoffs someone else held: due again next time
     more: bool = False  # the batch ended with clocks still due
-    groups: int = 0  # transactions taken by groups of handoffs
     duration_ms: float = 0.0
     fired: list[tuple[int, str, int]] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
@@ -82,15 +66,11 @@ def backoff(failures: int) -> timedelta:
 
 
 def sweep_due_clocks(
-    *,
-    now: datetime,
-    batch_size: int = BATCH_SIZE,
-    budget_seconds: float = BATCH_SECONDS,
-    group: int = GROUP,
+    *, now: datetime, batch_size: int = BATCH_SIZE, budget_seconds: float = BATCH_SECONDS
 ) -> SweepResult:
     """Advance the running clocks whose next step is due at `now`: one batch of at most
-    `batch_size` clocks within `budget_seconds`, `group` handoffs per transaction;
-    `result.more` says whether clocks are still due."""
+    `batch_size` clocks within `budget_seconds`; `result.more` says whether clocks are
+    still due."""
     started = time.perf_counter()
     result = SweepResult()
     # Load the URLconf (notification links) before any handoff is locked: the first
@@ -105,138 +85,21 @@ def sweep_due_clocks(
     by_handoff: dict[int, list[int]] = {}
     for clock_id, handoff_id in due:
         by_handoff.setdefault(handoff_id, []).append(clock_id)
-    batch = Batch(now, Contexts())
-    pending = list(by_handoff.items())
-    size, start = min(group, 5), 0
-    while start < len(pending):
+    contexts = Contexts()
+    for handoff_id, clock_ids in by_handoff.items():
         if time.perf_counter() - started > budget_seconds:
             result.more = True
             break
-        chunk = dict(pending[start : start + size])
-        start += size
-        began, done = time.perf_counter(), SweepResult()
         try:
             with transaction.atomic():
-                _sweep_group(chunk, batch, done)
-        except Exception:  # rolled back whole: its handoffs again, one at a time
-            logger.exception("clock sweep: a group failed; taking it one handoff at a time")
-            done = SweepResult()
-            _sweep_one_by_one(chunk, batch, done, started, budget_seconds)
-        _add(result, done)
-        if done.more:
-            result.more = True
-            break
-        pace = (time.perf_counter() - began) / len(chunk)
-        size = max(MIN_GROUP, min(group, int(GROUP_SECONDS / pace) if pace > 0 else group))
+                _sweep_handoff(handoff_id, clock_ids, now, contexts, result)
+        except Exception as exc:  # one clock must never stop the sweep
+            logger.exception("clock sweep: handoff %s failed", handoff_id)
+            _failed(handoff_id, clock_ids, now, exc, result)
     else:
         result.more = len(due) >= batch_size
     result.duration_ms = (time.perf_counter() - started) * 1000
     return result
-
-
-class Batch:
-    """What a batch reads once for all its groups: the agreement versions' clock contexts,
-    who a step naming a team or a role reaches, each calendar's next open hours."""
-
-    def __init__(self, now: datetime, contexts: Contexts):
-        self.now, self.contexts = now, contexts
-        self.people: dict = {}
-        self.opens: dict = {}
-
-
-def _add(result: SweepResult, done: SweepResult) -> None:
-    for name in ("clocks", "warnings", "breaches", "escalations", "raised", "skipped", "groups"):
-        setattr(result, name, getattr(result, name) + getattr(done, name))
-    result.fired += done.fired
-    result.errors += done.errors
-
-
-def _sweep_group(chunk: dict[int, list[int]], batch: Batch, result: SweepResult) -> None:
-    """One transaction: lock the group's free handoffs and their clocks, fire what is due
-    on them in memory, write it in a few statements, then the priority raises."""
-    now = batch.now
-    result.groups += 1
-    handoffs = list(
-        Handoff.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
-        .filter(pk__in=list(chunk))
-        .select_related("assignee", "provider_team", "requesting_team")
-        .order_by("pk")
-    )
-    result.skipped += len(chunk) - len(handoffs)
-    if not handoffs:
-        return
-    clocks: dict[int, list[Clock]] = {}
-    for clock in (
-        Clock.objects.select_for_update(no_key=True)
-        .filter(handoff_id__in=[h.pk for h in handoffs])
-        .order_by("handoff_id", "pk")
-    ):
-        clocks.setdefault(clock.handoff_id, []).append(clock)
-    ledger = store.BatchLedger(batch.people, batch.opens)
-    raises = []
-    for handoff in handoffs:
-        ctx = batch.contexts[handoff.agreement_id]
-        raise_priority = False
-        for clock in _due(clocks.get(handoff.pk, []), chunk[handoff.pk], now):
-            clock.handoff = handoff
-            ledger.hold(clock)
-            fired = services.clock_advance(clock=clock, now=now, context=ctx, ledger=ledger)
-            _tally(result, clock, fired)
-            raise_priority |= fired.raise_priority
-        if raise_priority and handoff.status in OPEN_STATUSES:
-            raises.append(handoff)
-    ledger.flush()
-    notifications.notify_many(ledger.deliveries, now=now)
-    for handoff in raises:
-        _raise(handoff, chunk[handoff.pk], now, result)
-
-
-def _due(clocks: list[Clock], clock_ids: list[int], now: datetime) -> list[Clock]:
-    """The clocks still due once locked (another sweep or a person may have moved them)."""
-    return [
-        c
-        for c in clocks
-        if c.pk in clock_ids
-        and c.status == ClockStatus.RUNNING
-        and c.next_step_at
-        and c.next_step_at <= now
-    ]
-
-
-def _tally(result: SweepResult, clock: Clock, fired) -> None:
-    result.clocks += 1
-    result.warnings += fired.warnings
-    result.breaches += fired.breaches
-    result.escalations += fired.escalations
-    result.fired += [(clock.pk, clock.metric, p) for p in fired.percents]
-
-
-def _raise(handoff, clock_ids, now: datetime, result: SweepResult) -> None:
-    try:
-        with transaction.atomic():
-            if handoff_services.handoff_raise_priority(handoff=handoff, now=now):
-                result.raised += 1
-    except Exception as exc:
-        # The steps stand; the raise is reported (an agreement saved before raise
-        # steps were validated may have no higher priority).
-        logger.warning("clock sweep: could not raise #%s: %s", handoff.pk, exc)
-        result.errors.append(
-            {"handoff": handoff.pk, "clocks": clock_ids, "error": f"raise: {exc}"[:500]}
-        )
-
-
-def _sweep_one_by_one(chunk, batch: Batch, result: SweepResult, started, budget) -> None:
-    """A failed group again, one handoff per transaction, each step its own claim."""
-    for handoff_id, clock_ids in chunk.items():
-        if time.perf_counter() - started > budget:
-            result.more = True
-            return
-        try:
-            with transaction.atomic():
-                _sweep_handoff(handoff_id, clock_ids, batch.now, batch.contexts, result)
-        except Exception as exc:  # one clock must never stop the sweep
-            logger.exception("clock sweep: handoff %s failed", handoff_id)
-            _failed(handoff_id, clock_ids, batch.now, exc, result)
 
 
 def _sweep_handoff(handoff_id, clock_ids, now, contexts, result: SweepResult) -> None:
@@ -244,15 +107,37 @@ def _sweep_handoff(handoff_id, clock_ids, now, contexts, result: SweepResult) ->
     if handoff is None:
         result.skipped += 1
         return
+    clocks = [
+        c
+        for c in store.lock_clocks(handoff_id)
+        if c.pk in clock_ids
+        and c.status == ClockStatus.RUNNING
+        and c.next_step_at
+        and c.next_step_at <= now
+    ]
     ctx = contexts[handoff.agreement_id]
     raise_priority = False
-    for clock in _due(store.lock_clocks(handoff_id), clock_ids, now):
+    for clock in clocks:
         clock.handoff = handoff
         fired = services.clock_advance(clock=clock, now=now, context=ctx)
-        _tally(result, clock, fired)
+        result.clocks += 1
+        result.warnings += fired.warnings
+        result.breaches += fired.breaches
+        result.escalations += fired.escalations
+        result.fired += [(clock.pk, clock.metric, p) for p in fired.percents]
         raise_priority |= fired.raise_priority
     if raise_priority and handoff.status in OPEN_STATUSES:
-        _raise(handoff, clock_ids, now, result)
+        try:
+            with transaction.atomic():
+                if handoff_services.handoff_raise_priority(handoff=handoff, now=now):
+                    result.raised += 1
+        except Exception as exc:
+            # The steps stand; the raise is reported (an agreement saved before raise
+            # steps were validated may have no higher priority).
+            logger.warning("clock sweep: could not raise #%s: %s", handoff_id, exc)
+            result.errors.append(
+                {"handoff": handoff_id, "clocks": clock_ids, "error": f"raise: {exc}"[:500]}
+            )
 
 
 def _failed(handoff_id, clock_ids, now, exc, result: SweepResult) -> None:
