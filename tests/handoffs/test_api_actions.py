@@ -1,7 +1,11 @@
 """Every handoff action through the API: the happy path, 409 when the status does not
 allow it, 403 for the wrong side, 404 for anyone outside the two teams, 400 for bad input."""
 
+from zoneinfo import ZoneInfo
+
 import pytest
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.handoffs import services
@@ -426,3 +430,17 @@ def test_anonymous_callers_are_told_to_authenticate(handoff):
     response = APIClient().post(f"{URL}{handoff.pk}/acknowledge/", {}, format="json")
     assert response.status_code == 401
     assert status_of(handoff) == Status.NEW
+
+
+def test_a_conflict_names_the_time_in_the_token_users_zone(handoff, provider_member, provider_lead):
+    provider_lead.time_zone = "Asia/Kolkata"
+    provider_lead.save(update_fields=["time_zone"])
+    services.handoff_acknowledge(handoff=handoff, actor=provider_member, now=MONDAY_10)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=provider_lead)}")
+
+    response = client.post(f"{URL}{handoff.pk}/acknowledge/", {}, format="json")
+
+    assert response.status_code == 409
+    acknowledged = timezone.localtime(MONDAY_10, ZoneInfo("Asia/Kolkata"))
+    assert f"at {acknowledged:%H:%M} IST;" in response.json()["detail"]
