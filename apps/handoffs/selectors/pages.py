@@ -1,22 +1,37 @@
 """The queue page's rows: a page of a queue read as columns in one query (with its count
-capped at COUNT_CAP), the rows' running and paused clocks in one, each row read with the one
-verdict (`ClockReader`) and, on the requester's side, when a resolution closes unless
-confirmed (`ConfirmationClock`). No model instance per row: bench/queue_page.py."""
+capped at COUNT_CAP and each row's current clock as a JSON column), the calendars' hours
+and holidays in two, each row read with the one verdict (`ClockReader`) and, on the
+requester's side, when a resolution closes unless confirmed (`ConfirmationClock`). No model
+instance per row: bench/queue_page.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.core.exceptions import EmptyResultSet
-from django.db.models import TextField, Value, prefetch_related_objects
-from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast
+from django.db import connections
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    Field,
+    IntegerField,
+    JSONField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.expressions import Expression, RawSQL
+from django.db.models.functions import JSONObject
 
-from apps.agreements.models import Agreement
-from apps.calendars.models import BusinessCalendar
+from apps.agreements.models import Agreement, ExceptionWindow
+from apps.calendars.models import BusinessCalendar, Holiday, OpeningInterval
 
-from ..models import OPEN_STATUSES, Clock, ClockStatus, Status
+from ..models import OPEN_STATUSES, Clock, ClockStatus, Handoff, Status
 from . import ClockReader, ConfirmationClock, windows_for
 
 # Beyond this many rows a queue says "1,000+" instead of counting every open row; a page
@@ -59,7 +74,6 @@ OUTGOING_COLUMNS = (
 )
 # What reading a clock needs (arithmetic.consumed_at and verdict): figures and moments.
 CLOCK_FIGURES = (
-    "handoff_id",
     "metric",
     "status",
     "target_seconds",
@@ -73,7 +87,6 @@ CLOCK_MOMENTS = ("segment_started_at", "due_at", "warning_at", "breach_at", "bre
 class ClockFigures:
     """What a queue row reads of a clock (the `Clock` fields of the same names)."""
 
-    handoff_id: int
     metric: str
     status: str
     target_seconds: int | None
@@ -87,7 +100,8 @@ class ClockFigures:
 
 
 def _moment(text: str | None) -> datetime | None:
-    """A moment the database gave as text: PostgreSQL's carries its offset, SQLite's is UTC."""
+    """A moment the database gave as JSON text: PostgreSQL's carries its offset, SQLite's
+    is UTC."""
     if text is None:
         return None
     moment = datetime.fromisoformat(text)
@@ -118,6 +132,8 @@ class QueueRow:
     resolved_at: datetime | None
     agreement: Agreement  # an Agreement carrying the settings and calendar the clocks need
     provider_calendar: BusinessCalendar | None
+    clock: ClockFigures | None  # the clock the row reads (`_current_clock`), if any
+    windows: bool  # the provider team has approved exception windows (`_has_windows`)
 
     @property
     def is_open(self) -> bool:
@@ -172,16 +188,15 @@ def _page_number(requested) -> int | None:
 
 def queue_page(queryset, requested, *, per_page: int, now: datetime, inbound: bool):
     """A page of a queue (`queue` or `outgoing`'s filtered queryset) and its rows. A page
-    within the cap: its rows' columns and the count capped at COUNT_CAP in one query. A page
-    past the cap (or "last", or past the end): an exact count, then the rows, a page in the
-    second half read from the end, not past every row before it. Then the rows' running
-    and paused clocks in one query, the calendars' hours and holidays in two."""
+    within the cap: its rows' columns, each row's current clock and the count capped at
+    COUNT_CAP in one query. A page past the cap (or "last", or past the end): an exact
+    count, then the rows, a page in the second half read from the end, not past every row
+    before it. Then the calendars' hours and holidays in two queries."""
     number = _page_number(requested)
-    columns = _columns(inbound)
     if number is not None and number <= COUNT_CAP // per_page:
         start = (number - 1) * per_page
         values = list(
-            queryset.values(*columns, capped_count=_capped_count(queryset))[
+            _values(queryset, inbound, capped_count=_capped_count(queryset))[
                 start : start + per_page
             ]
         )
@@ -197,10 +212,10 @@ def queue_page(queryset, requested, *, per_page: int, now: datetime, inbound: bo
     start = (number - 1) * per_page
     if start > count // 2:
         end = min(start + per_page, count)
-        values = list(queryset.reverse().values(*columns)[count - end : count - start])
+        values = list(_values(queryset.reverse(), inbound)[count - end : count - start])
         values.reverse()
     else:
-        values = list(queryset.values(*columns)[start : start + per_page])
+        values = list(_values(queryset, inbound)[start : start + per_page])
     page = QueuePage(number, _rows(values, inbound=inbound), count, False, per_page)
     return page, read_queue_rows(page.rows, now, requester=not inbound)
 
@@ -215,14 +230,77 @@ def _capped_count(queryset) -> RawSQL | Value:
     return RawSQL(f"SELECT COUNT(*) FROM ({sql}) capped", params)  # noqa: S608, S611 - the ORM's SQL
 
 
-def _columns(inbound: bool) -> tuple[str, ...]:
-    return ROW_COLUMNS + (INBOUND_COLUMNS if inbound else OUTGOING_COLUMNS)
+def _values(queryset, inbound: bool, **extra):
+    """The rows' columns (`ROW_COLUMNS` and those of the queue's side), their current
+    clocks and whether their teams have exception windows, as `.values()` dicts."""
+    columns = ROW_COLUMNS + (INBOUND_COLUMNS if inbound else OUTGOING_COLUMNS)
+    return queryset.values(
+        *columns,
+        clock=_compiled(queryset.db, "clock", _current_clock),
+        windows=_compiled(queryset.db, "windows", _has_windows),
+        **extra,
+    )
+
+
+def _has_windows() -> Exists:
+    """Whether the row's provider team has ever had an exception window approved: most
+    have none, and then their clocks' hours need no windows query (`windows_for`)."""
+    return Exists(
+        ExceptionWindow.objects.approved().filter(provider_team_id=OuterRef("provider_team_id"))
+    )
+
+
+def _current_clock() -> Subquery:
+    """The clock a row reads, as a JSON column: the running clock due soonest, else the
+    first paused one in metric order — `ClockReader.current`'s choice, made by the database
+    so that a page's clocks cost no query of their own (its index on (handoff, metric)
+    finds a row's two or three clocks)."""
+    running = Q(status=ClockStatus.RUNNING)
+    clocks = (
+        Clock.objects.filter(handoff_id=OuterRef("pk"))
+        .filter((running & Q(due_at__isnull=False)) | Q(status=ClockStatus.PAUSED))
+        .order_by(
+            Case(When(running, then=Value(0)), default=Value(1), output_field=IntegerField()),
+            Case(When(running, then=F("due_at"))),
+            "metric",
+        )
+        .values(figures=JSONObject(**{name: F(name) for name in CLOCK_FIGURES + CLOCK_MOMENTS}))
+    )
+    return Subquery(clocks[:1], output_field=JSONField())
+
+
+# (vendor, name) -> the SQL, parameters and type of a column of the rows query.
+_COMPILED: dict[tuple[str, str], tuple[str, tuple, Field]] = {}
+
+
+def _compiled(using: str, name: str, column: Callable[[], Expression]) -> RawSQL:
+    """A correlated subquery of the rows query (`column()`, which reads the handoff's own
+    columns only), compiled once per process and database vendor: its SQL never changes,
+    and building and compiling it again cost each page about a millisecond of ORM work."""
+    connection = connections[using]
+    key = (connection.vendor, name)
+    if key not in _COMPILED:
+        query = Handoff.objects.all().query
+        expression = column().resolve_expression(query)
+        compiler = query.get_compiler(connection=connection)
+        _COMPILED[key] = (*compiler.compile(expression), expression.output_field)
+    sql, params, output_field = _COMPILED[key]
+    return RawSQL(sql, params, output_field=output_field)  # noqa: S611 - the ORM's SQL
 
 
 def queue_rows(queryset, *, now: datetime, inbound: bool) -> list[dict]:
     """The read queue rows of these handoffs (one, re-read after an htmx action)."""
-    rows = _rows(list(queryset.values(*_columns(inbound))), inbound=inbound)
+    rows = _rows(list(_values(queryset, inbound)), inbound=inbound)
     return read_queue_rows(rows, now, requester=not inbound)
+
+
+def _clock(figures: dict | None) -> ClockFigures | None:
+    if figures is None:
+        return None
+    return ClockFigures(
+        *(figures[name] for name in CLOCK_FIGURES),
+        *(_moment(figures[name]) for name in CLOCK_MOMENTS),
+    )
 
 
 def _rows(values: list[dict], *, inbound: bool) -> list[QueueRow]:
@@ -280,32 +358,44 @@ def _rows(values: list[dict], *, inbound: bool) -> list[QueueRow]:
                 resolved_at=v["resolved_at"],
                 agreement=agreement,
                 provider_calendar=provider_calendar,
+                clock=_clock(v["clock"]),
+                windows=v["windows"],
             )
         )
-    if calendars:
-        prefetch_related_objects(list(calendars.values()), "intervals", "holidays")
+    _load_hours(calendars)
     return rows
+
+
+def _load_hours(calendars: dict[int, BusinessCalendar]) -> None:
+    """The calendars' opening intervals and holidays, put where `prefetch_related` would
+    put them: a query for each, with no join and no sort (their models' default order joins
+    the calendar for its name; `BusinessCalendar.weekly` sorts the intervals itself and the
+    holidays are read as a set)."""
+    if not calendars:
+        return
+    parts = {pk: {"intervals": [], "holidays": []} for pk in calendars}
+    ids = list(calendars)
+    for interval in OpeningInterval.objects.filter(calendar_id__in=ids).order_by():
+        parts[interval.calendar_id]["intervals"].append(interval)
+    for holiday in Holiday.objects.filter(calendar_id__in=ids).order_by():
+        parts[holiday.calendar_id]["holidays"].append(holiday)
+    for pk, calendar in calendars.items():
+        calendar._prefetched_objects_cache = {}
+        for name, loaded in parts[pk].items():
+            related = getattr(calendar, name).all()
+            related._result_cache = loaded
+            related._prefetch_done = True
+            calendar._prefetched_objects_cache[name] = related
 
 
 def read_queue_rows(rows: list[QueueRow], now: datetime, *, requester: bool) -> list[dict]:
     """Each row with its current clock reading (and, on the requester's side, when a
-    resolution closes unless confirmed): the running and paused clocks of the page in one
-    query, the approved exception windows in one, business hours built once per calendar."""
+    resolution closes unless confirmed): the approved exception windows in one query (none
+    when no row's team has any), business hours built once per calendar."""
     if not rows:
         return []
-    clocks: dict[int, list[ClockFigures]] = {row.pk: [] for row in rows}
-    running = Clock.objects.filter(
-        handoff_id__in=list(clocks), status__in=(ClockStatus.RUNNING, ClockStatus.PAUSED)
-    ).order_by("handoff_id", "metric")
-    # The moments come as text and are read by datetime.fromisoformat: the database driver's
-    # time-zone-aware loader costs ~15 µs a value, two thirds of this query's time.
-    moments = [Cast(name, TextField()) for name in CLOCK_MOMENTS]
-    for values in running.values_list(*CLOCK_FIGURES, *moments):
-        figures = values[: len(CLOCK_FIGURES)] + tuple(
-            _moment(v) for v in values[len(CLOCK_FIGURES) :]
-        )
-        clocks[values[0]].append(ClockFigures(*figures))
-    reader = ClockReader(now, windows_for({row.provider_team_id for row in rows}, now))
+    teams = {row.provider_team_id for row in rows if row.windows}
+    reader = ClockReader(now, windows_for(teams, now) if teams else [])
     confirmation = ConfirmationClock() if requester else None
     read = []
     for row in rows:
@@ -314,7 +404,8 @@ def read_queue_rows(rows: list[QueueRow], now: datetime, *, requester: bool) -> 
             closes_at = confirmation.later(
                 row.provider_calendar, row.resolved_at, row.agreement.confirmation_days
             )
+        clocks = [row.clock] if row.clock else []
         read.append(
-            {"handoff": row, "reading": reader.current(row, clocks[row.pk]), "closes_at": closes_at}
+            {"handoff": row, "reading": reader.current(row, clocks), "closes_at": closes_at}
         )
     return read
