@@ -39,10 +39,13 @@ from .queues import row_response
 # --- the detail page ---------------------------------------------------------------------
 
 
-def _people(events) -> dict[int, User]:
-    """Users the timeline mentions by id (assignees before and after, who an escalation
-    reached), in one query."""
-    ids = set()
+def _people(events, *, known=(), ids=()) -> dict[int, User]:
+    """The users the page names by id: whom the timeline mentions (assignees before and
+    after, who an escalation reached) and `ids` (the filer, the watchers). Most are already
+    in hand (the events' actors, the `known`: assignee, viewer); the others in one query."""
+    people = {user.pk: user for user in known if user is not None}
+    people.update((e.actor_id, e.actor) for e in events if e.actor is not None)
+    ids = set(ids)
     for event in events:
         for side in (event.before or {}, event.after or {}):
             for key, value in side.items():
@@ -50,7 +53,10 @@ def _people(events) -> dict[int, User]:
                     ids.add(value)
                 elif key == "to" and isinstance(value, list):
                     ids.update(v for v in value if isinstance(v, int))
-    return {user.pk: user for user in User.objects.filter(pk__in=ids)} if ids else {}
+    missing = ids - people.keys()
+    if missing:
+        people.update((user.pk, user) for user in User.objects.filter(pk__in=missing))
+    return people
 
 
 # The actions with a text to type, in the order they appear on the detail page:
@@ -75,8 +81,10 @@ def _people_once(field) -> None:
     field.choices = [("", field.empty_label), *((u.pk, u.display_name) for u in people)]
 
 
-def _action_url(handoff: Handoff, action: str) -> str:
-    return reverse(f"handoffs:{ACTIONS[action].slug}", kwargs={"pk": handoff.pk})
+def _action_url(page: str, action: str) -> str:
+    """`/handoffs/<id>/<slug>/` (apps.handoffs.actions) from the handoff's own address: one
+    URL reversal a page instead of one per action."""
+    return f"{page}{ACTIONS[action].slug}/"
 
 
 def _detail_context(request, handoff: Handoff, *, failed: ActionForm | None = None) -> dict:
@@ -91,8 +99,24 @@ def _read_detail(request, handoff: Handoff, *, failed: ActionForm | None) -> dic
             user, handoff, handoff.viewer_provider_role, handoff.viewer_requesting_role
         )
     now = timezone.now()
-    reader = selectors.ClockReader(now, selectors.windows_for([handoff.provider_team_id], now))
+    # Whether there are any was read with the handoff (`selectors.handoff_get`).
+    windows = (
+        selectors.windows_for([handoff.provider_team_id], now)
+        if getattr(handoff, "has_windows", True)
+        else []
+    )
+    reader = selectors.ClockReader(now, windows)
     events = list(selectors.timeline(handoff=handoff))
+    watcher_ids = getattr(handoff, "watcher_ids", None)  # read with the handoff (handoff_get)
+    filer = [handoff.created_by_id]
+    if watcher_ids is None:
+        watching = watchers.handoff_watchers(handoff=handoff)
+        people = _people(events, known=[user, handoff.assignee, *watching], ids=filer)
+    else:
+        people = _people(events, known=[user, handoff.assignee], ids=[*filer, *watcher_ids])
+        watching = [people[pk] for pk in watcher_ids]
+    handoff.created_by = people[handoff.created_by_id]
+    page = handoff.get_absolute_url()
     actions = services.available_actions(user, handoff)
     action_forms = {
         name: ACTIONS[name].form(handoff=handoff, user=user, action=name)
@@ -117,7 +141,7 @@ def _read_detail(request, handoff: Handoff, *, failed: ActionForm | None) -> dic
         "panels": [
             {
                 "name": name,
-                "url": _action_url(handoff, name),
+                "url": _action_url(page, name),
                 "title": title,
                 "button": button,
                 "form": action_forms[name],
@@ -125,10 +149,10 @@ def _read_detail(request, handoff: Handoff, *, failed: ActionForm | None) -> dic
             for name, title, button in PANELS
             if name in action_forms
         ],
-        "action_urls": {name: _action_url(handoff, name) for name in action_forms},
+        "action_urls": {name: _action_url(page, name) for name in action_forms},
         "readings": [reader.read(handoff, clock) for clock in handoff.clocks.all()],
         "events": events,
-        "people": _people(events),
+        "people": people,
         "triage": triage,
         "actions": actions,
         "action_forms": action_forms,
@@ -136,7 +160,7 @@ def _read_detail(request, handoff: Handoff, *, failed: ActionForm | None) -> dic
         "queue_team": queue_team,
         "queue_url": reverse(queue_name, kwargs={"slug": queue_team.slug}),
         "provider_side": provider_side,
-        "watchers": watchers.handoff_watchers(handoff=handoff),
+        "watchers": watching,
         "now": now,
     }
 
