@@ -60,6 +60,16 @@ class HandoffFilter(django_filters.FilterSet):
             "q",
         ]
 
+    def get_form_class(self):
+        """The form's class, made once per FilterSet class (django-filter makes a new one,
+        with a new field per filter, on every request): its fields depend on the declared
+        filters alone, none of which reads the request. Each form still gets its own copy
+        of the fields."""
+        cls = type(self)
+        if "_form_class" not in cls.__dict__:
+            cls._form_class = super().get_form_class()
+        return cls._form_class
+
     def filter_open(self, queryset, name, value):
         if value is None:
             return queryset

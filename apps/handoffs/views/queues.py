@@ -7,16 +7,16 @@ I am to confirm."""
 
 from __future__ import annotations
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from apps.agreements.models import Priority
-from apps.teams.models import Team
+from apps.teams.models import Membership, Team
 
 from .. import selectors
 from ..filters import QUEUE_TABS, REQUEST_VIEWS
@@ -42,10 +42,21 @@ OUTGOING_TABS = {
 }
 
 
-def _team_of_user(request, slug: str) -> Team:
-    """A team whose queues the user may open: their own (staff: any); else 404."""
-    teams = Team.objects.all() if request.user.is_staff else Team.objects.of_member(request.user)
-    return get_object_or_404(teams, slug=slug)
+def _team_and_choices(request, slug: str) -> tuple[Team, list[tuple[str, str]]]:
+    """The team whose queue is asked for, one the user may open (their own; staff: any;
+    else 404), and every team's slug and name for the filter's choice of the other side:
+    one query for both. The page reads the team's id, slug and name; anything else it
+    might read is loaded when asked for (`Model.from_db` with the other fields deferred)."""
+    user = request.user
+    mine = Exists(Membership.objects.filter(team_id=OuterRef("pk"), user_id=user.pk))
+    teams = list(Team.objects.order_by("name").values_list("pk", "slug", "name", mine))
+    found = next((t for t in teams if t[1] == slug and (t[3] or user.is_staff)), None)
+    if found is None:
+        raise Http404("No such team.")
+    pk, _, name, _ = found
+    # Values in the order of the model's fields.
+    team = Team.from_db(Team.objects.db, ["id", "name", "slug"], [pk, name, slug])
+    return team, [(each[1], each[2]) for each in teams]
 
 
 def _tab_filters(request, tabs: dict) -> tuple[str, str, dict]:
@@ -70,7 +81,7 @@ def _tab_filters(request, tabs: dict) -> tuple[str, str, dict]:
 
 
 def _queue_page(request, slug: str, *, direction: str):
-    team = _team_of_user(request, slug)
+    team, team_choices = _team_and_choices(request, slug)
     inbound = direction == "inbound"
     tabs = INBOUND_TABS if inbound else OUTGOING_TABS
     tab, show, data = _tab_filters(request, tabs)
@@ -99,7 +110,7 @@ def _queue_page(request, slug: str, *, direction: str):
             "request_views": [(key, label) for key, (label, _) in REQUEST_VIEWS.items()],
             "show": show,
             "filter_form": form,
-            "filter": _filter_fields(form, counterpart),
+            "filter": _filter_fields(form, counterpart, team_choices),
             "counterpart_field": counterpart,
             "page_obj": page,
             "rows": rows,
@@ -110,7 +121,7 @@ def _queue_page(request, slug: str, *, direction: str):
     )
 
 
-def _filter_fields(form, counterpart: str) -> dict:
+def _filter_fields(form, counterpart: str, teams: list[tuple[str, str]]) -> dict:
     """What the filter form shows, for plain markup (no widget templates, no crispy): the
     search text, the other side's teams with the chosen one, the priorities ticked."""
     data = form.data
@@ -118,7 +129,7 @@ def _filter_fields(form, counterpart: str) -> dict:
     return {
         "q": data.get("q", ""),
         "team_label": form.fields[counterpart].label,
-        "teams": list(Team.objects.values_list("slug", "name")),
+        "teams": teams,
         "team": data.get(counterpart, ""),
         "team_errors": form.errors.get(counterpart, []),
         "priorities": [(value, value in ticked) for value in Priority.values],
