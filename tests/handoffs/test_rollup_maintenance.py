@@ -56,6 +56,12 @@ def rollup_rows() -> dict[tuple, tuple]:
         if any(values) or row.buckets:
             key = tuple(getattr(row, name) for name in rollups.KEY)
             rows[key] = (*values, tuple(row.buckets), tuple(row.counts))
+            rows[key] += (tuple(row.bins), tuple(row.bin_counts))
+            # The bins are the buckets BIN at a time.
+            binned = {}
+            for b, n in zip(row.buckets, row.counts, strict=True):
+                binned[b // rollups.BIN] = binned.get(b // rollups.BIN, 0) + n
+            assert (row.bins, row.bin_counts) == (list(binned), list(binned.values())), key
     return rows
 
 

@@ -14,6 +14,11 @@ A handoff is counted once, on its first finished clock by metric ("acknowledge" 
 "action_plan" < "resolve"): reports that group without the metric add up `handoffs`
 instead of numbering each handoff's clocks.
 
+Each row also holds its histogram in bins of `BIN` buckets (`bins` → `bin_counts`):
+a report finds the bin each percentile falls in from the bins (a few dozen entries a
+row), then reads the buckets of that bin alone, instead of merging every bucket of every
+row (apps.reports.rollups).
+
 `rebuild` builds the rows again from the clocks, in the database (the management
 command `rebuild_clock_rollups`).
 """
@@ -34,6 +39,10 @@ FINE_UNTIL = 8 * 3600
 FINE = 60
 COARSE = 300
 FINE_BUCKETS = FINE_UNTIL // FINE
+# Buckets per bin of the coarse histogram: half an hour below 8 h, 2.5 h above. About
+# the square root of a row's buckets (a few hundred to a thousand), so the bins and the
+# buckets of one bin are both short.
+BIN = 30
 
 KEY = (
     "grain",
@@ -87,6 +96,16 @@ def bucket_seconds_sql(column: str) -> str:
     return (
         f"CASE WHEN {column} < {FINE_BUCKETS} THEN {column} * {FINE} "
         f"ELSE {FINE_UNTIL} + ({column} - {FINE_BUCKETS}) * {COARSE} END"
+    )
+
+
+def bins_sql(buckets: str, counts: str) -> str:
+    """SQL of the (bins, bin_counts) arrays of a histogram's buckets and counts."""
+    return (
+        "SELECT COALESCE(array_agg(bin ORDER BY bin), '{}') AS bins, "  # noqa: S608 (names only)
+        "COALESCE(array_agg(n ORDER BY bin), '{}') AS bin_counts FROM ("
+        f"SELECT b / {BIN} AS bin, SUM(n)::int AS n FROM unnest({buckets}, {counts}) "
+        "AS u (b, n) GROUP BY 1 HAVING SUM(n) <> 0) AS binned"
     )
 
 
@@ -153,6 +172,7 @@ class Deltas:
     def __init__(self):
         self.counters: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
         self.histograms: dict[tuple, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        self.bins: dict[tuple, dict[int, int]] = defaultdict(lambda: defaultdict(int))
 
     def add(self, c: dict | None, sign: int) -> None:
         if c is None:
@@ -164,15 +184,27 @@ class Deltas:
             for i, value in enumerate(values):
                 row[i] += sign * value
             self.histograms[key][b] += sign
+            self.bins[key][b // BIN] += sign
 
-    def rows(self) -> list[tuple[tuple, list[int], list[int], list[int]]]:
-        """(key, counters, buckets, counts) of the rows that change, in key order."""
+    def rows(self) -> list[tuple]:
+        """(key, counters, buckets, counts, bins, bin_counts) of the rows that change, in
+        key order."""
         result = []
         for key in sorted(self.counters):
             counters = self.counters[key]
             histogram = {b: n for b, n in sorted(self.histograms[key].items()) if n}
+            binned = {b: n for b, n in sorted(self.bins[key].items()) if n}
             if any(counters) or histogram:
-                result.append((key, counters, list(histogram), list(histogram.values())))
+                result.append(
+                    (
+                        key,
+                        counters,
+                        list(histogram),
+                        list(histogram.values()),
+                        list(binned),
+                        list(binned.values()),
+                    )
+                )
         return result
 
 
@@ -225,21 +257,22 @@ def apply(deltas: Deltas, *, using: str = "default") -> None:
     table = ClockRollup._meta.db_table
     postgres = connection.vendor == "postgresql"
     key_sql = ", ".join(KEY)
-    columns = [*KEY, *COUNTERS, "buckets", "counts"]
+    columns = [*KEY, *COUNTERS, "buckets", "counts", "bins", "bin_counts"]
     cast = "::int[]" if postgres else ""
-    placeholder = "(" + ", ".join(["%s"] * (len(KEY) + len(COUNTERS)) + [f"%s{cast}"] * 2) + ")"
+    placeholder = "(" + ", ".join(["%s"] * (len(KEY) + len(COUNTERS)) + [f"%s{cast}"] * 4) + ")"
     updates = [f"{name} = {table}.{name} + EXCLUDED.{name}" for name in COUNTERS]
     if postgres:
-        updates.append(
-            f"(buckets, counts) = (SELECT COALESCE(array_agg(b ORDER BY b), '{{}}'), "  # noqa: S608
-            "COALESCE(array_agg(n ORDER BY b), '{}') FROM ("
-            "SELECT b, SUM(n)::int AS n FROM unnest("
-            f"{table}.buckets || EXCLUDED.buckets, {table}.counts || EXCLUDED.counts) "
-            "AS u (b, n) GROUP BY b HAVING SUM(n) <> 0) AS merged)"
-        )
+        for values, counts in (("buckets", "counts"), ("bins", "bin_counts")):
+            updates.append(
+                f"({values}, {counts}) = (SELECT COALESCE(array_agg(b ORDER BY b), '{{}}'), "  # noqa: S608
+                "COALESCE(array_agg(n ORDER BY b), '{}') FROM ("
+                "SELECT b, SUM(n)::int AS n FROM unnest("
+                f"{table}.{values} || EXCLUDED.{values}, {table}.{counts} || EXCLUDED.{counts}) "
+                "AS u (b, n) GROUP BY b HAVING SUM(n) <> 0) AS merged)"
+            )
     params = []
-    for key, counters, buckets, counts in rows:
-        histogram = (buckets, counts) if postgres else ("[]", "[]")
+    for key, counters, *arrays in rows:
+        histogram = arrays if postgres else ["[]"] * 4
         if postgres:
             params += [*key, *counters, *histogram]
         else:
@@ -255,15 +288,21 @@ def apply(deltas: Deltas, *, using: str = "default") -> None:
         _merge_histograms(rows, using)
 
 
+def _merge(values, counts, more_values, more_counts) -> tuple[list[int], list[int]]:
+    histogram = defaultdict(int, zip(values, counts, strict=True))
+    for b, n in zip(more_values, more_counts, strict=True):
+        histogram[b] += n
+    merged = sorted((b, n) for b, n in histogram.items() if n)
+    return [b for b, _ in merged], [n for _, n in merged]
+
+
 def _merge_histograms(rows, using: str) -> None:
-    for key, _, buckets, counts in rows:
+    for key, _, buckets, counts, bins, bin_counts in rows:
         row = ClockRollup.objects.using(using).get(**dict(zip(KEY, key, strict=True)))
-        histogram = defaultdict(int, zip(row.buckets, row.counts, strict=True))
-        for b, n in zip(buckets, counts, strict=True):
-            histogram[b] += n
-        merged = sorted((b, n) for b, n in histogram.items() if n)
+        buckets, counts = _merge(row.buckets, row.counts, buckets, counts)
+        bins, bin_counts = _merge(row.bins, row.bin_counts, bins, bin_counts)
         ClockRollup.objects.using(using).filter(pk=row.pk).update(
-            buckets=[b for b, _ in merged], counts=[n for _, n in merged]
+            buckets=buckets, counts=counts, bins=bins, bin_counts=bin_counts
         )
 
 
@@ -329,6 +368,14 @@ def _rebuild_postgres(connection) -> int:
     totals = ", ".join(f"SUM(x{i})" for i in range(len(sums)))
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        # Migration 0007 rebuilds through this code on the table as it leaves it, before
+        # 0009 adds the bins (and bins what 0007 built).
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass "
+            "AND attname = 'bins' AND NOT attisdropped)",
+            [table],
+        )
+        binned = cursor.fetchone()[0]
         cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(f"CREATE TEMPORARY TABLE rollup_src ON COMMIT DROP AS {contributions}")
         cursor.execute(
@@ -346,15 +393,21 @@ def _rebuild_postgres(connection) -> int:
         ):
             cursor.execute(
                 f"""
-                INSERT INTO {table} ({", ".join(KEY)}, {", ".join(COUNTERS)}, buckets, counts)
-                SELECT %s, d, pt, rt, se, p, g, m, {totals},
-                    array_agg(b ORDER BY b), array_agg(n ORDER BY b)
-                FROM (
-                    SELECT {day} AS d, pt, rt, se, {pr} AS p, {sg} AS g, m,
-                        {bucket_sql("c")} AS b, COUNT(*)::int AS n, {per_bucket}
-                    FROM rollup_src GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-                ) AS per_bucket
-                GROUP BY d, pt, rt, se, p, g, m
+                INSERT INTO {table} (
+                    {", ".join(KEY)}, {", ".join(COUNTERS)}, buckets, counts
+                    {", bins, bin_counts" if binned else ""}
+                )
+                SELECT r.* {", binned.*" if binned else ""} FROM (
+                    SELECT %s, d, pt, rt, se, p, g, m, {totals},
+                        array_agg(b ORDER BY b) AS buckets, array_agg(n ORDER BY b) AS counts
+                    FROM (
+                        SELECT {day} AS d, pt, rt, se, {pr} AS p, {sg} AS g, m,
+                            {bucket_sql("c")} AS b, COUNT(*)::int AS n, {per_bucket}
+                        FROM rollup_src GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+                    ) AS per_bucket
+                    GROUP BY d, pt, rt, se, p, g, m
+                ) AS r
+                {f", LATERAL ({bins_sql('r.buckets', 'r.counts')}) AS binned" if binned else ""}
                 """,  # noqa: S608 (fixed SQL only)
                 [grain],
             )

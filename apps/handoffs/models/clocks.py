@@ -265,7 +265,8 @@ class ClockRollup(models.Model):
     rows. Counts and sums of what compliance figures need, and a histogram of consumed
     business seconds (`buckets` → `counts`, sparse, ascending): one-minute buckets below
     8 h, five-minute buckets from there, unbounded — percentiles exact to the minute
-    below 8 h and to five minutes above.
+    below 8 h and to five minutes above — and the same in bins of 30 buckets
+    (`bins` → `bin_counts`), which a report merges first to know which bucket to read.
 
     The clock services keep it: the contribution a clock adds is recorded on it
     (`Clock.rollup`), and every change subtracts the old and adds the new one in the
@@ -299,6 +300,10 @@ class ClockRollup(models.Model):
     handoffs_waiting_seconds = models.BigIntegerField(default=0)
     buckets = IntegerListField()
     counts = IntegerListField()
+    # The same histogram in bins of clockwork.rollups.BIN buckets: where a percentile
+    # falls is found from these, then only that bin's buckets are read.
+    bins = IntegerListField()
+    bin_counts = IntegerListField()
 
     class Meta:
         constraints = [
