@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.agreements import services as agreement_services
+from apps.calendars.models import Holiday
 from apps.handoffs import selectors, services
 from apps.handoffs.models import Handoff
 from apps.handoffs.selectors import pages
@@ -48,9 +49,11 @@ def read_both_ways(handoffs, now, *, inbound: bool) -> tuple[list, list]:
 
 
 @pytest.fixture
-def mixed_queue(file_handoff, provider_member):
+def mixed_queue(file_handoff, provider_member, agreement):
     """New handoffs of every priority, one acknowledged, one in progress, one waiting on
-    its requester (paused clocks), one acknowledged then overdue on its action plan."""
+    its requester (paused clocks), one acknowledged then overdue on its action plan; the
+    calendar closed on the Tuesday."""
+    Holiday.objects.create(calendar=agreement.calendar, date="2026-03-03", name="Company day")
     made = [file_handoff(p) for p in ("P1", "P2", "P3", "P4")]
     acknowledged = file_handoff("P3")
     services.handoff_acknowledge(handoff=acknowledged, actor=provider_member, now=MONDAY_10)
@@ -73,6 +76,11 @@ def mixed_queue(file_handoff, provider_member):
 def test_a_row_reads_the_clock_the_reader_would_pick(mixed_queue, inbound, later):
     from_rows, from_clocks = read_both_ways(mixed_queue, MONDAY_10 + later, inbound=inbound)
     assert from_rows == from_clocks
+    # The holiday was read: a P3 filed Monday 10:00 has 8 business h to acknowledge, and
+    # 30 h later (Tuesday 16:00, closed all day) 1 h of them is left.
+    if later == timedelta(hours=30):
+        assert from_rows[2][:2] == ("acknowledge", "running")
+        assert from_rows[2][3] == 3600
     # Running, paused, breached and best-effort rows were all compared.
     verdicts = {row[5] for row in from_rows if row}
     assert {"paused", "breached"} <= verdicts

@@ -1,6 +1,6 @@
 """The queue page's rows: a page of a queue read as columns in one query (with its count
 capped at COUNT_CAP and each row's current clock as a JSON column), the calendars' hours
-and holidays in two, each row read with the one verdict (`ClockReader`) and, on the
+and holidays in one, each row read with the one verdict (`ClockReader`) and, on the
 requester's side, when a resolution closes unless confirmed (`ConfirmationClock`). No model
 instance per row: bench/queue_page.py."""
 
@@ -14,6 +14,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import (
     Case,
+    DateField,
     Exists,
     F,
     Field,
@@ -22,6 +23,7 @@ from django.db.models import (
     OuterRef,
     Q,
     Subquery,
+    TimeField,
     Value,
     When,
 )
@@ -191,7 +193,7 @@ def queue_page(queryset, requested, *, per_page: int, now: datetime, inbound: bo
     within the cap: its rows' columns, each row's current clock and the count capped at
     COUNT_CAP in one query. A page past the cap (or "last", or past the end): an exact
     count, then the rows, a page in the second half read from the end, not past every row
-    before it. Then the calendars' hours and holidays in two queries."""
+    before it. Then the calendars' hours and holidays in one query."""
     number = _page_number(requested)
     if number is not None and number <= COUNT_CAP // per_page:
         start = (number - 1) * per_page
@@ -367,18 +369,38 @@ def _rows(values: list[dict], *, inbound: bool) -> list[QueueRow]:
 
 
 def _load_hours(calendars: dict[int, BusinessCalendar]) -> None:
-    """The calendars' opening intervals and holidays, put where `prefetch_related` would
-    put them: a query for each, with no join and no sort (their models' default order joins
-    the calendar for its name; `BusinessCalendar.weekly` sorts the intervals itself and the
-    holidays are read as a set)."""
+    """The calendars' opening intervals and holidays in one query (a UNION ALL, with no
+    join and no sort: their models' default order joins the calendar for its name, and
+    `BusinessCalendar.weekly` sorts the intervals itself), put where `prefetch_related`
+    would put them."""
     if not calendars:
         return
-    parts = {pk: {"intervals": [], "holidays": []} for pk in calendars}
     ids = list(calendars)
-    for interval in OpeningInterval.objects.filter(calendar_id__in=ids).order_by():
-        parts[interval.calendar_id]["intervals"].append(interval)
-    for holiday in Holiday.objects.filter(calendar_id__in=ids).order_by():
-        parts[holiday.calendar_id]["holidays"].append(holiday)
+    intervals = (
+        OpeningInterval.objects.filter(calendar_id__in=ids)
+        .order_by()
+        .values_list("calendar_id", "weekday", "start", "end", Value(None, DateField()))
+    )
+    holidays = (
+        Holiday.objects.filter(calendar_id__in=ids)
+        .order_by()
+        .values_list(
+            "calendar_id",
+            Value(None, IntegerField()),
+            Value(None, TimeField()),
+            Value(None, TimeField()),
+            "date",
+        )
+    )
+    parts = {pk: {"intervals": [], "holidays": []} for pk in calendars}
+    for calendar_id, weekday, start, end, day in intervals.union(holidays, all=True):
+        if day is None:
+            interval = OpeningInterval(
+                calendar_id=calendar_id, weekday=weekday, start=start, end=end
+            )
+            parts[calendar_id]["intervals"].append(interval)
+        else:
+            parts[calendar_id]["holidays"].append(Holiday(calendar_id=calendar_id, date=day))
     for pk, calendar in calendars.items():
         calendar._prefetched_objects_cache = {}
         for name, loaded in parts[pk].items():
