@@ -73,11 +73,13 @@ PANELS = [
 ]
 
 
-def _people_once(field) -> None:
-    """The assignee select's options read in one plain query (a model choice field walks its
+def _people_once(field, people=None) -> None:
+    """The assignee select's options: the provider team's members read with the handoff
+    (`selectors.handoff_get`), else in one plain query (a model choice field walks its
     queryset with a server-side cursor: three round trips); validation still checks the
     queryset."""
-    people = field.queryset.only("pk", "first_name", "last_name", "username")
+    if people is None:
+        people = field.queryset.only("pk", "first_name", "last_name", "username")
     field.choices = [("", field.empty_label), *((u.pk, u.display_name) for u in people)]
 
 
@@ -108,12 +110,14 @@ def _read_detail(request, handoff: Handoff, *, failed: ActionForm | None) -> dic
     reader = selectors.ClockReader(now, windows)
     events = list(selectors.timeline(handoff=handoff))
     watcher_ids = getattr(handoff, "watcher_ids", None)  # read with the handoff (handoff_get)
+    assignable = getattr(handoff, "assignable", None)
+    known = [user, handoff.assignee, *(assignable or [])]
     filer = [handoff.created_by_id]
     if watcher_ids is None:
         watching = watchers.handoff_watchers(handoff=handoff)
-        people = _people(events, known=[user, handoff.assignee, *watching], ids=filer)
+        people = _people(events, known=[*known, *watching], ids=filer)
     else:
-        people = _people(events, known=[user, handoff.assignee], ids=[*filer, *watcher_ids])
+        people = _people(events, known=known, ids=[*filer, *watcher_ids])
         watching = [people[pk] for pk in watcher_ids]
     handoff.created_by = people[handoff.created_by_id]
     page = handoff.get_absolute_url()
@@ -128,7 +132,7 @@ def _read_detail(request, handoff: Handoff, *, failed: ActionForm | None) -> dic
         open_action = failed.action
         action_forms[failed.action] = failed
     if "assign" in action_forms:
-        _people_once(action_forms["assign"].fields["assignee"])
+        _people_once(action_forms["assign"].fields["assignee"], assignable)
     fields = list(handoff.agreement.triage_fields.all())
     known = {f.key for f in fields}
     triage = [(f.label, handoff.triage.get(f.key)) for f in fields]
