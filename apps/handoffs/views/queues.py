@@ -7,7 +7,7 @@ I am to confirm."""
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -16,7 +16,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from apps.agreements.models import Priority
-from apps.teams.models import Membership, Team
+from apps.teams.models import Team
 
 from .. import selectors
 from ..filters import QUEUE_TABS, REQUEST_VIEWS
@@ -42,23 +42,6 @@ OUTGOING_TABS = {
 }
 
 
-def _team_and_choices(request, slug: str) -> tuple[Team, list[tuple[str, str]]]:
-    """The team whose queue is asked for, one the user may open (their own; staff: any;
-    else 404), and every team's slug and name for the filter's choice of the other side:
-    one query for both. The page reads the team's id, slug and name; anything else it
-    might read is loaded when asked for (`Model.from_db` with the other fields deferred)."""
-    user = request.user
-    mine = Exists(Membership.objects.filter(team_id=OuterRef("pk"), user_id=user.pk))
-    teams = list(Team.objects.order_by("name").values_list("pk", "slug", "name", mine))
-    found = next((t for t in teams if t[1] == slug and (t[3] or user.is_staff)), None)
-    if found is None:
-        raise Http404("No such team.")
-    pk, _, name, _ = found
-    # Values in the order of the model's fields.
-    team = Team.from_db(Team.objects.db, ["id", "name", "slug"], [pk, name, slug])
-    return team, [(each[1], each[2]) for each in teams]
-
-
 def _tab_filters(request, tabs: dict) -> tuple[str, str, dict]:
     """The chosen tab (and, on "My requests", the chosen view) and the filters they stand
     for: the presets over what the filter form sent."""
@@ -81,7 +64,9 @@ def _tab_filters(request, tabs: dict) -> tuple[str, str, dict]:
 
 
 def _queue_page(request, slug: str, *, direction: str):
-    team, team_choices = _team_and_choices(request, slug)
+    team, team_choices = pages.queue_team(request.user, slug)
+    if team is None:
+        raise Http404("No such team.")
     inbound = direction == "inbound"
     tabs = INBOUND_TABS if inbound else OUTGOING_TABS
     tab, show, data = _tab_filters(request, tabs)
