@@ -64,7 +64,7 @@ def _tab_filters(request, tabs: dict) -> tuple[str, str, dict]:
 
 
 def _queue_page(request, slug: str, *, direction: str):
-    team, team_choices = pages.queue_team(request.user, slug)
+    team, teams = pages.queue_team(request.user, slug)
     if team is None:
         raise Http404("No such team.")
     inbound = direction == "inbound"
@@ -76,7 +76,12 @@ def _queue_page(request, slug: str, *, direction: str):
     counterpart = "requesting_team" if inbound else "provider_team"
     now = timezone.now()
     page, rows = pages.queue_page(
-        filterset.qs, request.GET.get("page"), per_page=PER_PAGE, now=now, inbound=inbound
+        filterset.qs,
+        request.GET.get("page"),
+        per_page=PER_PAGE,
+        now=now,
+        inbound=inbound,
+        team_names={pk: name for pk, _, name in teams},
     )
     markup = RowMarkup.for_request(
         request, inbound=inbound, show_actions=inbound, next_url=request.get_full_path()
@@ -95,7 +100,7 @@ def _queue_page(request, slug: str, *, direction: str):
             "request_views": [(key, label) for key, (label, _) in REQUEST_VIEWS.items()],
             "show": show,
             "filter_form": form,
-            "filter": _filter_fields(form, counterpart, team_choices),
+            "filter": _filter_fields(form, counterpart, teams),
             "counterpart_field": counterpart,
             "page_obj": page,
             "rows": rows,
@@ -106,7 +111,7 @@ def _queue_page(request, slug: str, *, direction: str):
     )
 
 
-def _filter_fields(form, counterpart: str, teams: list[tuple[str, str]]) -> dict:
+def _filter_fields(form, counterpart: str, teams: list[tuple[int, str, str]]) -> dict:
     """What the filter form shows, for plain markup (no widget templates, no crispy): the
     search text, the other side's teams with the chosen one, the priorities ticked."""
     data = form.data
@@ -114,7 +119,7 @@ def _filter_fields(form, counterpart: str, teams: list[tuple[str, str]]) -> dict
     return {
         "q": data.get("q", ""),
         "team_label": form.fields[counterpart].label,
-        "teams": teams,
+        "teams": [(team_slug, name) for _, team_slug, name in teams],
         "team": data.get(counterpart, ""),
         "team_errors": form.errors.get(counterpart, []),
         "priorities": [(value, value in ticked) for value in Priority.values],
