@@ -7,9 +7,11 @@ are read from the clock rollups (`apps.reports.rollups`: whole UTC months and da
 the rollup rows, the partial days at the ends from the clocks; percentiles rounded down
 to the minute, to five minutes above 8 h), or, where the rollups cannot answer (other
 databases than PostgreSQL), from the clocks by `apps.handoffs.compliance`; breach causes
-from the clocks and their breach reviews. Three queries whatever the number of
-handoffs: compliance per group and metric, breach causes per group, met % per month and
-metric. Group names (teams, agreement titles) come from what the form already loaded.
+from the clocks and their breach reviews (`rollups.breach_cause_counts` on PostgreSQL).
+Three queries whatever the number of handoffs: compliance per group and metric, breach
+causes per group, met % per month and metric — two grouping by month, where the trend
+is read from the compliance table's figures. Group names (teams, agreement titles) come
+from what the form already loaded.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from apps.reviews.models import RootCause
 from apps.teams.models import Team
 
 from .forms import PRIORITY_LABELS, SEGMENT_LABELS, AgreementChoice, ReportQuery
-from .rollups import Scope, rollup_compliance
+from .rollups import Scope, breach_cause_counts, rollup_compliance
 
 METRICS = list(Metric.choices)
 METRIC_LABELS = dict(Metric.choices)
@@ -143,6 +145,16 @@ def report_clocks(*, user, query: ReportQuery, tz: str) -> QuerySet[Clock]:
     return clocks
 
 
+def _scope(user, query: ReportQuery) -> Scope:
+    return Scope.of(
+        user,
+        provider_team=query.provider_team.pk if query.provider_team else None,
+        requesting_team=query.requesting_team.pk if query.requesting_team else None,
+        series=query.agreement,
+        priority=query.priority,
+    )
+
+
 def figures(
     clocks, *, user, query: ReportQuery, tz: str, group_by, percentiles: bool = True
 ) -> list[dict]:
@@ -150,15 +162,8 @@ def figures(
     answer, else from `clocks` (the same figures; percentiles from the rollups are
     rounded down to the minute, to five minutes above 8 h)."""
     since, until = query.bounds(tz)
-    scope = Scope.of(
-        user,
-        provider_team=query.provider_team.pk if query.provider_team else None,
-        requesting_team=query.requesting_team.pk if query.requesting_team else None,
-        series=query.agreement,
-        priority=query.priority,
-    )
     rows = rollup_compliance(
-        scope=scope,
+        scope=_scope(user, query),
         since=since,
         until=until,
         group_by=group_by,
@@ -171,11 +176,21 @@ def figures(
     return rows
 
 
-def compliance_rows(clocks, *, user, query: ReportQuery, tz: str, namer: Namer) -> list[dict]:
+def compliance_figures(clocks, *, user, query: ReportQuery, tz: str) -> list[dict]:
+    """The figures per group and metric, as `compliance_rows` and (grouping by month)
+    `trend_rows` read them."""
+    return figures(clocks, user=user, query=query, tz=tz, group_by=(query.group_by, "metric"))
+
+
+def compliance_rows(
+    clocks, *, user, query: ReportQuery, tz: str, namer: Namer, rows: list[dict] | None = None
+) -> list[dict]:
     """One row per group and metric: the group's key fields, `group` (its label), metric,
     metric_label and the figures (`FIGURES`), groups in their natural order (teams and
-    agreements by name, priorities P1 first, months in time)."""
-    rows = figures(clocks, user=user, query=query, tz=tz, group_by=(query.group_by, "metric"))
+    agreements by name, priorities P1 first, months in time). `rows`: the
+    `compliance_figures` already read."""
+    if rows is None:
+        rows = compliance_figures(clocks, user=user, query=query, tz=tz)
     metric_order = [m for m, _ in METRICS]
     result = []
     for row in rows:
@@ -198,12 +213,23 @@ def compliance_rows(clocks, *, user, query: ReportQuery, tz: str, namer: Namer) 
     return result
 
 
-def cause_rows(clocks, *, query: ReportQuery, tz: str, namer: Namer) -> list[dict]:
+def cause_rows(clocks, *, user, query: ReportQuery, tz: str, namer: Namer) -> list[dict]:
     """Breached clocks per group and root cause (from their breach reviews; a breach
     nobody has reviewed yet counts as "unreviewed"), one row per group with a count per
     cause and the total."""
+    since, until = query.bounds(tz)
+    counted = breach_cause_counts(
+        scope=_scope(user, query),
+        since=since,
+        until=until,
+        group_by=(query.group_by,),
+        tz=tz,
+        using=clocks.db,
+    )
+    if counted is None:
+        counted = breach_causes(clocks, group_by=(query.group_by,), tz=tz)
     groups: dict = {}
-    for row in breach_causes(clocks, group_by=(query.group_by,), tz=tz):
+    for row in counted:
         group = namer(query.group_by, row[query.group_by])
         entry = groups.setdefault(
             group.value,
@@ -237,12 +263,16 @@ def _months(since: date, until: date) -> list[date]:
     return months
 
 
-def trend_rows(clocks, *, user, query: ReportQuery, tz: str) -> list[dict]:
+def trend_rows(
+    clocks, *, user, query: ReportQuery, tz: str, rows: list[dict] | None = None
+) -> list[dict]:
     """Every month of the period (months without finished work too, so a chart's line
-    shows the gap), with finished, met, breached and met % per metric."""
-    rows = figures(
-        clocks, user=user, query=query, tz=tz, group_by=("month", "metric"), percentiles=False
-    )
+    shows the gap), with finished, met, breached and met % per metric. `rows`: figures
+    per month and metric already read (the compliance table's, grouped by month)."""
+    if rows is None:
+        rows = figures(
+            clocks, user=user, query=query, tz=tz, group_by=("month", "metric"), percentiles=False
+        )
     found = {(row["month"], row["metric"]): row for row in rows}
     result = []
     for month in _months(query.since, query.until):
@@ -271,12 +301,17 @@ def trend_rows(clocks, *, user, query: ReportQuery, tz: str) -> list[dict]:
 
 
 def build_report(*, user, query: ReportQuery, tz: str, namer: Namer) -> dict:
-    """The three tables and the charts' data for the page (three queries)."""
+    """The three tables and the charts' data for the page (three queries; two grouping
+    by month, when the trend is the compliance table's figures)."""
     clocks = report_clocks(user=user, query=query, tz=tz)
-    compliance = compliance_rows(clocks, user=user, query=query, tz=tz, namer=namer)
+    figures_read = compliance_figures(clocks, user=user, query=query, tz=tz)
+    compliance = compliance_rows(
+        clocks, user=user, query=query, tz=tz, namer=namer, rows=figures_read
+    )
     groups = _grouped(compliance, query.group_by)
-    causes = cause_rows(clocks, query=query, tz=tz, namer=namer)
-    trend = trend_rows(clocks, user=user, query=query, tz=tz)
+    causes = cause_rows(clocks, user=user, query=query, tz=tz, namer=namer)
+    by_month = figures_read if query.group_by == "month" else None
+    trend = trend_rows(clocks, user=user, query=query, tz=tz, rows=by_month)
     return {
         "compliance": compliance,
         "compliance_groups": groups,

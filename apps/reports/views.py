@@ -101,7 +101,9 @@ def _export(request: HttpRequest, table: str) -> HttpResponse:
             query.group_by,
         )
     elif table == "breach-causes":
-        rows = causes_table(cause_rows(clocks, query=query, tz=tz, namer=namer), query.group_by)
+        rows = causes_table(
+            cause_rows(clocks, user=request.user, query=query, tz=tz, namer=namer), query.group_by
+        )
     else:
         rows = trend_csv(trend_rows(clocks, user=request.user, query=query, tz=tz))
     by = "" if table == "trend" else f"-by-{query.group_by}"

@@ -17,11 +17,12 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.handoffs.compliance import clock_compliance
+from apps.handoffs.compliance import breach_causes, clock_compliance
 from apps.handoffs.models import Clock, ClockRollup
 from apps.reports.forms import ReportQuery
-from apps.reports.rollups import Scope, plan, rollup_compliance
-from tests.factories import AgreementFactory
+from apps.reports.rollups import Scope, breach_cause_counts, plan, rollup_compliance
+from apps.reviews.models import BreachReview
+from tests.factories import AgreementFactory, UserFactory
 from tests.reports import finished_handoff
 
 pytestmark = [
@@ -234,6 +235,82 @@ def test_months_read_from_month_rows_count_each_handoff_in_its_local_month(
             scope=Scope.of(staff), since=since, until=until, group_by=shape, tz=zone
         )
         assert_same_figures(from_rollups, exact)
+
+
+def test_percentiles_found_bin_by_bin_equal_the_clocks_over_many_bins(
+    two_agreements, staff, provider_member
+):
+    """Hundreds of clocks a group, spread over dozens of bins (a minute to 60 h), in a
+    period read from month rows less days and hours (rows with both signs): the bin a
+    percentile falls in, then its bucket, are those of the exact value."""
+    for i in range(240):
+        finished_handoff(
+            two_agreements[i % 2],
+            priority=["P1", "P2", "P3"][i % 3],
+            created_at=START + timedelta(hours=9 * i + 5),
+            durations={
+                "acknowledge": (i * 7919) % (60 * HOUR),
+                "resolve": (i * 104729) % (12 * HOUR) + 37,
+            },
+            segment=["enterprise", "business"][i // 7 % 2],
+        )
+    for zone in ("Europe/Berlin", "America/New_York"):
+        since, until = ReportQuery(since=date(2026, 1, 4), until=date(2026, 3, 27)).bounds(zone)
+        assert plan(since, until, tz=zone, by_month=False).minus_days
+        for user in (staff, provider_member):
+            clocks = Clock.objects.visible_to(user).filter(
+                started_at__gte=since, started_at__lt=until
+            )
+            for shape in SHAPES:
+                exact = clock_compliance(clocks, group_by=shape, tz=zone)
+                from_rollups = rollup_compliance(
+                    scope=Scope.of(user), since=since, until=until, group_by=shape, tz=zone
+                )
+                assert_same_figures(from_rollups, exact)
+
+
+def test_breach_causes_read_in_one_statement_equal_the_orm_query(
+    two_agreements, staff, provider_member
+):
+    reviewer = UserFactory(username="reviewer")
+    for i in range(30):
+        handoff = finished_handoff(
+            two_agreements[i % 2],
+            priority=["P1", "P2", "P3"][i % 3],
+            created_at=START + timedelta(days=i * 2, hours=23),
+            durations={"acknowledge": 10 * HOUR, "resolve": 200 * HOUR},
+            segment=["enterprise", "business"][i // 3 % 2],
+        )
+        if i % 3:
+            BreachReview.objects.create(
+                clock=Clock.objects.get(handoff=handoff, metric="acknowledge"),
+                root_cause=["capacity", "skills"][i % 2],
+                what_happened="Seeded",
+                reviewed_by=reviewer,
+            )
+    since, until = ReportQuery(since=date(2026, 1, 10), until=date(2026, 2, 20)).bounds(
+        "Asia/Kolkata"
+    )
+    for user in (staff, provider_member):
+        for shape in (("month",), ("team",), ("agreement",), ("priority",), ("segment",)):
+            for priority in (None, "P2"):
+                clocks = Clock.objects.visible_to(user).filter(
+                    started_at__gte=since, started_at__lt=until
+                )
+                if priority:
+                    clocks = clocks.filter(priority=priority)
+                expected = breach_causes(clocks, group_by=shape, tz="Asia/Kolkata")
+                assert expected
+                assert (
+                    breach_cause_counts(
+                        scope=Scope.of(user, priority=priority),
+                        since=since,
+                        until=until,
+                        group_by=shape,
+                        tz="Asia/Kolkata",
+                    )
+                    == expected
+                )
 
 
 def test_the_report_api_reads_the_rollups(client, provider_member, agreement):
