@@ -1,9 +1,9 @@
 """The team queues (inbound and outgoing) and the queue index: presets of one FilterSet, soonest
-due first, a row per handoff read with the one verdict: a page is a capped count, one query
-for its rows' columns and one for their clocks, its rows' markup built in Python
-(`rows.RowMarkup`). The outgoing queue is the requesting
-team's side: "My requests" narrows it to what I filed, my team's, what waits on us and what
-I am to confirm."""
+due first, a row per handoff read with the one verdict. A page is three queries of its own
+(`selectors.pages`): the team with every team's name, the rows' columns with their current
+clocks and a capped count, the calendars' hours; its rows' markup is built in Python
+(`rows.RowMarkup`). The outgoing queue is the requesting team's side: "My requests" narrows
+it to what I filed, my team's, what waits on us and what I am to confirm."""
 
 from __future__ import annotations
 
