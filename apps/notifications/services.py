@@ -5,12 +5,12 @@ and webhooks.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from apps.accounts import services as account_services
@@ -128,14 +128,58 @@ def notify(
     if kind not in Kind.values:
         raise ValueError(f"Unknown notification kind {kind!r}")
     users = list({u.pk: u for u in recipients if u is not None}.values())
+    by_email = {(pk, kind) for pk in _email_wanted(users, kind)}
+    heads = {
+        (pk, subject_type, subject_id): head
+        for pk, head in _heads(users, subject_type, subject_id, now).items()
+    }
+    webhooks = (
+        {(team.pk, kind)}
+        if team is not None and team.webhook_url and _webhook_wanted(team, kind)
+        else set()
+    )
+    rows = _rows(
+        {
+            "kind": kind,
+            "title": title,
+            "body": body,
+            "url": url,
+            "dedup_base": dedup_base,
+            "recipients": users,
+            "team": team,
+            "urgent": urgent,
+            "deliver_after": deliver_after,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+        },
+        now,
+        by_email,
+        heads,
+        webhooks,
+    )
+    created = _insert_new(rows, now)
+    for row in created:
+        if row.channel != Channel.IN_APP:
+            enqueue_delivery(row.pk, at=row.next_attempt_at, channel=row.channel)
+    return created
+
+
+def _rows(request: dict, now: datetime, by_email, heads, webhooks) -> list[Notification]:
+    """The rows of one notify() call, unsaved. `by_email`: (user id, kind) of who gets the
+    kind by email; `heads`: (user id, subject type, subject id) → the open inbox entry;
+    `webhooks`: (team id, kind) of the webhooks that hear of the kind."""
+    kind, team, urgent = request["kind"], request.get("team"), request.get("urgent", False)
+    deliver_after = request.get("deliver_after")
+    subject_type, subject_id = request.get("subject_type", ""), request.get("subject_id")
+    dedup_base = request["dedup_base"]
     team_held = deliver_after if not urgent and deliver_after and deliver_after > now else None
     about_subject = bool(subject_type) and subject_id is not None
     email_at = now + timedelta(seconds=coalesce_seconds()) if about_subject else now
     common = {
         "kind": kind,
-        "title": title[:200],
-        "body": body,
-        "url": url[:500],
+        "title": request["title"][:200],
+        "body": request["body"],
+        "url": request["url"][:500],
         "subject_type": subject_type,
         "subject_id": subject_id,
         "created_at": now,
@@ -151,9 +195,7 @@ def notify(
         )
 
     rows: list[Notification] = []
-    by_email = _email_wanted(users, kind)
-    heads = _heads(users, subject_type, subject_id, now)
-    for user in users:
+    for user in request["recipients"]:
         # The inbox row is delivered by being written.
         rows.append(
             Notification(
@@ -163,10 +205,10 @@ def notify(
                 dedup_key=f"{dedup_base}:{Channel.IN_APP}:{user.pk}"[:255],
                 status=Status.SENT,
                 sent_at=now,
-                coalesced_into_id=heads.get(user.pk),
+                coalesced_into_id=heads.get((user.pk, subject_type, subject_id)),
             )
         )
-        if user.pk in by_email:
+        if (user.pk, kind) in by_email:
             held = team_held
             if not urgent:
                 held = _held_for(user, team_held or now) or held
@@ -179,7 +221,7 @@ def notify(
                     dedup_key=f"{dedup_base}:{Channel.EMAIL}:{user.pk}"[:255],
                 )
             )
-    if team is not None and team.webhook_url and _webhook_wanted(team, kind):
+    if team is not None and team.webhook_url and (team.pk, kind) in webhooks:
         rows.append(
             outbound(
                 team_held,
@@ -189,11 +231,179 @@ def notify(
                 dedup_key=f"{dedup_base}:{Channel.WEBHOOK}:team-{team.pk}"[:255],
             )
         )
-    created = _insert_new(rows, now)
+    return rows
+
+
+# --- many at once: prepared without locks, written in one statement ------------------------
+
+
+def notifications_prepare(requests: Sequence[dict], *, now: datetime) -> list[list[Notification]]:
+    """The rows each request would make — a request is notify()'s arguments but `now` —
+    unsaved, read in at most four queries whatever their number (preferences, team
+    preferences, open inbox entries). For a caller that prepares work without holding
+    locks and writes it later in a short transaction (the clock sweep): write the rows
+    with `notifications_write`, which makes them what notify() one call after another in
+    the same order would have made."""
+    requests = [dict(r) for r in requests]
+    for request in requests:
+        if request["kind"] not in Kind.values:
+            raise ValueError(f"Unknown notification kind {request['kind']!r}")
+        request["recipients"] = list(
+            {u.pk: u for u in request.get("recipients", ()) if u is not None}.values()
+        )
+    users = list({u.pk: u for r in requests for u in r["recipients"]}.values())
+    kinds = {r["kind"] for r in requests}
+    teams = list(
+        {r["team"].pk: r["team"] for r in requests if r.get("team") and r["team"].webhook_url}
+        .values()
+    )  # fmt: skip
+    by_email = _emails_wanted(users, kinds)
+    webhooks = _webhooks_wanted(teams, kinds)
+    heads = _open_heads(requests, now)
+    return [_rows(request, now, by_email, heads, webhooks) for request in requests]
+
+
+def notifications_write(rows: Sequence[Notification], *, now: datetime) -> list[Notification]:
+    """Write prepared rows (`notifications_prepare`) in one INSERT, skipping any whose
+    dedup key exists (ON CONFLICT DO NOTHING: of any number of writers one makes each
+    row); return the rows made, with their ids. An in-app row that found no open entry
+    about its subject and follows one made here for the same person and subject folds
+    into it, as it would one notify() after another (one UPDATE, only when there are
+    such rows). Outbound rows are enqueued when the caller's transaction commits."""
+    fresh: dict[str, Notification] = {}
+    for row in rows:  # the first of one key wins, as it would one call after another
+        fresh.setdefault(row.dedup_key, row)
+    if not fresh:
+        return []
+    if connection.vendor != "postgresql":
+        created = _insert_new(list(fresh.values()), now)
+    else:
+        created = _insert_returning(list(fresh.values()))
+    _fold_together(created)
     for row in created:
         if row.channel != Channel.IN_APP:
             enqueue_delivery(row.pk, at=row.next_attempt_at, channel=row.channel)
     return created
+
+
+def _insert_returning(rows: list[Notification]) -> list[Notification]:
+    """INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING: the rows this statement made.
+    One array a column: the statement's text is the same whatever the number of rows."""
+    fields = [f for f in Notification._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    sql = (
+        f"INSERT INTO {quote(Notification._meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(f.column) for f in fields)}) SELECT * FROM unnest({arrays}) "
+        "ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key"
+    )
+    params = [[f.get_db_prep_save(f.pre_save(r, True), connection) for r in rows] for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        made = {key: pk for pk, key in cursor.fetchall()}
+    created = []
+    for row in rows:
+        if row.dedup_key in made:
+            row.pk = made[row.dedup_key]
+            row._state.adding = False
+            row._state.db = connection.alias
+            created.append(row)
+    created.sort(key=lambda r: r.pk)
+    return created
+
+
+def _fold_together(created: list[Notification]) -> None:
+    """In-app rows made together for one person about one subject that found no open
+    entry: the first is the entry, the later ones fold into it."""
+    if coalesce_seconds() <= 0:
+        return
+    first: dict[tuple, int] = {}
+    folded = []
+    for row in created:  # in id order
+        if row.channel != Channel.IN_APP or not row.subject_type or row.subject_id is None:
+            continue
+        if row.coalesced_into_id is not None:
+            continue
+        key = (row.recipient_id, row.subject_type, row.subject_id)
+        if key in first:
+            row.coalesced_into_id = first[key]
+            folded.append(row)
+        else:
+            first[key] = row.pk
+    if folded:
+        Notification.objects.bulk_update(folded, ["coalesced_into_id"])
+
+
+def _emails_wanted(users: list, kinds: set[str]) -> set[tuple[int, str]]:
+    """(user id, kind) for each user who gets that kind by email: their choice, else the
+    default; one query for all."""
+    if not users:
+        return set()
+    chosen = {
+        (user_id, kind): enabled
+        for user_id, kind, enabled in NotificationPreference.objects.filter(
+            user__in=users, kind__in=kinds, channel=Channel.EMAIL
+        ).values_list("user_id", "kind", "enabled")
+    }
+    return {
+        (u.pk, kind)
+        for u in users
+        if u.email
+        for kind in kinds
+        if chosen.get((u.pk, kind), default_enabled(kind, Channel.EMAIL))
+    }
+
+
+def _webhooks_wanted(teams: list, kinds: set[str]) -> set[tuple[int, str]]:
+    """(team id, kind) for each team whose webhook hears of that kind: its leads' choice,
+    else the default; one query for all."""
+    if not teams:
+        return set()
+    chosen = {
+        (team_id, kind): enabled
+        for team_id, kind, enabled in TeamChannelPreference.objects.filter(
+            team__in=teams, kind__in=kinds
+        ).values_list("team_id", "kind", "enabled")
+    }
+    return {
+        (team.pk, kind)
+        for team in teams
+        for kind in kinds
+        if chosen.get((team.pk, kind), default_enabled(kind, Channel.WEBHOOK))
+    }
+
+
+def _open_heads(requests: list[dict], now: datetime) -> dict[tuple, int]:
+    """For each (user, subject type, subject id) the requests speak of, the user's earliest
+    unread inbox entry about the subject still open for coalescing at `now`; one query."""
+    window = coalesce_seconds()
+    wanted = {
+        (u.pk, r.get("subject_type", ""), r.get("subject_id"))
+        for r in requests
+        if r.get("subject_type") and r.get("subject_id") is not None
+        for u in r["recipients"]
+    }
+    if not wanted or window <= 0:
+        return {}
+    rows = (
+        Notification.objects.filter(
+            recipient__in={pk for pk, _, _ in wanted},
+            channel=Channel.IN_APP,
+            subject_type__in={t for _, t, _ in wanted},
+            subject_id__in={i for _, _, i in wanted},
+            coalesced_into=None,
+            read_at=None,
+            created_at__gt=now - timedelta(seconds=window),
+            created_at__lte=now,
+        )
+        .order_by("created_at", "pk")
+        .values_list("recipient_id", "subject_type", "subject_id", "pk")
+    )
+    heads: dict[tuple, int] = {}
+    for recipient_id, subject_type, subject_id, pk in rows:
+        if (recipient_id, subject_type, subject_id) in wanted:
+            heads.setdefault((recipient_id, subject_type, subject_id), pk)
+    return heads
 
 
 @transaction.atomic

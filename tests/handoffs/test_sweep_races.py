@@ -14,9 +14,10 @@ sweeps' CPU time to the people's threads, and their wall time measures the inter
 not the database (every acknowledge took 2-3 s while no statement waited on a lock).
 Both processes are warmed up first, as long-running ones are (see `warm_up`).
 
-Run with `-s` for the figures: setup time, sweep time, the longest a sweep held one
-handoff, lock waits seen in `pg_stat_activity` (and who held the lock), the people's
-wall times next to the same actions without a sweep.
+Run with `-s` for the figures: setup time, sweep time, the longest a sweep held handoffs
+locked (a group's transaction, or one handoff's), lock waits seen in `pg_stat_activity`
+(and who held the lock), the people's wall times next to the same actions without a
+sweep.
 """
 
 from __future__ import annotations
@@ -249,7 +250,8 @@ class SweepRun:
     results: list[SweepResult]
     started: float  # time.time()
     ended: float
-    held: list[float] = dataclasses.field(default_factory=list)  # longest per-handoff work
+    held: list[float] = dataclasses.field(default_factory=list)  # longest group or handoff
+    cpu: float = 0.0  # seconds of CPU the sweep process used (its database backend aside)
 
 
 def sweep_in_thread(now, *, batch_size: int) -> Callable[[], SweepRun]:
@@ -265,7 +267,7 @@ def sweep_in_thread(now, *, batch_size: int) -> Callable[[], SweepRun]:
 
 # The sweep task in a process of its own, as a Celery worker runs it: it warms up,
 # connects, says which backend it is, waits for the start, and reports its batches (and
-# the longest it held a handoff) as JSON.
+# the longest it held handoffs: a group's transaction, or one handoff's) as JSON.
 SWEEP_PROCESS = """
 import dataclasses, datetime, json, sys, time
 import django
@@ -274,19 +276,23 @@ from django.db import connection
 from apps.handoffs.clockwork import sweep
 from tests.handoffs.test_sweep_races import SWEEP_DEADLINE, sweep_until_done, warm_up
 held = []
-work = sweep._sweep_handoff
+work, write = sweep._sweep_handoff, sweep._write_group
 def timed(*args):
     started = time.perf_counter()
     try:
         return work(*args)
     finally:
         held.append(time.perf_counter() - started)
-sweep._sweep_handoff = timed
+def written(*args):
+    outcome = write(*args)
+    held.append(outcome.held)
+    return outcome
+sweep._sweep_handoff, sweep._write_group = timed, written
 warm_up()
 connection.ensure_connection()
 print(json.dumps({"pid": connection.connection.info.backend_pid}), flush=True)
 sys.stdin.readline()
-started = time.time()
+started, cpu = time.time(), time.process_time()
 results = sweep_until_done(
     datetime.datetime.fromisoformat(sys.argv[1]), batch_size=int(sys.argv[2]),
     deadline=time.monotonic() + SWEEP_DEADLINE,
@@ -294,6 +300,7 @@ results = sweep_until_done(
 print(json.dumps({
     "results": [dataclasses.asdict(r) for r in results],
     "started": started, "ended": time.time(), "held": sorted(held, reverse=True)[:3],
+    "cpu": time.process_time() - cpu,
 }), flush=True)
 """
 
@@ -342,7 +349,7 @@ class SweepProcess:
             raise AssertionError(f"the sweep process failed:\n{err}")
         report = json.loads(out.strip().splitlines()[-1])
         results = [SweepResult(**r) for r in report["results"]]
-        return SweepRun(results, report["started"], report["ended"], report["held"])
+        return SweepRun(results, report["started"], report["ended"], report["held"], report["cpu"])
 
 
 class Frontier:
@@ -449,7 +456,10 @@ def report(label: str, race: Race, watch: Watch, people: str = "") -> list[Sweep
         f"{sum(r.failed for r in results)} failed"
     )
     if held:
-        print(f"  longest a sweep worked on one handoff: {', '.join(ms(s) for s in held)}")
+        print(f"  longest a sweep held handoffs locked: {', '.join(ms(s) for s in held)}")
+    cpu = [o.cpu for name, o in race.outcomes.items() if name.startswith("sweep") and o.cpu]
+    if cpu:
+        print(f"  CPU the sweep processes used: {', '.join(f'{s:.2f} s' for s in cpu)}")
     longest = watch.longest_transaction(race.pids_of("sweep"))
     print(f"  longest sweep transaction seen: {ms(longest[0])} ({longest[1]!r})")
     for who in ("sweep", *([people] if people else [])):

@@ -32,16 +32,27 @@ ROLE_STEPS = {
 # --- who hears -----------------------------------------------------------------------------
 
 
-def recipients(handoff: Handoff, notify: str, user=None) -> list:
-    """The people a ladder step (or the default warning and breach) speaks to."""
-
-    def leads(team_id):
-        return Q(memberships__team_id=team_id, memberships__role=Role.LEAD)
-
+def recipients(handoff: Handoff, notify: str, user=None, memo: dict | None = None) -> list:
+    """The people a ladder step (or the default warning and breach) speaks to. `memo` (a
+    sweep's batch) keeps who a step naming a team or a role reaches, by step and teams."""
     if notify == Notify.USER:
         return [user] if user else []
     if notify == Notify.ASSIGNEE and handoff.assignee_id:
         return [handoff.assignee]
+    if memo is None:
+        return _reached(handoff, notify)
+    key = (notify, handoff.provider_team_id, handoff.requesting_team_id)
+    if key not in memo:
+        memo[key] = _reached(handoff, notify)
+    return memo[key]
+
+
+def _reached(handoff: Handoff, notify: str) -> list:
+    """Who a step naming a team, its leads or a role reaches (a query or two)."""
+
+    def leads(team_id):
+        return Q(memberships__team_id=team_id, memberships__role=Role.LEAD)
+
     if notify in (Notify.ASSIGNEE, Notify.PROVIDER_TEAM):
         # Nobody has it yet: the whole provider team hears about it.
         ids = Membership.objects.filter(team_id=handoff.provider_team_id).values("user_id")
@@ -80,8 +91,14 @@ class Outbox:
         self.notices.append(notice)
 
     def send(self, now: datetime) -> None:
+        for delivery in self.deliveries(now):
+            notifications.notify(**delivery, now=now)
+
+    def deliveries(self, now: datetime, opens: dict | None = None) -> list[dict]:
+        """What `send` notifies: notify()'s arguments but `now`, one dict a call; empties
+        the outbox. `opens` keeps each calendar's next open hours (a sweep's batch)."""
         if not self.notices:
-            return
+            return []
         handoff, clock = self.handoff, self.clock
         tag = "+".join(f"{n.kind}{n.percent}" for n in self.notices)
         if clock.breached_at is not None and any(n.kind == "breach" for n in self.notices):
@@ -101,16 +118,18 @@ class Outbox:
         groups: dict[tuple[int, ...], list] = {}
         for pk, notices in by_person.items():
             groups.setdefault(tuple(id(n) for n in notices), []).append(people[pk])
+        out = []
         for key, persons in groups.items():
             notices = [n for n in self.notices if id(n) in key]
-            _deliver(handoff, notices, persons, None, base, now)
+            out.append(_delivery(handoff, notices, persons, None, base, now, opens))
         team_notices = [n for n in self.notices if n.team is not None]
         if team_notices:
-            _deliver(handoff, team_notices, [], team_notices[0].team, base, now)
+            out.append(_delivery(handoff, team_notices, [], team_notices[0].team, base, now, opens))
         self.notices = []
+        return out
 
 
-def _deliver(handoff, notices: list[Notice], persons, team, base: str, now: datetime) -> None:
+def _delivery(handoff, notices: list[Notice], persons, team, base: str, now, opens) -> dict:
     top = max(notices, key=lambda n: SEVERITY[n.kind])
     urgent = any(n.urgent for n in notices)
     title = top.title if len(notices) == 1 else f"{top.title} (+{len(notices) - 1} more)"
@@ -119,20 +138,28 @@ def _deliver(handoff, notices: list[Notice], persons, team, base: str, now: date
         f"{handoff.title} — {handoff.get_priority_display()}, "
         f"{handoff.requesting_team} → {handoff.provider_team}."
     )
-    notifications.notify(
-        kind=top.kind,
-        title=title,
-        body="\n".join([*lines, summary]),
-        url=f"{settings.SITE_URL}{handoff.get_absolute_url()}",
-        dedup_base=base,
-        recipients=persons,
-        team=team,
-        urgent=urgent,
-        deliver_after=None if urgent else next_open(handoff, now),
-        subject_type="handoff",
-        subject_id=handoff.pk,
-        now=now,
-    )
+    if urgent:
+        after = None
+    elif opens is None:
+        after = next_open(handoff, now)
+    else:
+        calendar = handoff.provider_team.calendar_id
+        if calendar not in opens:
+            opens[calendar] = next_open(handoff, now)
+        after = opens[calendar]
+    return {
+        "kind": top.kind,
+        "title": title,
+        "body": "\n".join([*lines, summary]),
+        "url": f"{settings.SITE_URL}{handoff.get_absolute_url()}",
+        "dedup_base": base,
+        "recipients": persons,
+        "team": team,
+        "urgent": urgent,
+        "deliver_after": after,
+        "subject_type": "handoff",
+        "subject_id": handoff.pk,
+    }
 
 
 def next_open(handoff: Handoff, now: datetime) -> datetime | None:

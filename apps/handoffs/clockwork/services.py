@@ -32,7 +32,7 @@ from apps.notifications.models import Channel, Notification
 from ..models import Clock, ClockStatus, EventKind, Handoff
 from . import arithmetic, rollups, store
 from .notices import URGENT_PRIORITIES, Notice, Outbox, recipients
-from .store import ClockContext, Contexts
+from .store import AT_ONCE, ClockContext, Contexts, Ledger
 
 LIVE = (ClockStatus.RUNNING, ClockStatus.PAUSED)
 
@@ -66,25 +66,13 @@ def _due(clock: Clock, ctx: ClockContext, now: datetime, kind: str) -> arithmeti
     return next((r for r in fire if r.kind == kind), None)
 
 
-def _claim_percent(clock: Clock, percent: int) -> bool:
-    """Move `fired_percent` up to `percent`, once: a step is recorded by one caller only."""
-    if percent <= clock.fired_percent:
-        return False
-    if not Clock.objects.filter(pk=clock.pk, fired_percent=clock.fired_percent).update(
-        fired_percent=percent
-    ):
-        return False
-    clock.fired_percent = percent
-    return True
-
-
-def _escalation_notices(outbox: Outbox, clock: Clock, rung, fired: Fired, now) -> list:
+def _escalation_notices(outbox: Outbox, clock: Clock, rung, fired: Fired, now, ledger) -> list:
     """Notices and timeline events of a rung's escalation steps."""
     handoff = clock.handoff
     metric = clock.get_metric_display()
     events = []
     for step in rung.steps:
-        people = recipients(handoff, step.notify, user=step.user)
+        people = recipients(handoff, step.notify, user=step.user, memo=ledger.people)
         events.append(
             store.clock_event(
                 handoff,
@@ -125,12 +113,13 @@ def clock_warn(
     context: ClockContext | None = None,
     outbox: Outbox | None = None,
     fired: Fired | None = None,
+    ledger: Ledger = AT_ONCE,
 ) -> bool:
     """Fire the warning (or the ladder's steps at the warning threshold) if it is what is
     due on the clock at `now`; once."""
     ctx = _context(clock, context)
     rung = _due(clock, ctx, now, "warning")
-    return rung is not None and _fire_early(clock, ctx, rung, now, outbox, fired)
+    return rung is not None and _fire_early(clock, ctx, rung, now, outbox, fired, ledger)
 
 
 def clock_escalate(
@@ -140,15 +129,16 @@ def clock_escalate(
     context: ClockContext | None = None,
     outbox: Outbox | None = None,
     fired: Fired | None = None,
+    ledger: Ledger = AT_ONCE,
 ) -> bool:
     """Fire the escalation steps due on the clock at `now` (the highest due rung); once."""
     ctx = _context(clock, context)
     rung = _due(clock, ctx, now, "escalation")
-    return rung is not None and _fire_early(clock, ctx, rung, now, outbox, fired)
+    return rung is not None and _fire_early(clock, ctx, rung, now, outbox, fired, ledger)
 
 
-def _fire_early(clock, ctx, rung, now, outbox, fired) -> bool:
-    if not _claim_percent(clock, rung.percent):
+def _fire_early(clock, ctx, rung, now, outbox, fired, ledger: Ledger = AT_ONCE) -> bool:
+    if not ledger.claim_percent(clock, rung.percent):
         return False
     box = outbox or Outbox(clock.handoff, clock)
     fired = fired if fired is not None else Fired()
@@ -164,7 +154,7 @@ def _fire_early(clock, ctx, rung, now, outbox, fired) -> bool:
                 kind="warning",
                 percent=rung.percent,
                 title=f"At risk: {metric} of #{handoff.pk} at {rung.percent} %",
-                recipients=recipients(handoff, Notify.ASSIGNEE),
+                recipients=recipients(handoff, Notify.ASSIGNEE, memo=ledger.people),
                 team=None,
                 urgent=handoff.priority in URGENT_PRIORITIES,
             )
@@ -173,11 +163,11 @@ def _fire_early(clock, ctx, rung, now, outbox, fired) -> bool:
     else:
         if rung.kind == "warning":
             fired.warnings += 1
-        events += _escalation_notices(box, clock, rung, fired, now)
+        events += _escalation_notices(box, clock, rung, fired, now, ledger)
     fired.percents.append(rung.percent)
-    store.record(events)
+    ledger.record(events)
     if outbox is None:
-        box.send(now)
+        ledger.send(box, now)
     return True
 
 
@@ -189,6 +179,7 @@ def clock_breach(
     outbox: Outbox | None = None,
     fired: Fired | None = None,
     escalate: bool = True,
+    ledger: Ledger = AT_ONCE,
 ) -> bool:
     """Record the breach of a clock past its target, once: when it went over, a timeline
     event, the breach notice, and (`escalate`) the ladder's steps at 100 %."""
@@ -202,13 +193,8 @@ def clock_breach(
         return False
     moment = arithmetic.breach_moment(clock, hours, now)
     previous = clock.fired_percent
-    percent = max(previous, arithmetic.BREACH_PERCENT)
-    if not Clock.objects.filter(pk=clock.pk, breached_at__isnull=True).update(
-        breached_at=moment, fired_percent=percent
-    ):
+    if not ledger.claim_breach(clock, moment, max(previous, arithmetic.BREACH_PERCENT)):
         return False  # recorded meanwhile by someone else
-    clock.breached_at = moment
-    clock.fired_percent = percent
     box = outbox or Outbox(clock.handoff, clock)
     fired = fired if fired is not None else Fired()
     handoff = clock.handoff
@@ -228,7 +214,7 @@ def clock_breach(
             kind="breach",
             percent=arithmetic.BREACH_PERCENT,
             title=f"Breached: {clock.get_metric_display()} target of #{handoff.pk}",
-            recipients=recipients(handoff, Notify.ASSIGNEE),
+            recipients=recipients(handoff, Notify.ASSIGNEE, memo=ledger.people),
             team=handoff.provider_team,
             urgent=True,
         )
@@ -237,18 +223,22 @@ def clock_breach(
     fired.percents.append(arithmetic.BREACH_PERCENT)
     if escalate and previous < arithmetic.BREACH_PERCENT:
         events += _escalation_notices(
-            box, clock, _rung(ctx, clock, arithmetic.BREACH_PERCENT), fired, now
+            box, clock, _rung(ctx, clock, arithmetic.BREACH_PERCENT), fired, now, ledger
         )
-    store.record(events)
+    ledger.record(events)
     if outbox is None:
-        box.send(now)
+        ledger.send(box, now)
     return True
 
 
-def clock_advance(*, clock: Clock, now: datetime, context: ClockContext | None = None) -> Fired:
-    """Fire what is due on a running clock at `now` — the sweep's unit of work, under the
-    handoff's lock — and store its next step. A priority raise the steps ask for is the
-    caller's (it is a change of the handoff, not of this clock)."""
+def clock_advance(
+    *, clock: Clock, now: datetime, context: ClockContext | None = None, ledger: Ledger = AT_ONCE
+) -> Fired:
+    """Fire what is due on a running clock at `now` — the sweep's unit of work — and store
+    its next step. `ledger` says how: at once, under the handoff's lock (each step its own
+    claim), or planned in memory for the sweep to write with its group (store.Planned). A
+    priority raise the steps ask for is the caller's (a change of the handoff, not of this
+    clock)."""
     ctx = _context(clock, context)
     hours = ctx.hours(clock.around_the_clock)
     fired = Fired()
@@ -256,17 +246,17 @@ def clock_advance(*, clock: Clock, now: datetime, context: ClockContext | None =
     outbox = Outbox(clock.handoff, clock)
     for rung in fire:
         if rung.kind == "breach":
-            clock_breach(clock=clock, now=now, context=ctx, outbox=outbox, fired=fired)
+            clock_breach(
+                clock=clock, now=now, context=ctx, outbox=outbox, fired=fired, ledger=ledger
+            )
         else:
-            _fire_early(clock, ctx, rung, now, outbox, fired)
+            _fire_early(clock, ctx, rung, now, outbox, fired, ledger)
     if passed > clock.fired_percent:
         # Rungs passed over (stale warnings below a breach, steps a raise skipped).
-        _claim_percent(clock, passed)
-    outbox.send(now)
+        ledger.claim_percent(clock, passed)
+    ledger.send(outbox, now)
     ctx.refresh(clock)
-    Clock.objects.filter(pk=clock.pk).update(
-        next_step_at=clock.next_step_at, breach_at=clock.breach_at, sweep_failures=0
-    )
+    ledger.advanced(clock)
     return fired
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 
 from apps.agreements.models import Agreement, ExceptionWindow
 
@@ -192,6 +194,187 @@ def record(events: Sequence[HandoffEvent]) -> None:
     """Write clock events (one INSERT for the lot)."""
     if events:
         HandoffEvent.objects.bulk_create(list(events))
+
+
+# --- how firing the ladder writes -----------------------------------------------------------
+
+
+class Ledger:
+    """Firing writes at once: each claim is a conditional UPDATE (`fired_percent` moves up
+    from the value read, `breached_at` is set where it is NULL), so of any number of
+    callers one records a step; events and notices go as they come. The caller holds the
+    handoff's lock (the transitions, and the sweep's one-handoff path)."""
+
+    people: dict | None = None  # who hears, by step and teams (None: asked every time)
+    opens: dict | None = None  # a calendar's next open hours (None: computed every time)
+
+    def claim_percent(self, clock: Clock, percent: int) -> bool:
+        """Move `fired_percent` up to `percent`, once."""
+        if percent <= clock.fired_percent:
+            return False
+        if not Clock.objects.filter(pk=clock.pk, fired_percent=clock.fired_percent).update(
+            fired_percent=percent
+        ):
+            return False
+        clock.fired_percent = percent
+        return True
+
+    def claim_breach(self, clock: Clock, moment: datetime, percent: int) -> bool:
+        """Record the breach at `moment`, once."""
+        if not Clock.objects.filter(pk=clock.pk, breached_at__isnull=True).update(
+            breached_at=moment, fired_percent=percent
+        ):
+            return False
+        clock.breached_at, clock.fired_percent = moment, percent
+        return True
+
+    def record(self, events: Sequence[HandoffEvent]) -> None:
+        record(events)
+
+    def send(self, outbox, now: datetime) -> None:
+        outbox.send(now)
+
+    def advanced(self, clock: Clock) -> None:
+        """Store the next step of a clock the sweep has fired."""
+        Clock.objects.filter(pk=clock.pk).update(
+            next_step_at=clock.next_step_at, breach_at=clock.breach_at, sweep_failures=0
+        )
+
+
+AT_ONCE = Ledger()
+
+
+class Planned(Ledger):
+    """Firing planned, nothing written (the sweep's grouped path): claims move the clock
+    in memory, events and notices are gathered. Nothing is decided until the sweep writes
+    the plan with `lock_planned` and `claim_planned`, which take only clocks still as they
+    were read (`row_version`): so each step is still recorded once. `people` and `opens` are
+    the batch's, shared by its plans."""
+
+    def __init__(self, people: dict, opens: dict):
+        self.people, self.opens = people, opens
+        self.events: list[HandoffEvent] = []
+        self.deliveries: list[dict] = []
+
+    def claim_percent(self, clock: Clock, percent: int) -> bool:
+        if percent <= clock.fired_percent:
+            return False
+        clock.fired_percent = percent
+        return True
+
+    def claim_breach(self, clock: Clock, moment: datetime, percent: int) -> bool:
+        if clock.breached_at is not None:
+            return False
+        clock.breached_at, clock.fired_percent = moment, percent
+        return True
+
+    def record(self, events: Sequence[HandoffEvent]) -> None:
+        self.events.extend(events)
+
+    def send(self, outbox, now: datetime) -> None:
+        self.deliveries.extend(outbox.deliveries(now, opens=self.opens))
+
+    def advanced(self, clock: Clock) -> None:
+        pass  # written by claim_planned
+
+
+class LostClaim(RuntimeError):
+    """A clock held locked was not as read: the sweep's group is rolled back and worked
+    again one handoff at a time."""
+
+
+def with_version(queryset):
+    """Rows with their `row_version`: PostgreSQL's xmin, which every UPDATE of the row changes
+    (a lock does not). A plan made from a row is written only if the row's version is
+    still the one read."""
+    table = queryset.model._meta.db_table
+    return queryset.annotate(row_version=RawSQL(f'"{table}".xmin::text', ()))  # noqa: S611
+
+
+def lock_planned(
+    handoffs: dict[int, str], clocks: dict[int, tuple[int, str]]
+) -> tuple[set[int], set[int]]:
+    """Lock the planned handoffs and their planned clocks, `FOR NO KEY UPDATE SKIP LOCKED`,
+    in one statement, in the services' order (each handoff, then its clocks; handoffs by
+    id). `handoffs`: id → version read; `clocks`: id → (handoff id, version read).
+    Returns (fresh, stale): the handoffs locked with every planned row as read, and those
+    locked that changed since (the caller works them again under the lock). The others
+    were held by someone else: skipped (they stay due)."""
+    h, c = Handoff._meta.db_table, Clock._meta.db_table
+    sql = (
+        f'SELECT h.id, h.xmin::text, c.id, c.xmin::text FROM "{h}" h '  # noqa: S608
+        f'JOIN "{c}" c ON c.handoff_id = h.id WHERE h.id = ANY(%s) AND c.id = ANY(%s) '
+        "ORDER BY h.id, c.id FOR NO KEY UPDATE OF h, c SKIP LOCKED"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(handoffs), list(clocks)])
+        rows = cursor.fetchall()
+    seen: dict[int, int] = {}
+    stale: set[int] = set()
+    for handoff_id, handoff_version, clock_id, clock_version in rows:
+        seen[handoff_id] = seen.get(handoff_id, 0) + 1
+        if handoff_version != handoffs[handoff_id] or clock_version != clocks[clock_id][1]:
+            stale.add(handoff_id)
+    planned: dict[int, int] = {}
+    for handoff_id, _ in clocks.values():
+        planned[handoff_id] = planned.get(handoff_id, 0) + 1
+    # A handoff locked with one of its clocks held elsewhere (a breach review) is stale.
+    stale |= {pk for pk, n in seen.items() if n != planned[pk]}
+    return set(seen) - stale, stale
+
+
+def claim_planned(clocks: Sequence[tuple[Clock, int, datetime | None]]) -> None:
+    """Write planned clocks — their claims (`fired_percent`, `breached_at`) and next steps
+    — in one UPDATE, each row only if still running with the `fired_percent` and
+    `breached_at` the plan started from (the caller holds them locked, as read: anything
+    else is a broken invariant, raised as LostClaim and rolled back). One array a column:
+    the statement's text is the same whatever the number of clocks."""
+    if not clocks:
+        return
+    columns = [
+        list(column)
+        for column in zip(
+            *(
+                (c.pk, fired, breached, c.fired_percent, c.breached_at, c.next_step_at, c.breach_at)
+                for c, fired, breached in clocks
+            ),
+            strict=True,
+        )
+    ]
+    sql = (
+        f'UPDATE "{Clock._meta.db_table}" AS c SET fired_percent = v.fired, '  # noqa: S608
+        "breached_at = v.breached, next_step_at = v.next_step, breach_at = v.breach, "
+        "sweep_failures = 0 FROM unnest(%s::bigint[], %s::int[], %s::timestamptz[], "
+        "%s::int[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[]) "
+        "AS v(id, was_fired, was_breached, fired, breached, next_step, breach) "
+        "WHERE c.id = v.id AND c.status = %s AND c.fired_percent = v.was_fired "
+        "AND c.breached_at IS NOT DISTINCT FROM v.was_breached RETURNING c.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*columns, ClockStatus.RUNNING])
+        written = {pk for (pk,) in cursor.fetchall()}
+    if lost := {clock.pk for clock, _, _ in clocks} - written:
+        raise LostClaim(f"clocks {sorted(lost)[:10]} changed under the sweep's lock")
+
+
+def record_many(events: Sequence[HandoffEvent]) -> None:
+    """Write many clock events in one INSERT of constant text (one array a column), on
+    PostgreSQL; `record` elsewhere. The events get no ids back (nothing reads them)."""
+    if connection.vendor != "postgresql":
+        record(events)
+        return
+    if not events:
+        return
+    fields = [f for f in HandoffEvent._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    sql = (
+        f"INSERT INTO {quote(HandoffEvent._meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(f.column) for f in fields)}) SELECT * FROM unnest({arrays})"
+    )
+    params = [[f.get_db_prep_save(f.pre_save(e, True), connection) for e in events] for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 # --- what a change of windows or calendar covers ------------------------------------------
