@@ -9,11 +9,14 @@ committed at the same moment on the same rollup rows both count (PostgreSQL).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections, transaction
 from hypothesis import HealthCheck, settings
@@ -42,6 +45,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.helpers import MONDAY_10, TRIAGE
+from tests.reports import finished_handoff
 
 OK_REFUSALS = (Conflict, ValidationError, PermissionDenied)
 PRIORITIES = ["P1", "P2", "P3", "P4"]
@@ -303,3 +307,21 @@ def test_buckets_are_minutes_below_eight_hours_and_five_minutes_above():
         start = rollups.bucket_seconds(rollups.bucket(seconds))
         width = 60 if seconds < 28800 else 300
         assert start <= seconds < start + width
+
+
+@pytest.mark.django_db
+def test_migration_0009_bins_the_histograms_already_there(agreement):
+    """Rows built before the bins existed get them from their buckets."""
+    for i, seconds in enumerate((59, 1800, 1801, 7 * 3600, 9 * 3600, 90 * 3600)):
+        finished_handoff(
+            agreement,
+            priority="P2",
+            created_at=MONDAY_10 + timedelta(days=i % 2),
+            durations={"acknowledge": seconds, "resolve": seconds * 3},
+        )
+    kept = rollup_rows()
+    assert any(len(row[-2]) > 1 for row in kept.values())  # several bins in a row
+    ClockRollup.objects.update(bins=[], bin_counts=[])
+    migration = importlib.import_module("apps.handoffs.migrations.0009_clockrollup_bins")
+    migration.fill_bins(django_apps, SimpleNamespace(connection=connection))
+    assert rollup_rows() == kept
