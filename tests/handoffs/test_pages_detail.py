@@ -119,10 +119,13 @@ def test_a_provider_member_sees_the_work_actions(client, provider_member, handof
     html = response.content.decode()
     for testid in ("action-acknowledge", "action-start", "panel-action_plan", "panel-assign"):
         assert f'data-testid="{testid}"' in html
-    # The assign select offers the provider team's members only.
+    # The assign select offers the provider team's members only, by name.
     form = response.context["action_forms"]["assign"]
     assert list(form.fields["assignee"].queryset) == [provider_member]
+    assert f'<option value="{provider_member.pk}">{provider_member.display_name}</option>' in html
     assert 'data-testid="action-take"' in html
+    # Who filed it, by name (read with the handoff, not joined to it).
+    assert f"filed by {handoff.created_by.display_name} " in html
 
 
 def test_a_resolved_handoff_offers_the_requester_close_and_reopen(

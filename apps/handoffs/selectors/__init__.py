@@ -13,17 +13,21 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
 from django.db.models import (
     Case,
+    DateField,
+    DateTimeField,
     Exists,
     Expression,
     F,
     Field,
     IntegerField,
     OuterRef,
+    Subquery,
     When,
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import JSONObject
 from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.accounts.models import User
 from apps.agreements import cache as version_cache
@@ -69,9 +73,13 @@ def handoff_get(*, user, pk: int) -> Handoff:
     if arrays:
         _attach_calendar(handoff)
         handoff.assignable = _people(handoff.assignable)
-    # The reviews app's breach review of each clock, shown beside a breached one.
-    clocks = Clock.objects.filter(handoff=handoff).select_related("breach_review")
-    _attach(handoff, "clocks", clocks)
+        handoff.filer = _people([handoff.filer])[0]
+        _attach(handoff, "clocks", _clocks(handoff.clock_rows))
+        handoff.page_events = _from_json(HandoffEvent, handoff.event_rows)
+    else:
+        # The reviews app's breach review of each clock, shown beside a breached one.
+        clocks = Clock.objects.filter(handoff=handoff).select_related("breach_review")
+        _attach(handoff, "clocks", clocks)
     version_cache.prime([handoff.agreement])
     return handoff
 
@@ -119,6 +127,28 @@ _ROW_LISTS: dict[str, Callable[[], Expression]] = {
         .order_by("first_name", "last_name", "username")
         .values(person=JSONObject(**{name: F(name) for name in PERSON}))
     ),
+    "filer": lambda: Subquery(
+        User.objects.filter(pk=OuterRef("created_by_id")).values(
+            person=JSONObject(**{name: F(name) for name in PERSON})
+        )
+    ),
+    "clock_rows": lambda: ArraySubquery(
+        Clock.objects.filter(handoff_id=OuterRef("pk"))
+        .order_by("metric")
+        .values(
+            row=_as_json(
+                Clock,
+                # The reviews app's breach review of a clock, shown beside a breached one.
+                review_id=F("breach_review__id"),
+                review_root_cause=F("breach_review__root_cause"),
+            )
+        )
+    ),
+    "event_rows": lambda: ArraySubquery(
+        HandoffEvent.objects.filter(handoff_id=OuterRef("pk"))
+        .order_by("created_at", "id")
+        .values(row=_as_json(HandoffEvent))
+    ),
     "watcher_ids": lambda: ArraySubquery(
         Watcher.objects.filter(handoff_id=OuterRef("pk"))
         .order_by("created_at", "id")
@@ -143,13 +173,55 @@ def _compiled(name: str, column: Callable[[], Expression]) -> RawSQL:
     return RawSQL(sql, params, output_field=output_field)  # noqa: S611 - the ORM's own SQL
 
 
+def _as_json(model, **extra) -> JSONObject:
+    """A row of `model` (every column) as a JSON object, for a list column."""
+    return JSONObject(**{f.attname: F(f.attname) for f in model._meta.concrete_fields}, **extra)
+
+
+def _from_json(model, rows) -> list:
+    """Instances of `model` from `_as_json` objects, as the ORM would have loaded them: JSON
+    gives times and dates as text, every other column as its Python value already."""
+    fields = model._meta.concrete_fields
+    names = [f.attname for f in fields]
+    return [
+        model.from_db("default", names, [_value(f, row[f.attname]) for f in fields]) for row in rows
+    ]
+
+
+def _value(field, value):
+    if value is None or not isinstance(value, str):
+        return value
+    if isinstance(field, DateTimeField):
+        return parse_datetime(value)
+    if isinstance(field, DateField):
+        return parse_date(value)
+    return value
+
+
+def _clocks(rows) -> list[Clock]:
+    """The clocks from their list column, each with its breach review (or none) in place,
+    as `select_related("breach_review")` leaves them."""
+    clocks = _from_json(Clock, rows)
+    related = Clock.breach_review.related  # the reviews app's model, above this one
+    reviews = related.related_model
+    for clock, row in zip(clocks, rows, strict=True):
+        review = None
+        if row["review_id"] is not None:
+            review = reviews(id=row["review_id"], root_cause=row["review_root_cause"])
+            review.clock = clock
+        related.set_cached_value(clock, review)
+    return clocks
+
+
 # What the page shows of a person (`User.display_name`).
 PERSON = ("id", "first_name", "last_name", "username")
 
 
 def _people(rows) -> list[User]:
     """Users from a list column's objects (only `PERSON` is loaded)."""
-    return [User.from_db("default", PERSON, [row[name] for name in PERSON]) for row in rows]
+    # from_db takes the values in the model's column order.
+    names = [f.attname for f in User._meta.concrete_fields if f.attname in PERSON]
+    return [User.from_db("default", names, [row[name] for name in names]) for row in rows]
 
 
 def _attach(instance, name: str, rows) -> None:

@@ -33,7 +33,7 @@ from ..forms import (
     ReplyForm,
     ResolutionForm,
 )
-from ..models import Handoff
+from ..models import Handoff, HandoffEvent
 from .queues import row_response
 
 # --- the detail page ---------------------------------------------------------------------
@@ -44,8 +44,9 @@ def _people(events, *, known=(), ids=()) -> dict[int, User]:
     after, who an escalation reached) and `ids` (the filer, the watchers). Most are already
     in hand (the events' actors, the `known`: assignee, viewer); the others in one query."""
     people = {user.pk: user for user in known if user is not None}
-    people.update((e.actor_id, e.actor) for e in events if e.actor is not None)
-    ids = set(ids)
+    loaded = [e for e in events if HandoffEvent.actor.is_cached(e)]  # select_related
+    people.update((e.actor_id, e.actor) for e in loaded if e.actor is not None)
+    ids = {*ids, *(e.actor_id for e in events if e.actor_id is not None)}
     for event in events:
         for side in (event.before or {}, event.after or {}):
             for key, value in side.items():
@@ -56,6 +57,9 @@ def _people(events, *, known=(), ids=()) -> dict[int, User]:
     missing = ids - people.keys()
     if missing:
         people.update((user.pk, user) for user in User.objects.filter(pk__in=missing))
+    for event in events:  # the timeline names each event's actor
+        if event.actor_id is not None and not HandoffEvent.actor.is_cached(event):
+            event.actor = people[event.actor_id]
     return people
 
 
@@ -108,10 +112,12 @@ def _read_detail(request, handoff: Handoff, *, failed: ActionForm | None) -> dic
         else []
     )
     reader = selectors.ClockReader(now, windows)
-    events = list(selectors.timeline(handoff=handoff))
+    events = getattr(handoff, "page_events", None)  # read with the handoff (handoff_get)
+    if events is None:
+        events = list(selectors.timeline(handoff=handoff))
     watcher_ids = getattr(handoff, "watcher_ids", None)  # read with the handoff (handoff_get)
     assignable = getattr(handoff, "assignable", None)
-    known = [user, handoff.assignee, *(assignable or [])]
+    known = [user, handoff.assignee, getattr(handoff, "filer", None), *(assignable or [])]
     filer = [handoff.created_by_id]
     if watcher_ids is None:
         watching = watchers.handoff_watchers(handoff=handoff)
