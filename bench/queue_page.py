@@ -1,5 +1,6 @@
 """Queue page and API list speed with 10,000 open handoffs in one team's queue and
-100,000 closed ones, beside a bare Django view rendering 50 rows from memory.
+100,000 closed ones, beside a bare Django view rendering 50 rows from memory, called directly
+and behind the portal's middleware (the issue's goal: the queue within 3× of the latter).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/olaportal .venv/bin/python bench/queue_page.py
 
@@ -129,6 +130,20 @@ def ceiling_view(request):
     return HttpResponse(CEILING_TEMPLATE.render({"rows": CEILING_ROWS}, request))
 
 
+CEILING_PATH = "bench-ceiling/"
+CLIENT_CEILING = "bare view behind the middleware (Client)"
+
+
+def _serve_ceiling() -> None:
+    """The bare view at /bench-ceiling/, through the portal's own middleware."""
+    from django.urls import clear_url_caches, path
+
+    from olaportal import urls
+
+    urls.urlpatterns.append(path(CEILING_PATH, ceiling_view))
+    clear_url_caches()
+
+
 def main() -> None:
     if connection.vendor != "postgresql":
         print("note: DATABASE_URL is not PostgreSQL; figures are for", connection.vendor)
@@ -172,6 +187,10 @@ def main() -> None:
         rows.append(
             (f"detail page /handoffs/{detail.pk}/", lambda: client.get(f"/handoffs/{detail.pk}/"))
         )
+        # The issue's goal compares the queue with this view behind the same middleware
+        # (bench/peers.py's "bare 50-row view"): served from a route added for the run.
+        rows.append((CLIENT_CEILING, lambda: client.get(f"/{CEILING_PATH}")))
+        _serve_ceiling()
         if os.environ.get("BENCH_PROFILE"):
             import cProfile
             import pstats
@@ -193,10 +212,17 @@ def main() -> None:
             return
         results = [(label, *measure(label, call)) for label, call in rows]
         base = results[0][1]
+        p50 = {label: median for label, median, *_ in results}
         print(f"\n{RUNS} timed runs each (3 warm-up runs excluded); server time in the process")
         print(f"{'page':<58} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'% of ceiling':>13}")
-        for label, p50, p95, queries in results:
-            print(f"{label:<58} {p50:8.1f} {p95:8.1f} {queries:8d} {100 * base / p50:12.0f}%")
+        for label, median, p95, queries in results:
+            print(f"{label:<58} {median:8.1f} {p95:8.1f} {queries:8d} {100 * base / median:12.0f}%")
+        ratio = p50["queue page /queues/engineering/ (50 rows)"] / p50[CLIENT_CEILING]
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(
+            f"queue page ÷ the bare view behind the same middleware: {ratio:.1f}× (goal ≤ 3×); "
+            f"load average {load}"
+        )
 
 
 if __name__ == "__main__":
