@@ -13,8 +13,6 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
 from django.db.models import (
     Case,
-    DateField,
-    DateTimeField,
     Exists,
     Expression,
     F,
@@ -27,7 +25,6 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import JSONObject
 from django.shortcuts import get_object_or_404
-from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.accounts.models import User
 from apps.agreements import cache as version_cache
@@ -180,22 +177,21 @@ def _as_json(model, **extra) -> JSONObject:
 
 def _from_json(model, rows) -> list:
     """Instances of `model` from `_as_json` objects, as the ORM would have loaded them: JSON
-    gives times and dates as text, every other column as its Python value already."""
+    gives times and dates as text, which each field's `to_python` reads back."""
     fields = model._meta.concrete_fields
     names = [f.attname for f in fields]
     return [
-        model.from_db("default", names, [_value(f, row[f.attname]) for f in fields]) for row in rows
+        model.from_db(
+            "default",
+            names,
+            [_python(field, row[field.attname]) for field in fields],
+        )
+        for row in rows
     ]
 
 
-def _value(field, value):
-    if value is None or not isinstance(value, str):
-        return value
-    if isinstance(field, DateTimeField):
-        return parse_datetime(value)
-    if isinstance(field, DateField):
-        return parse_date(value)
-    return value
+def _python(field, value):
+    return None if value is None else field.to_python(value)
 
 
 def _clocks(rows) -> list[Clock]:
