@@ -58,6 +58,14 @@ pytestmark = [
 # acknowledge clock is due for its breach, and nothing else is due.
 DUE = berlin(2026, 3, 3, 10, 5)
 BOUND = 0.5  # seconds a person's action may take; the design target is ~100 ms
+# How far apart the acknowledging people act, in clocks the sweeps breach. This race was
+# written for the one-handoff sweep (two sweeps breached ~40 clocks a second; people 12
+# apart over 300 handoffs: ~3 a second). The grouped sweeps breach ~175 a second, and at
+# 12 apart people acted ~15 a second and queued behind each other on the day's clock
+# rollup row, which each acknowledge holds from its clock's settle to its commit (waits
+# of 0.2-1.1 s between people, none on a sweep). 24 apart over 600 handoffs: ~7 a
+# second, still where the sweeps are.
+APART = 24
 JOIN_TIMEOUT = 120  # seconds a thread may take before the race counts as hung
 SWEEP_DEADLINE = 90  # seconds a sweep may take to leave nothing due
 
@@ -526,7 +534,7 @@ def assert_within_bound(
 def test_people_acknowledging_during_two_sweeps_never_wait_and_each_breach_fires_once(
     file_handoff, provider_team, provider_member, provider_lead
 ):
-    handoffs = file_many(file_handoff, 300, assignee=provider_member)
+    handoffs = file_many(file_handoff, 600, assignee=provider_member)
     engineers = [
         MembershipFactory(team=provider_team, user=UserFactory(), role=Role.MEMBER).user
         for _ in range(20)
@@ -544,8 +552,8 @@ def test_people_acknowledging_during_two_sweeps_never_wait_and_each_breach_fires
     baseline = alone(quiet, acknowledge_by(engineers[0]))
 
     # Each engineer acknowledges a handoff where the sweeps are once they have breached
-    # 10, 22, 34 … clocks — the next one, or 3, 5, 7 ahead: some take it first (the
-    # sweeps skip it and come back), some wait for a sweep's commit, some find the
+    # 10, 34, 58 … clocks (APART) — the next one, or 3, 5, 7 ahead: some take it first
+    # (the sweeps skip it and come back), some wait for a sweep's commit, some find the
     # breach already recorded.
     frontier = Frontier(handoffs)
     seconds: dict[int, float] = {}
@@ -556,7 +564,7 @@ def test_people_acknowledging_during_two_sweeps_never_wait_and_each_breach_fires
     for index, engineer in enumerate(engineers):
         act = acknowledge_by(engineer)
         ahead = 1 + 2 * (index % 4)
-        race.add(f"acknowledge-{index}", person(frontier, 10 + 12 * index, act, seconds, ahead))
+        race.add(f"acknowledge-{index}", person(frontier, 10 + APART * index, act, seconds, ahead))
     with Watch() as watch:
         elapsed = race.run()
 
@@ -565,7 +573,7 @@ def test_people_acknowledging_during_two_sweeps_never_wait_and_each_breach_fires
     print(
         f"  acknowledge wall time: {spread(seconds)}; with no sweep: {spread(baseline)}\n"
         f"  race {elapsed:.1f} s; breaches recorded by the sweeps {by_sweeps}, "
-        f"by the acknowledges {300 - by_sweeps}"
+        f"by the acknowledges {len(handoffs) - by_sweeps}"
     )
     assert [e for r in results for e in r.errors] == []
     assert_short_transactions(race, watch)
