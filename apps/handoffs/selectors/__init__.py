@@ -31,7 +31,7 @@ from apps.agreements import cache as version_cache
 from apps.agreements.models import ExceptionWindow
 from apps.calendars.businesstime import BusinessHours
 from apps.calendars.models import BusinessCalendar, Holiday, OpeningInterval
-from apps.teams.models import Membership
+from apps.teams.models import Membership, Team
 
 from ..clockwork import arithmetic as clockwork
 from ..filters import AWAITING_REQUESTER, HandoffFilter
@@ -39,23 +39,23 @@ from ..models import Clock, ClockStatus, Handoff, HandoffEvent, Status, Watcher
 
 
 def handoff_get(*, user, pk: int) -> Handoff:
-    """A handoff the user may see (else 404) with what its page shows, in two queries: the
-    handoff with its teams, assignee, agreement version and calendar, and the clocks with
-    their breach reviews. Read as columns of the first: the calendar's hours and holidays,
-    who watches it (`watcher_ids`), who may be assigned it (`assignable`), the viewer's
-    roles in the two teams (`permissions.remember_roles`) and whether the provider team has
-    exception windows (`has_windows`). The version's targets and triage template come from
-    this process's copy (apps.agreements.cache).
+    """A handoff the user may see (else 404) with what its page shows, in one query on
+    PostgreSQL: the handoff joined to its agreement version and calendar; as columns of its
+    row, its teams, assignee and filer, the clocks with their breach reviews, the timeline's
+    events, the calendar's hours and holidays, who watches it (`watcher_ids`), who may be
+    assigned it (`assignable`), the viewer's roles in the two teams
+    (`permissions.remember_roles`) and whether the provider team has exception windows
+    (`has_windows`). The version's targets and triage template come from this process's
+    copy (apps.agreements.cache). Other databases join and prefetch instead.
 
-    A query costs the page about a millisecond of ORM work whatever it reads, so the small
-    lists ride on the handoff's row (PostgreSQL arrays; other databases read them with
-    prefetches), their SQL compiled once per process. Six tables joined, not eight:
-    PostgreSQL plans every join order of up to eight, and the agreement's series and the
-    filer cost 1 ms of planning (the page reads who filed it with the people it names)."""
+    A query costs the page about a millisecond of ORM work whatever it reads, and a join
+    more planning than a correlated subquery (PostgreSQL plans every join order), so what
+    the page shows rides on the handoff's row as JSON, its SQL compiled once per process,
+    and is loaded as the ORM would have loaded it."""
     queryset = (
         Handoff.objects.visible_to(user)
         .annotate(**_viewer_roles(user))
-        .select_related("requesting_team", "provider_team", "assignee", "agreement__calendar")
+        .select_related("agreement__calendar")
     )
     arrays = connection.vendor == "postgresql"
     if arrays:
@@ -63,11 +63,17 @@ def handoff_get(*, user, pk: int) -> Handoff:
             **{name: _compiled(name, column) for name, column in _ROW_LISTS.items()}
         )
     else:
-        queryset = queryset.annotate(has_windows=_has_windows()).prefetch_related(
-            "agreement__calendar__intervals", "agreement__calendar__holidays"
+        queryset = (
+            queryset.select_related("requesting_team", "provider_team", "assignee")
+            .annotate(has_windows=_has_windows())
+            .prefetch_related("agreement__calendar__intervals", "agreement__calendar__holidays")
         )
     handoff = get_object_or_404(queryset, pk=pk)
     if arrays:
+        for name, model in _RELATED.items():
+            row = getattr(handoff, f"{name}_row")
+            loaded = _from_json(model, [row])[0] if row is not None else None
+            Handoff._meta.get_field(name).set_cached_value(handoff, loaded)
         _attach_calendar(handoff)
         handoff.assignable = _people(handoff.assignable)
         handoff.filer = _people([handoff.filer])[0]
@@ -111,9 +117,18 @@ def _array(queryset, column: str):
     return lambda: ArraySubquery(queryset.order_by("pk").values(column))
 
 
+# The handoff's foreign keys read as a JSON column `<name>_row` each, not joined.
+_RELATED = {"requesting_team": Team, "provider_team": Team, "assignee": User}
+
+
+def _one(model, column: str):
+    return lambda: Subquery(model.objects.filter(pk=OuterRef(column)).values(row=_as_json(model)))
+
+
 _INTERVALS = OpeningInterval.objects.filter(calendar_id=OuterRef("agreement__calendar_id"))
 _HOLIDAYS = Holiday.objects.filter(calendar_id=OuterRef("agreement__calendar_id"))
 _ROW_LISTS: dict[str, Callable[[], Expression]] = {
+    **{f"{name}_row": _one(model, f"{name}_id") for name, model in _RELATED.items()},
     "has_windows": _has_windows,
     "calendar_weekdays": _array(_INTERVALS, "weekday"),
     "calendar_starts": _array(_INTERVALS, "start"),
