@@ -28,7 +28,7 @@ from django.shortcuts import get_object_or_404
 
 from apps.accounts.models import User
 from apps.agreements import cache as version_cache
-from apps.agreements.models import ExceptionWindow
+from apps.agreements.models import Agreement, ExceptionWindow
 from apps.calendars.businesstime import BusinessHours
 from apps.calendars.models import BusinessCalendar, Holiday, OpeningInterval
 from apps.teams.models import Membership, Team
@@ -40,8 +40,8 @@ from ..models import Clock, ClockStatus, Handoff, HandoffEvent, Status, Watcher
 
 def handoff_get(*, user, pk: int) -> Handoff:
     """A handoff the user may see (else 404) with what its page shows, in one query on
-    PostgreSQL: the handoff joined to its agreement version and calendar; as columns of its
-    row, its teams, assignee and filer, the clocks with their breach reviews, the timeline's
+    PostgreSQL, joined to nothing: as columns of its row, its teams, assignee, filer,
+    agreement version and calendar, the clocks with their breach reviews, the timeline's
     events, the calendar's hours and holidays, who watches it (`watcher_ids`), who may be
     assigned it (`assignable`), the viewer's roles in the two teams
     (`permissions.remember_roles`) and whether the provider team has exception windows
@@ -51,12 +51,8 @@ def handoff_get(*, user, pk: int) -> Handoff:
     A query costs the page about a millisecond of ORM work whatever it reads, and a join
     more planning than a correlated subquery (PostgreSQL plans every join order), so what
     the page shows rides on the handoff's row as JSON, its SQL compiled once per process,
-    and is loaded as the ORM would have loaded it."""
-    queryset = (
-        Handoff.objects.visible_to(user)
-        .annotate(**_viewer_roles(user))
-        .select_related("agreement__calendar")
-    )
+    and is loaded as the ORM would have loaded it (every column)."""
+    queryset = Handoff.objects.visible_to(user).annotate(**_viewer_roles(user))
     arrays = connection.vendor == "postgresql"
     if arrays:
         queryset = queryset.annotate(
@@ -64,7 +60,7 @@ def handoff_get(*, user, pk: int) -> Handoff:
         )
     else:
         queryset = (
-            queryset.select_related("requesting_team", "provider_team", "assignee")
+            queryset.select_related(*_RELATED, "agreement__calendar")
             .annotate(has_windows=_has_windows())
             .prefetch_related("agreement__calendar__intervals", "agreement__calendar__holidays")
         )
@@ -74,7 +70,7 @@ def handoff_get(*, user, pk: int) -> Handoff:
             row = getattr(handoff, f"{name}_row")
             loaded = _from_json(model, [row])[0] if row is not None else None
             Handoff._meta.get_field(name).set_cached_value(handoff, loaded)
-        _attach_calendar(handoff)
+        _attach_calendar(handoff.agreement, handoff.calendar_row)
         handoff.assignable = _people(handoff.assignable)
         handoff.filer = _people([handoff.filer])[0]
         _attach(handoff, "clocks", _clocks(handoff.clock_rows))
@@ -113,27 +109,37 @@ def _has_windows() -> Exists:
     )
 
 
-def _array(queryset, column: str):
-    return lambda: ArraySubquery(queryset.order_by("pk").values(column))
-
-
 # The handoff's foreign keys read as a JSON column `<name>_row` each, not joined.
-_RELATED = {"requesting_team": Team, "provider_team": Team, "assignee": User}
+_RELATED = {
+    "requesting_team": Team,
+    "provider_team": Team,
+    "assignee": User,
+    "agreement": Agreement,
+}
 
 
 def _one(model, column: str):
     return lambda: Subquery(model.objects.filter(pk=OuterRef(column)).values(row=_as_json(model)))
 
 
-_INTERVALS = OpeningInterval.objects.filter(calendar_id=OuterRef("agreement__calendar_id"))
-_HOLIDAYS = Holiday.objects.filter(calendar_id=OuterRef("agreement__calendar_id"))
+def _calendar() -> Subquery:
+    """The agreement version's calendar with its hours and holidays, in one column."""
+    rows = {
+        "intervals": OpeningInterval.objects.filter(calendar_id=OuterRef("pk")),
+        "holidays": Holiday.objects.filter(calendar_id=OuterRef("pk")),
+    }
+    lists = {
+        name: ArraySubquery(queryset.order_by("pk").values(row=_as_json(queryset.model)))
+        for name, queryset in rows.items()
+    }
+    calendar = BusinessCalendar.objects.filter(agreements=OuterRef("agreement_id"))
+    return Subquery(calendar.values(row=_as_json(BusinessCalendar, **lists)))
+
+
 _ROW_LISTS: dict[str, Callable[[], Expression]] = {
     **{f"{name}_row": _one(model, f"{name}_id") for name, model in _RELATED.items()},
+    "calendar_row": _calendar,
     "has_windows": _has_windows,
-    "calendar_weekdays": _array(_INTERVALS, "weekday"),
-    "calendar_starts": _array(_INTERVALS, "start"),
-    "calendar_ends": _array(_INTERVALS, "end"),
-    "calendar_holidays": _array(_HOLIDAYS, "date"),
     "assignable": lambda: ArraySubquery(
         User.objects.filter(memberships__team_id=OuterRef("provider_team_id"), is_active=True)
         .order_by("first_name", "last_name", "username")
@@ -245,25 +251,12 @@ def _attach(instance, name: str, rows) -> None:
     instance._prefetched_objects_cache[name] = queryset
 
 
-def _attach_calendar(handoff: Handoff) -> None:
-    """The calendar's hours and holidays from the handoff's array columns."""
-    calendar = handoff.agreement.calendar
-    intervals = zip(
-        handoff.calendar_weekdays, handoff.calendar_starts, handoff.calendar_ends, strict=True
-    )
-    _attach(
-        calendar,
-        "intervals",
-        (
-            OpeningInterval(calendar=calendar, weekday=day, start=start, end=end)
-            for day, start, end in intervals
-        ),
-    )
-    _attach(
-        calendar,
-        "holidays",
-        (Holiday(calendar=calendar, date=day) for day in handoff.calendar_holidays),
-    )
+def _attach_calendar(agreement: Agreement, row: dict) -> None:
+    """The version's calendar, its hours and its holidays from their JSON column."""
+    calendar = _from_json(BusinessCalendar, [row])[0]
+    Agreement._meta.get_field("calendar").set_cached_value(agreement, calendar)
+    _attach(calendar, "intervals", _from_json(OpeningInterval, row["intervals"]))
+    _attach(calendar, "holidays", _from_json(Holiday, row["holidays"]))
 
 
 # Soonest due first; the id makes the order total, so a page read from either end of the
