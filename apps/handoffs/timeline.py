@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.template.defaultfilters import linebreaksbr
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
@@ -286,8 +286,12 @@ def as_html(lines: list[Entry]) -> SafeString:
     events cost more than building their sentences. Names, roles and typed text are
     escaped here; sentences are already safe (built with format_html above)."""
     items = []
+    said: dict[datetime, str] = {}  # events of one minute read the same
     for line in lines:
         moment = timezone.localtime(line.event.created_at)
+        minute = moment.replace(second=0, microsecond=0)
+        if minute not in said:
+            said[minute] = date_format(moment, MOMENT)
         role = format_html(' <span class="text-body-secondary">({})</span>', line.role)
         text = format_html(': <span data-testid="event-comment">{}</span>', linebreaksbr(line.text))
         items.append(
@@ -300,8 +304,8 @@ def as_html(lines: list[Entry]) -> SafeString:
                 line.kind,
                 line.who,
                 role if line.role else "",
-                dateformat.format(moment, "c"),
-                date_format(moment, MOMENT),
+                moment.isoformat(),  # the date filter's "c"
+                said[minute],
                 line.sentence,
                 text if line.text else "",
             )
