@@ -64,8 +64,9 @@ WIDE_LADDER = [
 @pytest.fixture(params=["standard ladder", "wide ladder"])
 def scene(request, agreement, file_handoff, provider_team, provider_member, provider_lead):
     """A webhook on the provider team; the lead wants warnings by email and keeps quiet
-    hours; a second engineer (an unassigned handoff tells the whole team); a manager on
-    the provider team; the requesting team's lead; then P1 and P3, assigned or not."""
+    hours, an engineer wants warnings and escalations by email; a second engineer (an
+    unassigned handoff tells the whole team); a manager on the provider team; the
+    requesting team's lead; then P1, P2 and P3, assigned or not, and a P3 filed later."""
     provider_team.webhook_url = "https://hooks.example.com/ola"
     provider_team.manager = UserFactory(username="mona")
     provider_team.save(update_fields=["webhook_url", "manager"])
@@ -74,9 +75,8 @@ def scene(request, agreement, file_handoff, provider_team, provider_member, prov
         team=agreement.series.requesting_team, user=UserFactory(username="lena"), role=Role.LEAD
     )
     notifications.preference_set(user=provider_lead, kind="warning", channel="email", enabled=True)
-    notifications.preference_set(
-        user=provider_member, kind="escalation", channel="email", enabled=True
-    )
+    for kind in ("warning", "escalation"):  # no quiet hours: waits for the team's hours
+        notifications.preference_set(user=provider_member, kind=kind, channel="email", enabled=True)
     type(provider_lead).objects.filter(pk=provider_lead.pk).update(quiet_hours=True)
     if request.param == "wide ladder":
         named = UserFactory(username="nora")
