@@ -37,30 +37,6 @@ def coalesce_seconds() -> int:
     return int(getattr(settings, "NOTIFICATION_COALESCE_SECONDS", 60))
 
 
-def _email_wanted(users: list, kind: str) -> set[int]:
-    """Ids of the users who get `kind` by email: their choice, else the default."""
-    if not users:
-        return set()
-    chosen = dict(
-        NotificationPreference.objects.filter(
-            user__in=users, kind=kind, channel=Channel.EMAIL
-        ).values_list("user_id", "enabled")
-    )
-    return {
-        u.pk for u in users if u.email and chosen.get(u.pk, default_enabled(kind, Channel.EMAIL))
-    }
-
-
-def _webhook_wanted(team, kind: str) -> bool:
-    """Whether the team's webhook hears of `kind`: its leads' choice, else the default."""
-    chosen = (
-        TeamChannelPreference.objects.filter(team=team, kind=kind)
-        .values_list("enabled", flat=True)
-        .first()
-    )
-    return default_enabled(kind, Channel.WEBHOOK) if chosen is None else chosen
-
-
 def _held_for(user, start: datetime) -> datetime | None:
     """When a non-urgent email to `user` may go if it would go at `start`: None when
     `start` is inside their working hours (or they keep no quiet hours)."""
@@ -69,32 +45,6 @@ def _held_for(user, start: datetime) -> datetime | None:
     return quiet_hours.next_working_start(
         start, zone=user.time_zone, starts=user.work_starts, ends=user.work_ends
     )
-
-
-def _heads(users: list, subject_type: str, subject_id, now: datetime) -> dict[int, int]:
-    """For each user, their earliest unread inbox entry about the subject still open for
-    coalescing at `now` (created less than the coalescing window ago)."""
-    window = coalesce_seconds()
-    if not users or not subject_type or subject_id is None or window <= 0:
-        return {}
-    heads: dict[int, int] = {}
-    rows = (
-        Notification.objects.filter(
-            recipient__in=users,
-            channel=Channel.IN_APP,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            coalesced_into=None,
-            read_at=None,
-            created_at__gt=now - timedelta(seconds=window),
-            created_at__lte=now,
-        )
-        .order_by("created_at", "pk")
-        .values_list("recipient_id", "pk")
-    )
-    for recipient_id, pk in rows:
-        heads.setdefault(recipient_id, pk)
-    return heads
 
 
 def notify(
@@ -127,37 +77,24 @@ def notify(
     """
     if kind not in Kind.values:
         raise ValueError(f"Unknown notification kind {kind!r}")
-    users = list({u.pk: u for u in recipients if u is not None}.values())
-    by_email = {(pk, kind) for pk in _email_wanted(users, kind)}
-    heads = {
-        (pk, subject_type, subject_id): head
-        for pk, head in _heads(users, subject_type, subject_id, now).items()
+    request = {
+        "kind": kind,
+        "title": title,
+        "body": body,
+        "url": url,
+        "dedup_base": dedup_base,
+        "recipients": list({u.pk: u for u in recipients if u is not None}.values()),
+        "team": team,
+        "urgent": urgent,
+        "deliver_after": deliver_after,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
     }
-    webhooks = (
-        {(team.pk, kind)}
-        if team is not None and team.webhook_url and _webhook_wanted(team, kind)
-        else set()
-    )
-    rows = _rows(
-        {
-            "kind": kind,
-            "title": title,
-            "body": body,
-            "url": url,
-            "dedup_base": dedup_base,
-            "recipients": users,
-            "team": team,
-            "urgent": urgent,
-            "deliver_after": deliver_after,
-            "subject_type": subject_type,
-            "subject_id": subject_id,
-        },
-        now,
-        by_email,
-        heads,
-        webhooks,
-    )
-    created = _insert_new(rows, now)
+    users = request["recipients"]
+    by_email = _emails_wanted(users, {kind})
+    heads = _open_heads([request], now)
+    webhooks = _webhooks_wanted([team] if team is not None and team.webhook_url else [], {kind})
+    created = _insert_new(_rows(request, now, by_email, heads, webhooks), now)
     for row in created:
         if row.channel != Channel.IN_APP:
             enqueue_delivery(row.pk, at=row.next_attempt_at, channel=row.channel)
