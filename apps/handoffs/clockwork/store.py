@@ -4,6 +4,11 @@ The one place that writes clock rows and clock events. Lock order everywhere: th
 first, then its clocks, both `FOR NO KEY UPDATE` (no key column ever changes, and the
 foreign-key checks of the events and notifications inserted meanwhile take `FOR KEY
 SHARE`, which a NO KEY lock does not block — a plain `FOR UPDATE` would).
+
+How firing the ladder writes is a Ledger: at once, each step its own conditional UPDATE
+(the transitions, the sweep's one-handoff path), or Planned in memory by the sweep and
+written for a group of handoffs in a few statements (`lock_planned`, `claim_planned`,
+`record_many`), only where the rows are still the versions the plan read.
 """
 
 from __future__ import annotations
