@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
 from apps.handoffs import services
 from tests.helpers import MONDAY_10
@@ -154,12 +155,15 @@ def test_the_detail_page_costs_the_same_queries_for_2_or_30_events(
             now=MONDAY_10 + timedelta(minutes=index),
         )
     client.force_login(provider_member)
-    # 11, and 2 more the first time this process reads the version's targets and triage
-    # template (apps.agreements.cache); before that cache, the one-query clocks and the
-    # viewer's roles read with the handoff, 19.
-    with django_assert_max_num_queries(13):
+    # On PostgreSQL 4: the session, the user, the handoff with everything the page shows
+    # as columns of its row (selectors.handoff_get) and the bell's count; other databases
+    # read the clocks, events, hours, holidays, watchers and assignable people with
+    # queries of their own: 11. 2 more the first time this process reads the version's
+    # targets and triage template (apps.agreements.cache). Before all of it, 19.
+    steady = 4 if connection.vendor == "postgresql" else 11
+    with django_assert_max_num_queries(steady + 2):
         response = client.get(handoff.get_absolute_url())
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(steady):
         client.get(handoff.get_absolute_url())
     assert len(response.context["events"]) == comments + 1
     assert f"Note {comments - 1}" in response.content.decode()
