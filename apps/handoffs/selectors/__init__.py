@@ -17,7 +17,9 @@ from django.db.models import (
     Expression,
     F,
     Field,
+    Func,
     IntegerField,
+    JSONField,
     OuterRef,
     Subquery,
     When,
@@ -191,9 +193,21 @@ def _compiled(name: str, column: Callable[[], Expression]) -> RawSQL:
     return RawSQL(sql, params, output_field=output_field)  # noqa: S611 - the ORM's own SQL
 
 
-def _as_json(model, **extra) -> JSONObject:
+# A PostgreSQL function takes at most 100 arguments: 50 pairs an object, so a row of more
+# columns is built in parts and merged (jsonb's ||).
+PAIRS_A_PART = 40
+
+
+def _as_json(model, **extra) -> Expression:
     """A row of `model` (every column) as a JSON object, for a list column."""
-    return JSONObject(**{f.attname: F(f.attname) for f in model._meta.concrete_fields}, **extra)
+    pairs = [*((f.attname, F(f.attname)) for f in model._meta.concrete_fields), *extra.items()]
+    parts = [
+        JSONObject(**dict(pairs[start : start + PAIRS_A_PART]))
+        for start in range(0, len(pairs), PAIRS_A_PART)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return Func(*parts, template="(%(expressions)s)", arg_joiner=" || ", output_field=JSONField())
 
 
 def _from_json(model, rows) -> list:
