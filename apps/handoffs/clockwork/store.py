@@ -13,7 +13,8 @@ written for a group of handoffs in a few statements (`lock_planned`, `claim_plan
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import connection
@@ -281,6 +282,54 @@ class Planned(Ledger):
 
     def advanced(self, clock: Clock) -> None:
         pass  # written by claim_planned
+
+
+# The namespace of the sweep's advisory locks (PostgreSQL's two-key form: this, and the
+# handoff's id folded into an int4; a collision only makes a sweep leave a handoff to
+# another one this round).
+SWEEP_LOCKS = 0x5357
+FOLD = "mod({}, 2147483647)::int"
+
+
+def not_planned_elsewhere(clocks):
+    """Clocks of handoffs no other sweep is planning now (`planning`): a second sweep
+    reads the next due clocks instead of the first one's (PostgreSQL)."""
+    held = RawSQL(
+        "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
+        "AND objsubid = 2 AND granted AND pid <> pg_backend_pid()",
+        (SWEEP_LOCKS,),
+    )
+    return clocks.exclude(handoff_id__in=held)
+
+
+@contextmanager
+def planning(handoff_ids: Iterable[int]) -> Iterator[set[int]]:
+    """The handoffs no other sweep is planning, for this one to plan and write: a session
+    advisory lock each (PostgreSQL), released when the block ends. Only sweeps take them:
+    two sweeps at once take a share each instead of planning the same handoffs twice;
+    the row locks and versions of `lock_planned` still decide what is written."""
+    ids = list(handoff_ids)
+    if connection.vendor != "postgresql" or not ids:
+        yield set(ids)
+        return
+    key = FOLD.format("id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM unnest(%s::bigint[]) AS id "  # noqa: S608 (a constant)
+            f"WHERE pg_try_advisory_lock(%s, {key})",
+            [ids, SWEEP_LOCKS],
+        )
+        mine = {pk for (pk,) in cursor.fetchall()}
+    try:
+        yield mine
+    finally:
+        if mine:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT pg_advisory_unlock(%s, {key}) "  # noqa: S608 (a constant)
+                    "FROM unnest(%s::bigint[]) AS id",
+                    [SWEEP_LOCKS, list(mine)],
+                )
 
 
 class LostClaim(RuntimeError):

@@ -28,7 +28,10 @@ Sweeps and people never wait on each other, and each step fires once:
   is rolled back alone, recorded on the SweepRun with its error, and retried with backoff
   (`sweep_failures`) instead of staying first in line;
 - notifications carry unique dedup keys as well: any number of sweeps at once fire each
-  step once;
+  step once; and two sweeps at once take a share each rather than plan the same
+  handoffs twice: a sweep holds a session advisory lock on each handoff it plans until
+  its batch is written, and reads the due clocks of handoffs no other sweep holds
+  (`store.planning`, `store.not_planned_elsewhere`; people never take these locks);
 - a batch stops taking new groups when its time budget is spent; the task runs the next
   batch as a new task (its own time limit).
 """
@@ -113,16 +116,22 @@ def sweep_due_clocks(
     )
     # One clock past the batch says whether more are due (the task then runs another
     # batch) without another query.
-    due = list((store.with_version(due) if grouped else due)[: batch_size + 1])
+    if grouped:
+        due = store.with_version(store.not_planned_elsewhere(due))
+    due = list(due[: batch_size + 1])
     more, due = len(due) > batch_size, due[:batch_size]
     by_handoff: dict[int, list[Clock]] = {}
     for clock in due:
         by_handoff.setdefault(clock.handoff_id, []).append(clock)
     batch = Batch(now, Contexts())
-    plans, alone = batch.plan(by_handoff) if grouped else ([], list(by_handoff))
-    finished = _write_plans(plans, batch, result, deadline) and _one_by_one(
-        {pk: [c.pk for c in by_handoff[pk]] for pk in alone}, batch, result, deadline
-    )
+    with store.planning(by_handoff) as mine:
+        # What another sweep took meanwhile is its share (still due if it leaves it).
+        result.skipped += len(by_handoff) - len(mine)
+        by_handoff = {pk: clocks for pk, clocks in by_handoff.items() if pk in mine}
+        plans, alone = batch.plan(by_handoff) if grouped else ([], list(by_handoff))
+        finished = _write_plans(plans, batch, result, deadline) and _one_by_one(
+            {pk: [c.pk for c in by_handoff[pk]] for pk in alone}, batch, result, deadline
+        )
     result.more = not finished or more
     result.duration_ms = (time.perf_counter() - started) * 1000
     return result
