@@ -187,7 +187,7 @@ def field_markup(bound: forms.BoundField) -> SafeString:
             auto_id,
             options,
         )
-    else:
+    elif isinstance(widget, forms.Textarea):
         control = format_html(
             '<textarea name="{}" cols="40" rows="{}"{} class="textarea form-control{}"{} id="{}">'
             "\n{}</textarea>",
@@ -199,6 +199,8 @@ def field_markup(bound: forms.BoundField) -> SafeString:
             auto_id,
             value or "",
         )
+    else:  # a new kind of field on an action form: write its markup here first
+        raise TypeError(f"No action-form markup for {type(widget).__name__} ({bound.name})")
     required = mark_safe('<span class="asteriskField">*</span>') if field.required else ""
     errors = format_html_join(
         " ",
@@ -322,3 +324,11 @@ class PriorityForm(ActionForm):
         self.fields["priority"].choices = [(t.priority, t.get_priority_display()) for t in targets]
         if not self.is_bound:
             self.initial.setdefault("priority", self.handoff.priority)
+
+    def clean_priority(self) -> str:
+        # Said on the field, with the reason kept: the service's 409 (the API's answer)
+        # would send the page back with only a message.
+        priority = self.cleaned_data["priority"]
+        if priority == self.handoff.priority:
+            raise forms.ValidationError(f"The priority is already {priority}: choose another.")
+        return priority

@@ -290,6 +290,16 @@ def test_a_refused_priority_change_keeps_what_was_typed(client, requester, hando
     assert fresh(handoff).priority == "P3"
 
 
+def test_the_same_priority_is_refused_on_the_field_with_the_reason_kept(client, requester, handoff):
+    client.force_login(requester)
+    response = client.post(url("priority", handoff), {"priority": "P3", "reason": "<b>VIP</b> ²"})
+    assert response.status_code == 400
+    errors = response.context["action_forms"]["priority"].errors
+    assert errors["priority"] == ["The priority is already P3: choose another."]
+    assert re.search(r">\s*&lt;b&gt;VIP&lt;/b&gt; ²</textarea>", response.content.decode())
+    assert last_event(fresh(handoff)).kind != EventKind.PRIORITY
+
+
 def test_a_comment_from_either_side(client, requester, provider_member, handoff):
     for person in (requester, provider_member):
         client.force_login(person)
