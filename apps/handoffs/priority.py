@@ -7,19 +7,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 
 from apps.agreements.models import Priority
 from apps.core.exceptions import Conflict
 
 from . import event_notices
+from .clockwork import rollups
 from .clockwork import services as clockwork
 from .models import Clock, EventKind, Handoff
 from .permissions import may
 from .transitions import moved, now_or, raised
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_change_priority(
     *,
     handoff: Handoff,

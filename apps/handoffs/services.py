@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 
 from apps.agreements.models import Agreement, Metric
 from apps.agreements.models import Status as AgreementStatus
@@ -20,6 +19,7 @@ from apps.core import limits
 from apps.core.exceptions import Conflict
 
 from . import event_notices, permissions
+from .clockwork import rollups
 from .clockwork import services as clockwork
 from .comments import handoff_comment
 from .models import (
@@ -84,7 +84,7 @@ def available_actions(user, handoff: Handoff) -> set[str]:
 # --- services -----------------------------------------------------------------------------
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_create(
     *,
     actor,
@@ -165,7 +165,7 @@ def _take(fresh: Handoff, actor, now: datetime) -> None:
         watch(fresh, [actor], now)
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_acknowledge(*, handoff: Handoff, actor, now: datetime | None = None) -> Handoff:
     """Acknowledge a new handoff: the acknowledge clock stops; it is assigned to the actor
     if nobody has it yet."""
@@ -186,7 +186,7 @@ def handoff_acknowledge(*, handoff: Handoff, actor, now: datetime | None = None)
     return fresh
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_start(*, handoff: Handoff, actor, now: datetime | None = None) -> Handoff:
     """Start work (acknowledging it first if it was new)."""
     now = now_or(now)
@@ -216,7 +216,7 @@ def handoff_start(*, handoff: Handoff, actor, now: datetime | None = None) -> Ha
     return fresh
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_post_action_plan(
     *, handoff: Handoff, actor, plan: str, now: datetime | None = None
 ) -> Handoff:
@@ -251,7 +251,7 @@ def handoff_post_action_plan(
     return fresh
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_wait_on_requester(
     *, handoff: Handoff, actor, question: str, now: datetime | None = None
 ) -> Handoff:
@@ -277,7 +277,7 @@ def handoff_wait_on_requester(
     return fresh
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_resume(
     *, handoff: Handoff, actor, reply: str = "", now: datetime | None = None
 ) -> Handoff:
@@ -301,7 +301,7 @@ def handoff_resume(
     return fresh
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_resolve(
     *, handoff: Handoff, actor, resolution: str, now: datetime | None = None
 ) -> Handoff:
@@ -326,7 +326,7 @@ def handoff_resolve(
     return fresh
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_close(*, handoff: Handoff, actor, comment: str = "", now: datetime | None = None):
     """Confirm a resolution: the handoff is done for good (by whoever the agreement says
     validates the resolution)."""
@@ -346,7 +346,7 @@ def handoff_close(*, handoff: Handoff, actor, comment: str = "", now: datetime |
     return fresh
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_reopen(*, handoff: Handoff, actor, reason: str, now: datetime | None = None):
     """The fix did not hold: back in progress, the resolve clock resumes from what it had
     consumed, and the reopen is counted."""
@@ -370,7 +370,7 @@ def handoff_reopen(*, handoff: Handoff, actor, reason: str, now: datetime | None
     return fresh
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_cancel(*, handoff: Handoff, actor, reason: str, now: datetime | None = None):
     """Withdraw an open handoff; its clocks stop without a verdict."""
     now = now_or(now)
@@ -393,7 +393,7 @@ def handoff_cancel(*, handoff: Handoff, actor, reason: str, now: datetime | None
     return fresh
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_assign(*, handoff: Handoff, actor, assignee, now: datetime | None = None):
     """Give the handoff to a provider-team member (or take it: assignee = actor), or
     unassign it (assignee None)."""
@@ -429,7 +429,7 @@ def handoff_assign(*, handoff: Handoff, actor, assignee, now: datetime | None = 
     return fresh
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_claim(*, handoff: Handoff, actor, now: datetime | None = None) -> Handoff:
     """Take an unassigned handoff; someone else claiming it first wins."""
     now = now_or(now)
@@ -459,7 +459,7 @@ def handoff_claim(*, handoff: Handoff, actor, now: datetime | None = None) -> Ha
     return fresh
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_auto_close(*, handoff: Handoff, now: datetime | None = None) -> Handoff:
     """Close a handoff that waited on its requester past the agreement's limit; its clocks
     stop without a verdict (nobody failed a target: the requester went silent)."""
@@ -479,7 +479,7 @@ def handoff_auto_close(*, handoff: Handoff, now: datetime | None = None) -> Hand
     return fresh
 
 
-@transaction.atomic
+@rollups.one_change
 def handoff_close_unconfirmed(*, handoff: Handoff, now: datetime) -> Handoff:
     """Close a resolved handoff its requester neither confirmed nor reopened within the
     agreement's confirmation days (reminders.py decides when); the requester side is told."""

@@ -293,6 +293,70 @@ def test_two_finishes_committed_at_once_on_the_same_rows_both_count(
     assert_equal_to_a_rebuild()
 
 
+def test_an_acknowledge_writes_its_rollups_as_its_last_statement(file_handoff, provider_member):
+    """A rollup row is shared by every acknowledge of its team, priority and day: written
+    last, it is held locked for the commit alone, not through the events and the
+    notifications (people acting at once would queue on it)."""
+    handoff = file_handoff("P3")
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        services.handoff_acknowledge(
+            handoff=handoff, actor=provider_member, now=MONDAY_10 + timedelta(minutes=20)
+        )
+    writes = [
+        s
+        for s in statements
+        if not s.lstrip().upper().startswith(("SELECT", "SAVEPOINT", "RELEASE"))
+    ]
+    assert "handoffs_clockrollup" in writes[-1], writes[-3:]
+    assert sum("handoffs_clockrollup" in s for s in statements) == 1
+    assert ClockRollup.objects.get(grain="day", metric="acknowledge").met == 1
+
+
+def test_a_settle_in_a_savepoint_rolled_back_alone_leaves_no_figures(file_handoff, provider_member):
+    """Inside a change whose rollups are written last, a savepoint that changes clocks and
+    rolls back alone takes its figures with it; the change's own figures stand."""
+    first, second = file_handoff("P3"), file_handoff("P3")
+    now = MONDAY_10 + timedelta(minutes=20)
+
+    @rollups.one_change
+    def acknowledge_one_and_try_another():
+        services.handoff_acknowledge(handoff=first, actor=provider_member, now=now)
+        with contextlib.suppress(RuntimeError), transaction.atomic():
+            clocks = list(Clock.objects.select_for_update().filter(handoff=second))
+            for clock in clocks:
+                clock.status = "met"
+                clock.consumed_seconds = 60
+            rollups.settle(clocks)
+            raise RuntimeError("rolled back alone")
+
+    acknowledge_one_and_try_another()
+    day = ClockRollup.objects.get(grain="day", metric="acknowledge")
+    assert (day.volume, day.met, day.handoffs) == (1, 1, 1)
+    assert_equal_to_a_rebuild()
+
+
+def test_a_change_that_fails_writes_no_figures(file_handoff, provider_member):
+    handoff = file_handoff("P3")
+
+    @rollups.one_change
+    def acknowledge_then_fail():
+        services.handoff_acknowledge(
+            handoff=handoff, actor=provider_member, now=MONDAY_10 + timedelta(minutes=20)
+        )
+        raise RuntimeError("after the acknowledge")
+
+    with pytest.raises(RuntimeError):
+        acknowledge_then_fail()
+    assert not ClockRollup.objects.filter(volume__gt=0).exists()
+    assert_equal_to_a_rebuild()
+
+
 def test_buckets_are_minutes_below_eight_hours_and_five_minutes_above():
     assert [rollups.bucket(s) for s in (0, 59, 60, 28799, 28800, 29099, 29100)] == [
         0,

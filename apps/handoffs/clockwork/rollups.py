@@ -25,8 +25,11 @@ command `rebuild_clock_rollups`).
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date
 
 from django.db import connections, router, transaction
@@ -220,14 +223,62 @@ def settle(clocks: Sequence[Clock]) -> None:
         if clock.status in FINISHED:
             held = first.get(clock.handoff_id)
             first[clock.handoff_id] = clock.metric if held is None else min(held, clock.metric)
-    deltas = Deltas()
+    using = router.db_for_write(Clock)
+    deltas = _written_last(using) or Deltas()
     for clock in clocks:
         now = contribution(clock, counts_handoff=first.get(clock.handoff_id) == clock.metric)
         if now != clock.rollup:
             deltas.add(clock.rollup, -1)
             deltas.add(now, +1)
             clock.rollup = now
-    apply(deltas, using=router.db_for_write(Clock))
+    if deltas is not _written_last(using):
+        apply(deltas, using=using)
+
+
+# A rollup row is shared by every clock of its team, priority and day: a change holds it
+# locked from its write to the change's commit, and people acting at once queue on it.
+# A change made through `one_change` writes its rollups as its transaction's last
+# statement, so the row is held for the commit alone.
+_held = threading.local()
+
+
+@contextmanager
+def written_last(using: str = "default") -> Iterator[None]:
+    """Within this block, `settle` called at the block's own transaction level sums its
+    deltas, written when the block ends without an error (one statement). Deeper, in a
+    savepoint that may roll back alone, `settle` writes at once; nested blocks write
+    their own at their end."""
+    scopes = _held.__dict__.setdefault("scopes", [])
+    scope = (using, len(connections[using].atomic_blocks), Deltas())
+    scopes.append(scope)
+    try:
+        yield
+    finally:
+        scopes.pop()
+    apply(scope[2], using=using)  # not reached when the block raised
+
+
+def _written_last(using: str) -> Deltas | None:
+    scopes = _held.__dict__.get("scopes")
+    if not scopes:
+        return None
+    scope_using, depth, deltas = scopes[-1]
+    if scope_using != using or depth != len(connections[using].atomic_blocks):
+        return None
+    return deltas
+
+
+def one_change(function):
+    """`transaction.atomic` for a service that changes clocks: its rollups are written last
+    (`written_last`)."""
+
+    @functools.wraps(function)
+    def change(*args, **kwargs):
+        using = router.db_for_write(Clock)
+        with transaction.atomic(using=using), written_last(using):
+            return function(*args, **kwargs)
+
+    return change
 
 
 def refresh(handoff_ids: Iterable[int]) -> None:
