@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from apps.agreements.models import Priority
 from apps.core.models import TimeStampedModel
-from apps.teams.models import Team
+from apps.teams.models import Membership
 
 
 class Status(models.TextChoices):
@@ -44,7 +44,8 @@ class HandoffQuerySet(models.QuerySet):
             return self.none()
         if user.is_staff:
             return self.all()
-        mine = Team.objects.filter(memberships__user=user).values("pk")
+        # The memberships alone (one table, no join to the teams): every list starts here.
+        mine = Membership.objects.filter(user=user).values("team_id")
         return self.filter(Q(provider_team__in=mine) | Q(requesting_team__in=mine))
 
     def open(self) -> HandoffQuerySet:

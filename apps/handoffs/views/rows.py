@@ -103,7 +103,8 @@ class RowMarkup:
             f'<tr id="handoff-{pk}" data-testid="queue-row" data-handoff="{pk}" data-rag="{rag}">'
             f'<td class="text-mono text-nowrap"><a href="{url}" class="link-secondary">#{pk}</a>'
             f"</td><td>{_priority_badge(handoff.priority)}</td>"
-            f'<td><a class="fw-semibold" href="{url}">{escape(handoff.title)}</a>{extra}</td>'
+            f'<td class="queue-title"><a class="fw-semibold" href="{url}">'
+            f"{escape(handoff.title)}</a>{extra}</td>"
             f"<td>{escape(handoff.team_name)}</td><td>{_status_badge(handoff.status)}</td>"
             f'<td data-testid="row-assignee">{assignee}</td>'
             f'<td class="text-nowrap" data-testid="time-left">'
