@@ -60,11 +60,11 @@ DUE = berlin(2026, 3, 3, 10, 5)
 BOUND = 0.5  # seconds a person's action may take; the design target is ~100 ms
 # How far apart the acknowledging people act, in clocks the sweeps breach. This race was
 # written for the one-handoff sweep (two sweeps breached ~40 clocks a second; people 12
-# apart over 300 handoffs: ~3 a second). The grouped sweeps breach 175-400 a second, and
-# at 12 apart people acted 15 or more a second and queued behind each other on the day's
-# clock rollup row, which each acknowledge holds from its clock's settle to its commit
-# (waits of 0.2-1.1 s between people, none on a sweep). 24 apart over 600 handoffs they
-# act half as often, still where the sweeps are.
+# apart over 300 handoffs: ~3 a second). The grouped sweeps breach 175-400 a second: at
+# 12 apart twenty people acted 15 or more a second, all in this test's one process, and
+# queued first on the day's clock rollup row (since written last: `rollups.one_change`)
+# and then on this process's interpreter (700 ms with no lock wait). 24 apart over 600
+# handoffs they act ~7 a second, still where the sweeps are.
 APART = 24
 JOIN_TIMEOUT = 120  # seconds a thread may take before the race counts as hung
 SWEEP_DEADLINE = 90  # seconds a sweep may take to leave nothing due
