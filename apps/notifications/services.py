@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from apps.accounts import services as account_services
+from apps.core import sql
 from apps.teams.models import Role
 
 from . import quiet_hours
@@ -226,18 +227,10 @@ def notifications_write(rows: Sequence[Notification], *, now: datetime) -> list[
 def _insert_returning(rows: list[Notification]) -> list[Notification]:
     """INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING: the rows this statement made.
     One array a column: the statement's text is the same whatever the number of rows."""
-    fields = [f for f in Notification._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-    sql = (
-        f"INSERT INTO {quote(Notification._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(f.column) for f in fields)}) SELECT * FROM unnest({arrays}) "
-        "ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key"
+    returned = sql.insert_unnest(
+        Notification, rows, then="ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key"
     )
-    params = [[f.get_db_prep_save(f.pre_save(r, True), connection) for r in rows] for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        made = {key: pk for pk, key in cursor.fetchall()}
+    made = {key: pk for pk, key in returned}
     created = []
     for row in rows:
         if row.dedup_key in made:

@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
 from apps.agreements.models import Agreement, ExceptionWindow
+from apps.core import sql
 
 from ..models import Clock, ClockStatus, Handoff, HandoffEvent
 from . import arithmetic
@@ -419,16 +420,7 @@ def record_many(events: Sequence[HandoffEvent]) -> None:
         return
     if not events:
         return
-    fields = [f for f in HandoffEvent._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-    sql = (
-        f"INSERT INTO {quote(HandoffEvent._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(f.column) for f in fields)}) SELECT * FROM unnest({arrays})"
-    )
-    params = [[f.get_db_prep_save(f.pre_save(e, True), connection) for e in events] for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    sql.insert_unnest(HandoffEvent, events)
 
 
 # --- what a change of windows or calendar covers ------------------------------------------

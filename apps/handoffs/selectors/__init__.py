@@ -16,7 +16,6 @@ from django.db.models import (
     Exists,
     Expression,
     F,
-    Field,
     Func,
     IntegerField,
     JSONField,
@@ -33,6 +32,7 @@ from apps.agreements import cache as version_cache
 from apps.agreements.models import Agreement, ExceptionWindow
 from apps.calendars.businesstime import BusinessHours
 from apps.calendars.models import BusinessCalendar, Holiday, OpeningInterval
+from apps.core.sql import compiled_once
 from apps.teams.models import Membership, Team
 
 from ..clockwork import arithmetic as clockwork
@@ -58,7 +58,10 @@ def handoff_get(*, user, pk: int) -> Handoff:
     arrays = connection.vendor == "postgresql"
     if arrays:
         queryset = queryset.annotate(
-            **{name: _compiled(name, column) for name, column in _ROW_LISTS.items()}
+            **{
+                name: compiled_once(Handoff, f"detail:{name}", column)
+                for name, column in _ROW_LISTS.items()
+            }
         )
     else:
         queryset = (
@@ -175,22 +178,6 @@ _ROW_LISTS: dict[str, Callable[[], Expression]] = {
         .values("user_id")
     ),
 }
-
-# name -> the SQL, parameters and type of a column of the handoff's query.
-_COMPILED: dict[str, tuple[str, tuple, Field]] = {}
-
-
-def _compiled(name: str, column: Callable[[], Expression]) -> RawSQL:
-    """A correlated subquery reading only the handoff's own columns, compiled once per
-    process (PostgreSQL only): its SQL never changes, and building and compiling the five
-    of them again cost each page over a millisecond of ORM work."""
-    if name not in _COMPILED:
-        query = Handoff.objects.all().query
-        expression = column().resolve_expression(query)
-        compiler = query.get_compiler(connection=connection)
-        _COMPILED[name] = (*compiler.compile(expression), expression.output_field)
-    sql, params, output_field = _COMPILED[name]
-    return RawSQL(sql, params, output_field=output_field)  # noqa: S611 - the ORM's own SQL
 
 
 # A PostgreSQL function takes at most 100 arguments: 50 pairs an object, so a row of more

@@ -17,7 +17,6 @@ from django.db.models import (
     DateField,
     Exists,
     F,
-    Field,
     IntegerField,
     JSONField,
     OuterRef,
@@ -28,11 +27,12 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.expressions import Expression, RawSQL
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import JSONObject
 
 from apps.agreements.models import Agreement, ExceptionWindow
 from apps.calendars.models import BusinessCalendar, Holiday, OpeningInterval
+from apps.core.sql import compiled_once
 from apps.teams.models import Membership, Team
 
 from ..models import OPEN_STATUSES, Clock, ClockStatus, Handoff, Status
@@ -253,8 +253,8 @@ def _values(queryset, inbound: bool, team_names: dict[int, str] | None, **extra)
         columns += ("requesting_team__name",)
     return queryset.values(
         *columns,
-        clock=_compiled(queryset.db, "clock", _current_clock),
-        windows=_compiled(queryset.db, "windows", _has_windows),
+        clock=compiled_once(Handoff, "queue:clock", _current_clock, queryset.db),
+        windows=compiled_once(Handoff, "queue:windows", _has_windows, queryset.db),
         **extra,
     )
 
@@ -284,25 +284,6 @@ def _current_clock() -> Subquery:
         .values(figures=JSONObject(**{name: F(name) for name in CLOCK_FIGURES + CLOCK_MOMENTS}))
     )
     return Subquery(clocks[:1], output_field=JSONField())
-
-
-# (vendor, name) -> the SQL, parameters and type of a column of the rows query.
-_COMPILED: dict[tuple[str, str], tuple[str, tuple, Field]] = {}
-
-
-def _compiled(using: str, name: str, column: Callable[[], Expression]) -> RawSQL:
-    """A correlated subquery of the rows query (`column()`, which reads the handoff's own
-    columns only), compiled once per process and database vendor: its SQL never changes,
-    and building and compiling it again cost each page about a millisecond of ORM work."""
-    connection = connections[using]
-    key = (connection.vendor, name)
-    if key not in _COMPILED:
-        query = Handoff.objects.all().query
-        expression = column().resolve_expression(query)
-        compiler = query.get_compiler(connection=connection)
-        _COMPILED[key] = (*compiler.compile(expression), expression.output_field)
-    sql, params, output_field = _COMPILED[key]
-    return RawSQL(sql, params, output_field=output_field)  # noqa: S611 - the ORM's SQL
 
 
 # (vendor, name, number of arguments) -> the SQL of a query and, for each of its
