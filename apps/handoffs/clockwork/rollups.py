@@ -35,6 +35,7 @@ from datetime import UTC, date
 from django.db import connections, router, transaction
 
 from ..models import ALL, Clock, ClockRollup, ClockStatus, RollupGrain
+from ..models.clocks import ROLLUP_KEY
 
 FINISHED = (ClockStatus.MET, ClockStatus.BREACHED)
 # Consumed seconds → histogram bucket: one-minute buckets below 8 h, five-minute above.
@@ -47,16 +48,7 @@ FINE_BUCKETS = FINE_UNTIL // FINE
 # buckets of one bin are both short.
 BIN = 30
 
-KEY = (
-    "grain",
-    "day",
-    "provider_team_id",
-    "requesting_team_id",
-    "series_id",
-    "priority",
-    "customer_segment",
-    "metric",
-)
+KEY = ROLLUP_KEY
 COUNTERS = (
     "volume",
     "with_target",

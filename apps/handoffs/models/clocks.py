@@ -252,6 +252,17 @@ class RollupGrain(models.TextChoices):
 
 # A rollup row of the month grain adds up every priority (or every segment) under this.
 ALL = "*"
+# What makes a rollup row one row (clockwork.rollups writes and merges by it).
+ROLLUP_KEY = (
+    "grain",
+    "day",
+    "provider_team_id",
+    "requesting_team_id",
+    "series_id",
+    "priority",
+    "customer_segment",
+    "metric",
+)
 
 
 class ClockRollup(models.Model):
@@ -308,16 +319,7 @@ class ClockRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=[
-                    "grain",
-                    "day",
-                    "provider_team_id",
-                    "requesting_team_id",
-                    "series_id",
-                    "priority",
-                    "customer_segment",
-                    "metric",
-                ],
+                fields=list(ROLLUP_KEY),
                 name="clockrollup_key",
             ),
         ]
