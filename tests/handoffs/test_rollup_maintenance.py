@@ -313,8 +313,12 @@ def test_an_acknowledge_writes_its_rollups_as_its_last_statement(file_handoff, p
         for s in statements
         if not s.lstrip().upper().startswith(("SELECT", "SAVEPOINT", "RELEASE"))
     ]
-    assert "handoffs_clockrollup" in writes[-1], writes[-3:]
-    assert sum("handoffs_clockrollup" in s for s in statements) == 1
+    rollup = [i for i, s in enumerate(writes) if "handoffs_clockrollup" in s]
+    # Nothing else is written after the rollups: one statement on PostgreSQL; on SQLite
+    # the counters, then each histogram read and written (`rollups.apply`).
+    assert rollup and rollup == list(range(rollup[0], len(writes))), writes[-3:]
+    if connection.vendor == "postgresql":
+        assert sum("handoffs_clockrollup" in s for s in statements) == 1
     assert ClockRollup.objects.get(grain="day", metric="acknowledge").met == 1
 
 
