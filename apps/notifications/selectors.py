@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
 
+from apps.accounts.models import User
+from apps.core import sql
 from apps.teams.models import Team
 
 from .models import (
@@ -35,7 +37,17 @@ def inbox_row(*, user):
 
 
 def unread_count(*, user) -> int:
-    return Notification.objects.visible_to(user).inbox().heads().unread().count()
+    """The bell's figure, on every page: its SQL compiled once per process (building and
+    compiling the count cost a page ~0.7 ms, running it ~0.1 ms)."""
+    if not user.is_authenticated:
+        return 0
+    rows = sql.fetch("notifications:unread", _unread, [user.pk], Notification.objects.db)
+    return rows[0][0] if rows else 0
+
+
+def _unread(user_id: int):
+    mine = Notification.objects.visible_to(User(pk=user_id)).inbox().heads().unread()
+    return mine.order_by().values("recipient_id").annotate(n=Count("pk")).values_list("n")
 
 
 def preference_grid(*, user) -> list[dict]:
