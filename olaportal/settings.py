@@ -231,6 +231,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, read by a query compiled once per process.
+SESSION_ENGINE = "apps.accounts.sessions"
 # Browser features no page of the portal uses, switched off for every page and frame
 # (apps.core.middleware.PermissionsPolicyMiddleware). Only features Chromium knows: an
 # unknown one is an error in the console.

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 
 from django.conf import settings
@@ -61,37 +62,62 @@ class _Query:
     compiler: SQLCompiler  # after as_sql(): what its rows hold (select, annotations)
     sql: str
     slots: tuple[tuple[bool, object], ...]  # (True, argument index) or (False, constant)
+    prepare: tuple[Callable, ...]  # each argument as the database takes it
 
 
-_QUERIES: dict[tuple[str, str, str, int], _Query] = {}
+_QUERIES: dict[tuple, _Query] = {}
 
 
-def _query(name: str, build: Callable[..., QuerySet], args: Sequence[int], using: str) -> _Query:
+def _stand_in(n: int, value):
+    """A value no row has, of the argument's type, to find where the argument lands."""
+    if isinstance(value, datetime):
+        return datetime(1, 1, 1 + n, tzinfo=UTC)
+    if isinstance(value, str):
+        return f"stand-in {n} \x01"
+    return -1 - n
+
+
+def _query(name: str, build: Callable[..., QuerySet], args: Sequence, using: str) -> _Query:
     """`build(*args)`'s SQL, compiled by the ORM once per process, database vendor and
-    number of arguments: built with stand-ins (ids no row has), then each stand-in's place
-    among the parameters is where each call's argument goes."""
+    the arguments' types: built with stand-ins (values no row has), then each stand-in's
+    place among the parameters is where each call's argument goes. `args` are ids, text
+    or times that `build` only passes on as query parameters."""
     connection = connections[using]
-    key = (using, connection.vendor, name, len(args))
+    key = (using, connection.vendor, name, *(type(a) for a in args))
     if key not in _QUERIES:
-        stand_ins = [-1 - n for n in range(len(args))]
+        # A time reaches the database as the backend adapts it (SQLite: as text).
+        prepare = tuple(
+            connection.ops.adapt_datetimefield_value if isinstance(a, datetime) else _same
+            for a in args
+        )
+        stand_ins = [_stand_in(n, value) for n, value in enumerate(args)]
         compiler = build(*stand_ins).query.get_compiler(using=using)
         sql, params = compiler.as_sql()
-        slots = tuple(
-            (True, stand_ins.index(p)) if type(p) is int and p in stand_ins else (False, p)
-            for p in params
-        )
+        adapted = [adapt(value) for adapt, value in zip(prepare, stand_ins, strict=True)]
+        slots = tuple(_slot(param, adapted) for param in params)
         if len({index for is_arg, index in slots if is_arg}) != len(args):
             raise ValueError(f"{name}: an argument is not a parameter of its query")
-        _QUERIES[key] = _Query(compiler, sql, slots)
+        _QUERIES[key] = _Query(compiler, sql, slots, prepare)
     return _QUERIES[key]
 
 
+def _same(value):
+    return value
+
+
+def _slot(param, stand_ins: list) -> tuple[bool, object]:
+    for index, stand_in in enumerate(stand_ins):
+        if type(param) is type(stand_in) and param == stand_in:
+            return True, index
+    return False, param
+
+
 def fetch(
-    name: str, build: Callable[..., QuerySet], args: Sequence[int], using: str = DEFAULT_DB_ALIAS
+    name: str, build: Callable[..., QuerySet], args: Sequence, using: str = DEFAULT_DB_ALIAS
 ) -> list[tuple]:
     """The rows of `build(*args)` as tuples (as the database gives them), its SQL compiled
     once (`_query`): building and compiling a small query costs a page ~0.4 ms, running it
-    a tenth of that. `args` are integers (ids) that `build` only uses as parameters."""
+    a tenth of that."""
     query = _query(name, build, args, using)
     with connections[using].cursor() as cursor:
         cursor.execute(query.sql, _bind(query, args))
@@ -99,7 +125,7 @@ def fetch(
 
 
 def fetch_instances(
-    name: str, build: Callable[..., QuerySet], args: Sequence[int], using: str = DEFAULT_DB_ALIAS
+    name: str, build: Callable[..., QuerySet], args: Sequence, using: str = DEFAULT_DB_ALIAS
 ) -> list[Model]:
     """The instances `build(*args)` would give (its model's columns, its annotations as
     attributes, each column read by its field as the ORM reads it; no `select_related`),
@@ -123,8 +149,8 @@ def fetch_instances(
     return instances
 
 
-def _bind(query: _Query, args: Sequence[int]) -> list:
-    return [args[value] if is_arg else value for is_arg, value in query.slots]
+def _bind(query: _Query, args: Sequence) -> list:
+    return [query.prepare[value](args[value]) if is_arg else value for is_arg, value in query.slots]
 
 
 @contextmanager

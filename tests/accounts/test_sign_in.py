@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 import pytest
+from django.contrib.sessions.models import Session
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +55,18 @@ def test_sign_out_is_a_post_and_ends_the_session(client, provider_member):
     response = client.post(reverse("accounts:logout"))
     assert response["Location"] == reverse("accounts:login")
     assert client.get("/").status_code == 302
+
+
+def test_a_session_lasts_until_it_expires_and_not_a_moment_longer(
+    client, provider_member, password, time_machine
+):
+    time_machine.move_to("2026-03-02 09:00:00+00:00", tick=False)
+    client.post(reverse("accounts:login"), {"username": "max", "password": password})
+    session = Session.objects.get()
+    assert client.get("/teams/").status_code == 200
+    time_machine.move_to(session.expire_date - timedelta(seconds=1), tick=False)
+    assert client.get("/teams/").status_code == 200
+    time_machine.move_to(session.expire_date, tick=False)
+    response = client.get("/teams/")
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('accounts:login')}?next=/teams/"
