@@ -4,6 +4,7 @@ by one statement whose text does not depend on how many there are."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,8 +13,9 @@ from functools import cache
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Expression, Field, Model, QuerySet
+from django.db.models import Expression, Field, Func, Model, QuerySet, TextField
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import JSONObject
 from django.db.models.sql.compiler import SQLCompiler
 
 _COMPILED: dict[tuple[str, str, str], tuple[str, tuple, Field]] = {}
@@ -34,6 +36,29 @@ def compiled_once(
         _COMPILED[key] = (*compiler.compile(expression), expression.output_field)
     sql, params, output_field = _COMPILED[key]
     return RawSQL(sql, params, output_field=output_field)  # noqa: S611 - the ORM's own SQL
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class JSONRow(JSONObject):
+    """`JSONObject` whose names are written into the SQL rather than sent as parameters
+    (they are column names, checked as such): a row of forty columns is one expression
+    with no parameters of its own, so a prepared statement sends none of them and psycopg
+    merges none of them into the text."""
+
+    def __init__(self, **fields):
+        expressions = []
+        for name, value in fields.items():
+            if not _NAME.fullmatch(name):
+                raise ValueError(f"JSONRow: {name!r} is not a column name")
+            literal = RawSQL(f"'{name}'", (), output_field=TextField())  # noqa: S611 - checked
+            expressions.extend((literal, value))
+        Func.__init__(self, *expressions)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        # A literal name needs no cast to text (JSONObject casts its parameters).
+        return self.as_sql(compiler, connection, function="JSONB_BUILD_OBJECT", **extra_context)
 
 
 def insert_unnest(

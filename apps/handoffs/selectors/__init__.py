@@ -25,7 +25,6 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import JSONObject
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -35,7 +34,7 @@ from apps.agreements.models import Agreement, ExceptionWindow
 from apps.calendars.businesstime import BusinessHours
 from apps.calendars.models import BusinessCalendar, Holiday, OpeningInterval
 from apps.core import limits, sql
-from apps.core.sql import compiled_once
+from apps.core.sql import JSONRow, compiled_once
 from apps.teams.models import Membership, Team
 
 from ..clockwork import arithmetic as clockwork
@@ -170,11 +169,11 @@ _ROW_LISTS: dict[str, Callable[[], Expression]] = {
     "assignable": lambda: ArraySubquery(
         User.objects.filter(memberships__team_id=OuterRef("provider_team_id"), is_active=True)
         .order_by("first_name", "last_name", "username")
-        .values(person=JSONObject(**{name: F(name) for name in PERSON}))
+        .values(person=JSONRow(**{name: F(name) for name in PERSON}))
     ),
     "filer": lambda: Subquery(
         User.objects.filter(pk=OuterRef("created_by_id")).values(
-            person=JSONObject(**{name: F(name) for name in PERSON})
+            person=JSONRow(**{name: F(name) for name in PERSON})
         )
     ),
     "clock_rows": lambda: ArraySubquery(
@@ -211,7 +210,7 @@ def _as_json(model, **extra) -> Expression:
     """A row of `model` (every column) as a JSON object, for a list column."""
     pairs = [*((f.attname, F(f.attname)) for f in model._meta.concrete_fields), *extra.items()]
     parts = [
-        JSONObject(**dict(pairs[start : start + PAIRS_A_PART]))
+        JSONRow(**dict(pairs[start : start + PAIRS_A_PART]))
         for start in range(0, len(pairs), PAIRS_A_PART)
     ]
     if len(parts) == 1:

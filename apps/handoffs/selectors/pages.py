@@ -26,12 +26,11 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import JSONObject
 
 from apps.agreements.models import Agreement, ExceptionWindow
 from apps.calendars.models import BusinessCalendar, Holiday, OpeningInterval
 from apps.core import sql
-from apps.core.sql import compiled_once
+from apps.core.sql import JSONRow, compiled_once
 from apps.teams.models import Membership, Team
 
 from ..models import OPEN_STATUSES, Clock, ClockStatus, Handoff, Status
@@ -280,7 +279,7 @@ def _current_clock() -> Subquery:
             Case(When(running, then=F("due_at"))),
             "metric",
         )
-        .values(figures=JSONObject(**{name: F(name) for name in CLOCK_FIGURES + CLOCK_MOMENTS}))
+        .values(figures=JSONRow(**{name: F(name) for name in CLOCK_FIGURES + CLOCK_MOMENTS}))
     )
     return Subquery(clocks[:1], output_field=JSONField())
 

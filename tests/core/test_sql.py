@@ -1,0 +1,61 @@
+"""SQL the ORM writes once (apps.core.sql) gives what the ORM gives: the same rows and the
+same instances for any arguments, a JSON row whose names are in the SQL, and no name that
+could break out of it."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db.models import F
+from django.db.models.functions import JSONObject
+
+from apps.core import sql
+from apps.teams.models import Membership, Team
+
+pytestmark = pytest.mark.django_db
+
+
+def _members(team_id: int, joined_before: datetime, role: str):
+    return (
+        Membership.objects.filter(team_id=team_id, created_at__lt=joined_before, role=role)
+        .order_by("pk")
+        .values_list("user_id", "role")
+    )
+
+
+def test_a_query_compiled_once_answers_for_any_arguments(provider_lead, requester):
+    later = datetime.now(UTC) + timedelta(days=1)
+    for membership in Membership.objects.all():
+        for before in (later, datetime(2000, 1, 1, tzinfo=UTC)):
+            args = [membership.team_id, before, membership.role]
+            assert sql.fetch("test:members", _members, args) == list(_members(*args))
+
+
+def _team(pk: int):
+    return Team.objects.filter(pk=pk).annotate(
+        as_row=sql.JSONRow(id=F("id"), name=F("name"), slug=F("slug")),
+        as_object=JSONObject(id=F("id"), name=F("name"), slug=F("slug")),
+    )
+
+
+def test_instances_are_loaded_as_the_orm_loads_them(provider_team, requesting_team):
+    for team in (provider_team, requesting_team):
+        [fetched] = sql.fetch_instances("test:team", _team, [team.pk])
+        [loaded] = _team(team.pk)
+        fields = [f.attname for f in Team._meta.concrete_fields]
+        assert [getattr(fetched, f) for f in fields] == [getattr(loaded, f) for f in fields]
+        assert (
+            fetched.as_row
+            == fetched.as_object
+            == {
+                "id": team.pk,
+                "name": team.name,
+                "slug": team.slug,
+            }
+        )
+    assert sql.fetch_instances("test:team", _team, [10**9]) == []
+
+
+@pytest.mark.parametrize("name", ["a'b", "x) || (SELECT 1", "", "1st"])
+def test_a_json_row_takes_column_names_only(name):
+    with pytest.raises(ValueError, match="not a column name"):
+        sql.JSONRow(**{name: F("id")})
