@@ -13,7 +13,7 @@ from functools import cache
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Expression, Field, Func, Model, QuerySet, TextField
+from django.db.models import Expression, Field, Func, JSONField, Model, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import JSONObject
 from django.db.models.sql.compiler import SQLCompiler
@@ -59,6 +59,23 @@ class JSONRow(JSONObject):
     def as_postgresql(self, compiler, connection, **extra_context):
         # A literal name needs no cast to text (JSONObject casts its parameters).
         return self.as_sql(compiler, connection, function="JSONB_BUILD_OBJECT", **extra_context)
+
+
+class WholeRow(Expression):
+    """Every column of the query's own table as one JSON object named by column
+    (PostgreSQL's `to_jsonb` of the row): what `JSONRow` of every field gives, in a few
+    bytes of SQL. Only for models whose columns are named as their fields' attributes."""
+
+    output_field = JSONField()
+
+    def __init__(self, model: type[Model]):
+        if any(f.column != f.attname for f in model._meta.concrete_fields):
+            raise ValueError(f"WholeRow: {model.__name__} names a column unlike its field")
+        super().__init__()
+
+    def as_sql(self, compiler, connection):
+        table = compiler.quote_name_unless_alias(compiler.query.base_table)
+        return f"to_jsonb({table})", []
 
 
 def insert_unnest(

@@ -5,6 +5,7 @@ could break out of it."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.db.models import F
 from django.db.models.functions import JSONObject
 
@@ -59,3 +60,12 @@ def test_instances_are_loaded_as_the_orm_loads_them(provider_team, requesting_te
 def test_a_json_row_takes_column_names_only(name):
     with pytest.raises(ValueError, match="not a column name"):
         sql.JSONRow(**{name: F("id")})
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="to_jsonb: PostgreSQL")
+def test_a_whole_row_is_every_column_named_by_its_field(provider_team):
+    every = {f.attname: F(f.attname) for f in Team._meta.concrete_fields}
+    whole = Team.objects.filter(pk=provider_team.pk).order_by()
+    [(row, fields)] = whole.values_list(sql.WholeRow(Team), sql.JSONRow(**every))
+    assert row == fields
+    assert row["slug"] == provider_team.slug

@@ -19,7 +19,6 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
-    JSONField,
     OuterRef,
     Subquery,
     When,
@@ -34,7 +33,7 @@ from apps.agreements.models import Agreement, ExceptionWindow
 from apps.calendars.businesstime import BusinessHours
 from apps.calendars.models import BusinessCalendar, Holiday, OpeningInterval
 from apps.core import limits, sql
-from apps.core.sql import JSONRow, compiled_once
+from apps.core.sql import JSONRow, WholeRow, compiled_once
 from apps.teams.models import Membership, Team
 
 from ..clockwork import arithmetic as clockwork
@@ -145,7 +144,9 @@ _RELATED = {
 
 
 def _one(model, column: str):
-    return lambda: Subquery(model.objects.filter(pk=OuterRef(column)).values(row=_as_json(model)))
+    # One row: the model's default order would only lengthen the SQL.
+    one = model.objects.filter(pk=OuterRef(column)).order_by()
+    return lambda: Subquery(one.values(row=_as_json(model)))
 
 
 def _calendar() -> Subquery:
@@ -158,7 +159,7 @@ def _calendar() -> Subquery:
         name: ArraySubquery(queryset.order_by("pk").values(row=_as_json(queryset.model)))
         for name, queryset in rows.items()
     }
-    calendar = BusinessCalendar.objects.filter(agreements=OuterRef("agreement_id"))
+    calendar = BusinessCalendar.objects.filter(agreements=OuterRef("agreement_id")).order_by()
     return Subquery(calendar.values(row=_as_json(BusinessCalendar, **lists)))
 
 
@@ -172,9 +173,9 @@ _ROW_LISTS: dict[str, Callable[[], Expression]] = {
         .values(person=JSONRow(**{name: F(name) for name in PERSON}))
     ),
     "filer": lambda: Subquery(
-        User.objects.filter(pk=OuterRef("created_by_id")).values(
-            person=JSONRow(**{name: F(name) for name in PERSON})
-        )
+        User.objects.filter(pk=OuterRef("created_by_id"))
+        .order_by()
+        .values(person=JSONRow(**{name: F(name) for name in PERSON}))
     ),
     "clock_rows": lambda: ArraySubquery(
         Clock.objects.filter(handoff_id=OuterRef("pk"))
@@ -201,21 +202,11 @@ _ROW_LISTS: dict[str, Callable[[], Expression]] = {
 }
 
 
-# A PostgreSQL function takes at most 100 arguments: 50 pairs an object, so a row of more
-# columns is built in parts and merged (jsonb's ||).
-PAIRS_A_PART = 40
-
-
 def _as_json(model, **extra) -> Expression:
     """A row of `model` (every column) as a JSON object, for a list column."""
-    pairs = [*((f.attname, F(f.attname)) for f in model._meta.concrete_fields), *extra.items()]
-    parts = [
-        JSONRow(**dict(pairs[start : start + PAIRS_A_PART]))
-        for start in range(0, len(pairs), PAIRS_A_PART)
-    ]
-    if len(parts) == 1:
-        return parts[0]
-    return Func(*parts, template="(%(expressions)s)", arg_joiner=" || ", output_field=JSONField())
+    if not extra:
+        return WholeRow(model)
+    return Func(WholeRow(model), JSONRow(**extra), template="(%(expressions)s)", arg_joiner=" || ")
 
 
 def _from_json(model, rows) -> list:
