@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django import forms
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from apps.accounts.models import User
@@ -20,6 +19,7 @@ from apps.agreements.durations import format_duration
 from apps.agreements.forms import triage_form_class
 from apps.agreements.models import DEFAULT_IMPACT, Agreement, Metric, Priority, PriorityTarget
 from apps.core import limits
+from apps.core.html import format_html, format_html_join
 
 from .models import Segment
 

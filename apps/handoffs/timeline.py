@@ -18,11 +18,11 @@ from django.template.defaultfilters import linebreaksbr
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from apps.agreements.durations import format_duration
 from apps.agreements.models import Metric, Notify
+from apps.core.html import format_html, format_html_join
 
 from .models import EventKind, Status
 

@@ -10,10 +10,10 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from apps.agreements.models import Metric, Priority
+from apps.core.html import format_html, format_html_join
 
 from .. import forms, timeline
 from ..models import ClockStatus, Status
