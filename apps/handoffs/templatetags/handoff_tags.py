@@ -7,6 +7,7 @@ Everything here reads what the views prefetched; no tag runs a query.
 from __future__ import annotations
 
 from django import template
+from django.template.defaulttags import CsrfTokenNode
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -139,6 +140,100 @@ def field_markup(bound) -> str:
 @register.filter
 def metric_label(value: str) -> str:
     return Metric(value).label if value in Metric.values else value
+
+
+# --- the actions -------------------------------------------------------------------------
+
+
+# The buttons that act at once: (action, button class, icon, words).
+BUTTONS = [
+    ("acknowledge", "btn-primary", "check2-circle", "Acknowledge"),
+    ("start", "btn-outline-primary", "play", "Start work"),
+]
+
+
+@register.simple_tag(takes_context=True)
+def action_area(context) -> str:
+    """The actions the viewer may take (the view's `actions`, `panels`, `action_forms`):
+    the buttons that act at once, then a folding panel per action with a form, the one
+    that failed (`open_action`) open. Written with format_html: as template tags, eight
+    panels' conditions were a fifth of the page's rendering."""
+    actions, urls, opened = context["actions"], context["action_urls"], context["open_action"]
+    if not actions:
+        return ""
+    csrf = CsrfTokenNode().render(context)  # what {% csrf_token %} writes
+    parts = [
+        format_html(
+            '<form method="post" action="{}">{}<button type="submit" class="btn {}" '
+            'data-testid="action-{}"><i class="bi bi-{}"></i> {}</button></form>',
+            urls[name],
+            csrf,
+            colour,
+            name,
+            icon,
+            words,
+        )
+        for name, colour, icon, words in BUTTONS
+        if name in actions
+    ]
+    for panel in context["panels"]:
+        name = panel["name"]
+        form_id = ""
+        if name == "resume":
+            form_id = ' id="reply"'
+        elif name == "close" or (name == "reopen" and "close" not in actions):
+            form_id = ' id="confirm"'
+        parts.append(
+            format_html(
+                '<details class="border rounded px-2 py-1" data-testid="panel-{}"{}>'
+                '<summary class="btn btn-link p-0{}">{}</summary>'
+                '<form method="post" action="{}" class="mt-2" novalidate{}>{}{}'
+                '<button type="submit" class="btn btn-sm {}" data-testid="action-{}">{}</button>'
+                "</form></details>",
+                name,
+                mark_safe(" open") if opened == name else "",
+                mark_safe(" link-danger") if name == "cancel" else "",
+                panel["title"],
+                panel["url"],
+                mark_safe(form_id),  # noqa: S308 - one of two constants
+                csrf,
+                panel["form"].as_markup(),
+                "btn-outline-danger" if name == "cancel" else "btn-primary",
+                name,
+                panel["button"],
+            )
+        )
+    if "assign" in actions:
+        parts.append(_assign_panel(context, csrf))
+    return format_html(
+        '<div class="d-flex flex-wrap gap-2 align-items-start mb-4" '
+        'data-testid="handoff-actions">{}</div>',
+        mark_safe("\n".join(parts)),  # noqa: S308 - every part built with format_html
+    )
+
+
+def _assign_panel(context, csrf: str) -> str:
+    form, handoff, user = context["action_forms"]["assign"], context["handoff"], context["user"]
+    errors = form.non_field_errors()
+    take = ""
+    if handoff.assignee_id != user.pk:
+        take = mark_safe(
+            '<button type="submit" name="take" value="1" class="btn btn-sm '
+            'btn-outline-primary" data-testid="action-take">Take it</button>'
+        )
+    return format_html(
+        '<details class="border rounded px-2 py-1" data-testid="panel-assign"{}>'
+        '<summary class="btn btn-link p-0">Assign</summary>'
+        '<form method="post" action="{}" class="mt-2" novalidate>{}{}{}'
+        '<button type="submit" class="btn btn-sm btn-primary" data-testid="action-assign">'
+        "Assign</button>{}</form></details>",
+        mark_safe(" open") if context["open_action"] == "assign" else "",
+        context["action_urls"]["assign"],
+        csrf,
+        format_html('<div class="alert alert-danger py-1">{}</div>', errors) if errors else "",
+        forms.field_markup(form["assignee"]),
+        take,
+    )
 
 
 # --- the timeline ------------------------------------------------------------------------
