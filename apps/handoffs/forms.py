@@ -295,14 +295,28 @@ class AssignForm(ActionForm):
     # The "Take it" button posts take=1: assign to oneself whatever the select says.
     take = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, people=None, **kwargs):
+        """`people`: the provider team's active members, when the page has read them (the
+        detail page, with the handoff). Only a posted form, or one without them, builds
+        the queryset that validates the choice."""
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = User.objects.filter(
-            memberships__team_id=self.handoff.provider_team_id, is_active=True
-        ).order_by("first_name", "last_name", "username")
-        self.fields["assignee"].label_from_instance = lambda user: user.display_name
+        field = self.fields["assignee"]
+        field.label_from_instance = lambda user: user.display_name
+        if self.is_bound or people is None:
+            field.queryset = User.objects.filter(
+                memberships__team_id=self.handoff.provider_team_id, is_active=True
+            ).order_by("first_name", "last_name", "username")
         if not self.is_bound:
+            self.show(people)
             self.initial.setdefault("assignee", self.handoff.assignee_id)
+
+    def show(self, people=None) -> None:
+        """The select's options: `people`, else read in one plain query (a model choice
+        field walks its queryset with a server-side cursor: three round trips)."""
+        field = self.fields["assignee"]
+        if people is None:
+            people = field.queryset.only("pk", "first_name", "last_name", "username")
+        field.choices = [("", field.empty_label), *((u.pk, u.display_name) for u in people)]
 
     def service_kwargs(self) -> dict:
         if self.cleaned_data.get("take"):

@@ -122,8 +122,19 @@ def test_a_provider_member_sees_the_work_actions(client, provider_member, handof
         assert f'data-testid="{testid}"' in html
     # The assign select offers the provider team's members only, by name.
     form = response.context["action_forms"]["assign"]
-    assert list(form.fields["assignee"].queryset) == [provider_member]
+    assert form.fields["assignee"].choices == [
+        ("", "— nobody —"),
+        (provider_member.pk, provider_member.display_name),
+    ]
     assert f'<option value="{provider_member.pk}">{provider_member.display_name}</option>' in html
+    # And a posted choice is checked against the same people: anyone else is refused.
+    requester = handoff.created_by
+    refused = client.post(f"{handoff.get_absolute_url()}assign/", {"assignee": requester.pk})
+    assert refused.status_code == 400
+    assert "Select a valid choice" in refused.content.decode()
+    assert refused.context["action_forms"]["assign"].data["assignee"] == str(requester.pk)
+    handoff.refresh_from_db()
+    assert handoff.assignee is None
     assert 'data-testid="action-take"' in html
     # Who filed it, by name (read with the handoff, not joined to it).
     assert f"filed by {handoff.created_by.display_name} " in html

@@ -77,16 +77,6 @@ PANELS = [
 ]
 
 
-def _people_once(field, people=None) -> None:
-    """The assignee select's options: the provider team's members read with the handoff
-    (`selectors.handoff_get`), else in one plain query (a model choice field walks its
-    queryset with a server-side cursor: three round trips); validation still checks the
-    queryset."""
-    if people is None:
-        people = field.queryset.only("pk", "first_name", "last_name", "username")
-    field.choices = [("", field.empty_label), *((u.pk, u.display_name) for u in people)]
-
-
 def _action_url(page: str, action: str) -> str:
     """`/handoffs/<id>/<slug>/` (apps.handoffs.actions) from the handoff's own address: one
     URL reversal a page instead of one per action."""
@@ -131,14 +121,18 @@ def _read_detail(request, handoff: Handoff, *, failed: ActionForm | None) -> dic
     action_forms = {
         name: ACTIONS[name].form(handoff=handoff, user=user, action=name)
         for name in actions
-        if name in ACTIONS
+        if name in ACTIONS and name != "assign"
     }
+    if "assign" in actions:  # the provider team's members were read with the handoff
+        action_forms["assign"] = AssignForm(
+            handoff=handoff, user=user, action="assign", people=assignable
+        )
     open_action = ""
     if failed is not None:
         open_action = failed.action
         action_forms[failed.action] = failed
-    if "assign" in action_forms:
-        _people_once(action_forms["assign"].fields["assignee"], assignable)
+        if isinstance(failed, AssignForm):
+            failed.show(assignable)
     fields = list(handoff.agreement.triage_fields.all())
     known = {f.key for f in fields}
     triage = [(f.label, handoff.triage.get(f.key)) for f in fields]
