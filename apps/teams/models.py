@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Count, Prefetch, Q
-from django.urls import reverse
 
+from apps.core import urls
 from apps.core.models import TimeStampedModel
 
 
@@ -98,7 +98,7 @@ class Team(TimeStampedModel):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("teams:detail", kwargs={"slug": self.slug})
+        return urls.reverse("teams:detail", slug=self.slug)
 
     def leads(self) -> list:
         """The team's leads, from prefetched memberships when they are at hand."""

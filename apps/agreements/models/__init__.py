@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from apps.core import urls
 from apps.core.models import TimeStampedModel
 
 
@@ -251,9 +252,7 @@ class Agreement(TimeStampedModel):
         return f"{self.title} v{self.version}"
 
     def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
-        return reverse("agreements:detail", kwargs={"pk": self.pk})
+        return urls.reverse("agreements:detail", pk=self.pk)
 
     @property
     def provider_team(self):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 
 from apps.agreements.models import Priority
+from apps.core import urls
 from apps.core.models import TimeStampedModel
 from apps.teams.models import Membership
 
@@ -182,7 +182,7 @@ class Handoff(TimeStampedModel):
         return f"#{self.pk} {self.title}"
 
     def get_absolute_url(self) -> str:
-        return reverse("handoffs:detail", kwargs={"pk": self.pk})
+        return urls.reverse("handoffs:detail", pk=self.pk)
 
     @property
     def is_open(self) -> bool:
