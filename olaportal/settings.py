@@ -233,6 +233,8 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 # Django's database sessions, read by a query compiled once per process.
 SESSION_ENGINE = "apps.accounts.sessions"
+# Django's, reading each request's user by a query compiled once per process.
+AUTHENTICATION_BACKENDS = ["apps.accounts.backends.ModelBackend"]
 # Browser features no page of the portal uses, switched off for every page and frame
 # (apps.core.middleware.PermissionsPolicyMiddleware). Only features Chromium knows: an
 # unknown one is an error in the console.

@@ -4,11 +4,14 @@ compiling that one-row query cost each page more than running it."""
 
 from __future__ import annotations
 
+from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from apps.core import sql
+
+from . import backends
 
 
 def _session(key: str, now):
@@ -16,6 +19,12 @@ def _session(key: str, now):
 
 
 class SessionStore(DatabaseSessionStore):
+    def load(self) -> dict:
+        data = super().load()
+        if data.get(BACKEND_SESSION_KEY) == backends.DJANGOS:  # signed in before it changed
+            data[BACKEND_SESSION_KEY] = backends.OURS
+        return data
+
     def _get_session_from_db(self):
         found = sql.fetch_instances(
             "sessions:load", _session, [self.session_key, timezone.now()], Session.objects.db

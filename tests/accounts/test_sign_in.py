@@ -70,3 +70,22 @@ def test_a_session_lasts_until_it_expires_and_not_a_moment_longer(
     response = client.get("/teams/")
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('accounts:login')}?next=/teams/"
+
+
+def test_a_session_signed_in_before_the_backend_changed_stays_signed_in(
+    client, provider_member
+):
+    client.force_login(provider_member, backend="django.contrib.auth.backends.ModelBackend")
+    response = client.get("/teams/")
+    assert response.status_code == 200
+    assert response.context["user"] == provider_member
+
+
+def test_a_deactivated_person_is_signed_out_at_their_next_request(client, provider_member):
+    client.force_login(provider_member)
+    assert client.get("/teams/").status_code == 200
+    provider_member.is_active = False
+    provider_member.save(update_fields=["is_active"])
+    response = client.get("/teams/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
