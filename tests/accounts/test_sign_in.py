@@ -72,9 +72,7 @@ def test_a_session_lasts_until_it_expires_and_not_a_moment_longer(
     assert response["Location"] == f"{reverse('accounts:login')}?next=/teams/"
 
 
-def test_a_session_signed_in_before_the_backend_changed_stays_signed_in(
-    client, provider_member
-):
+def test_a_session_signed_in_before_the_backend_changed_stays_signed_in(client, provider_member):
     client.force_login(provider_member, backend="django.contrib.auth.backends.ModelBackend")
     response = client.get("/teams/")
     assert response.status_code == 200
