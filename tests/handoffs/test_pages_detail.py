@@ -7,7 +7,10 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from apps.accounts.models import User
+from apps.agreements.models import Agreement
 from apps.handoffs import services
+from apps.handoffs.models import Handoff
 from tests.helpers import MONDAY_10
 
 pytestmark = pytest.mark.django_db
@@ -193,3 +196,33 @@ def test_outsiders_and_anonymous_visitors_cannot_see_a_handoff(client, outsider,
 def test_an_unknown_handoff_is_not_found(client, provider_member):
     client.force_login(provider_member)
     assert client.get("/handoffs/424242/").status_code == 404
+
+
+def test_every_text_a_person_typed_is_escaped_on_the_page(
+    client, handoff, provider_lead, provider_team
+):
+    evil = "<script>alert(1)</script>"
+    Handoff.objects.filter(pk=handoff.pk).update(
+        title=f"Title {evil}",
+        description=f"First {evil}\nsecond",
+        triage={"steps": f"Steps {evil}", "logs": f"http://x.invalid/{evil}", "extra": evil},
+    )
+    type(provider_team).objects.filter(pk=provider_team.pk).update(name=f"Eng {evil}")
+    Agreement.objects.filter(pk=handoff.agreement_id).update(title=f"OLA {evil}")
+    User.objects.filter(pk=provider_lead.pk).update(first_name=f"<b>{evil}</b>")
+    services.handoff_claim(handoff=Handoff.objects.get(pk=handoff.pk), actor=provider_lead)
+    client.force_login(User.objects.get(pk=provider_lead.pk))
+    client.post(f"{handoff.get_absolute_url()}watch/")
+    html = client.get(handoff.get_absolute_url()).content.decode()
+    assert "<script>" not in html
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    for shown in (
+        f"Title {escaped}",  # title and breadcrumb
+        f"<p>First {escaped}<br>second</p>",  # description
+        f"Steps {escaped}",  # triage answers
+        f'<a href="http://x.invalid/{escaped}" rel="noopener noreferrer">',
+        f"Eng {escaped}",  # team, in the teams line and the breadcrumb
+        f"OLA {escaped}",  # agreement
+        f"&lt;b&gt;{escaped}&lt;/b&gt;",  # assignee and watcher
+    ):
+        assert shown in html, shown

@@ -7,6 +7,7 @@ Everything here reads what the views prefetched; no tag runs a query.
 from __future__ import annotations
 
 from django import template
+from django.template.defaultfilters import linebreaks_filter, linebreaksbr
 from django.template.defaulttags import CsrfTokenNode
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +15,7 @@ from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
 
 from apps.agreements.models import Metric, Priority
+from apps.core import urls
 from apps.core.html import format_html, format_html_join
 
 from .. import forms, timeline
@@ -234,6 +236,188 @@ def _assign_panel(context, csrf: str) -> str:
         forms.field_markup(form["assignee"]),
         take,
     )
+
+
+# --- the detail page's parts ---------------------------------------------------------------
+# Written with format_html, as the page's other parts: template tags and filters per
+# field were most of what was left of its rendering time.
+
+
+def _moment(value, fmt: str = timeline.MOMENT) -> str:
+    # The `date` filter: the moment in the reader's zone (the active one).
+    return date_format(timezone.localtime(value), fmt)
+
+
+@register.simple_tag(takes_context=True)
+def detail_head(context) -> str:
+    """The breadcrumb back to the queue, the title with its badges, and who handed what to
+    whom under which agreement."""
+    handoff, team = context["handoff"], context["queue_team"]
+    agreement = handoff.agreement
+    return format_html(
+        '<nav aria-label="breadcrumb"><ol class="breadcrumb"><li class="breadcrumb-item">'
+        '<a href="{}">Queues</a></li><li class="breadcrumb-item"><a href="{}">{}{}</a></li>'
+        '<li class="breadcrumb-item active" aria-current="page">#{}</li></ol></nav>\n'
+        '<div class="page-header">\n  <h1 class="h3"><span class="text-body-secondary">#{}'
+        "</span> {}</h1>\n  {}\n  {}\n</div>\n"
+        '<p class="text-body-secondary" data-testid="handoff-teams">\n  <a href="{}">{}</a> '
+        '<i class="bi bi-arrow-right" aria-label="handed to"></i>\n  <a href="{}">{}</a>\n'
+        "  · filed by {} {}\n"
+        '  · under <a href="{}" data-testid="agreement-link">{} v{}</a>\n</p>',
+        urls.reverse("queues:index"),
+        context["queue_url"],
+        team.name,
+        " inbound" if context["provider_side"] else " handed over",
+        handoff.pk,
+        handoff.pk,
+        handoff.title,
+        status_badge(handoff),
+        priority_badge(handoff.priority),
+        handoff.requesting_team.get_absolute_url(),
+        handoff.requesting_team.name,
+        handoff.provider_team.get_absolute_url(),
+        handoff.provider_team.name,
+        handoff.created_by.display_name,
+        _moment(handoff.created_at),
+        agreement.get_absolute_url(),
+        agreement.title,
+        agreement.version,
+    )
+
+
+NO_DESCRIPTION = mark_safe('<p class="text-body-secondary">No description.</p>')
+NO_ANSWER = mark_safe('<span class="text-body-secondary">—</span>')
+NO_TRIAGE = mark_safe('<dd class="col-12 text-body-secondary">No triage template.</dd>')
+
+
+def _answer(value) -> str:
+    if value is None or value == "":
+        return NO_ANSWER
+    if str(value)[:4] == "http":
+        return format_html('<a href="{}" rel="noopener noreferrer">{}</a>', value, value)
+    return linebreaksbr(str(value), autoescape=True)
+
+
+@register.simple_tag(takes_context=True)
+def detail_main(context) -> str:
+    """The description, the triage answers, the timeline and, for who may, the comment
+    form."""
+    handoff = context["handoff"]
+    description = (
+        linebreaks_filter(handoff.description, autoescape=True)
+        if handoff.description
+        else NO_DESCRIPTION
+    )
+    answers = format_html_join(
+        "\n",
+        '<dt class="col-sm-4">{}</dt>\n<dd class="col-sm-8">{}</dd>',
+        ((label, _answer(value)) for label, value in context["triage"]),
+    )
+    comment = ""
+    if "comment" in context["actions"]:
+        comment = format_html(
+            '<form method="post" action="{}" novalidate data-testid="comment-form">\n{}\n{}\n'
+            '<button type="submit" class="btn btn-outline-primary btn-sm" '
+            'data-testid="action-comment"><i class="bi bi-chat-left-text"></i> Add comment'
+            "</button>\n</form>",
+            context["action_urls"]["comment"],
+            CsrfTokenNode().render(context),
+            context["action_forms"]["comment"].as_markup(),
+        )
+    return format_html(
+        '<h2 class="h5">Description</h2>\n<div class="mb-4" data-testid="description">{}</div>\n'
+        '<h2 class="h5">Triage</h2>\n<dl class="row mb-4" data-testid="triage-answers">\n{}\n'
+        "</dl>\n"
+        '<h2 class="h5">Timeline</h2>\n<ol class="list-group mb-3" data-testid="timeline">\n{}\n'
+        "</ol>\n{}",
+        description,
+        answers or NO_TRIAGE,
+        timeline_items(context["events"], handoff, context["people"]),
+        comment,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def detail_side(context) -> str:
+    """The handoff's details, who watches it, and the viewer's Watch / Stop watching."""
+    handoff, user, watchers = context["handoff"], context["user"], context["watchers"]
+    agreement = handoff.agreement
+    since = ""
+    if handoff.waiting_since:
+        since = format_html(" since {}", _moment(handoff.waiting_since, "D j M, H:i T"))
+    moments = format_html_join(
+        "",
+        "<dt>{}</dt><dd>{}</dd>",
+        (
+            (label, _moment(value))
+            for label, value in (
+                ("Acknowledged", handoff.acknowledged_at),
+                ("Resolved", handoff.resolved_at),
+                ("Closed", handoff.closed_at),
+            )
+            if value
+        ),
+    )
+    reopened = ""
+    if handoff.reopen_count:
+        reopened = format_html(
+            "<dt>Reopened</dt><dd>{} time{}</dd>",
+            handoff.reopen_count,
+            "" if handoff.reopen_count == 1 else "s",
+        )
+    if watchers:
+        listed = format_html(
+            '<ul class="list-unstyled small mb-2" data-testid="watcher-list">\n{}\n</ul>',
+            format_html_join(
+                "",
+                "<li>{}{}</li>",
+                ((person.display_name, YOU if person.pk == user.pk else "") for person in watchers),
+            ),
+        )
+    else:
+        listed = NOBODY_WATCHES
+    watching = user in watchers
+    return format_html(
+        '<h2 class="h5">Details</h2>\n<dl class="small" data-testid="details">\n'
+        "<dt>Status</dt><dd>{}{}</dd>\n<dt>Priority</dt><dd>{}</dd>\n"
+        '<dt>Assignee</dt><dd data-testid="assignee">{}</dd>\n'
+        '<dt>Customer segment</dt><dd data-testid="segment">{}</dd>\n'
+        '<dt>Impacted customers</dt><dd data-testid="impacted">{}</dd>\n'
+        '<dt>Agreement</dt><dd><a href="{}">{}</a>, version {}</dd>\n{}{}\n</dl>\n'
+        '<section class="mb-4" data-testid="watchers" aria-labelledby="watchers-heading">\n'
+        '<h2 class="h5" id="watchers-heading">Watching</h2>\n{}\n'
+        '<form method="post" action="{}">{}\n{}\n</form>\n</section>',
+        handoff.get_status_display(),
+        since,
+        handoff.get_priority_display(),
+        handoff.assignee.display_name if handoff.assignee else "unassigned",
+        handoff.get_customer_segment_display(),
+        handoff.impacted_customers,
+        agreement.get_absolute_url(),
+        agreement.title,
+        agreement.version,
+        moments,
+        reopened,
+        listed,
+        urls.reverse("handoffs:unwatch" if watching else "handoffs:watch", pk=handoff.pk),
+        CsrfTokenNode().render(context),
+        UNWATCH if watching else WATCH,
+    )
+
+
+YOU = mark_safe(' <span class="text-body-secondary">(you)</span>')
+NOBODY_WATCHES = mark_safe(
+    '<p class="small text-body-secondary mb-2">Nobody watches this handoff.</p>'
+)
+WATCH = mark_safe(
+    '<button type="submit" class="btn btn-sm btn-outline-primary" data-testid="action-watch">'
+    '<i class="bi bi-eye" aria-hidden="true"></i> Watch</button>'
+)
+UNWATCH = mark_safe(
+    '<button type="submit" class="btn btn-sm btn-outline-secondary" '
+    'data-testid="action-unwatch"><i class="bi bi-eye-slash" aria-hidden="true"></i> '
+    "Stop watching</button>"
+)
 
 
 # --- the timeline ------------------------------------------------------------------------
