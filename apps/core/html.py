@@ -13,6 +13,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 
 def _escaped(value) -> str:
+    if type(value) is str:  # most are: no markup-safe method to look for
+        return html.escape(value)
     if hasattr(value, "__html__"):
         return value.__html__()
     return html.escape(str(value))
