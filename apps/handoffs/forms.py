@@ -117,6 +117,10 @@ def triage_form(agreement: Agreement, data=None) -> forms.Form:
 # --- actions -----------------------------------------------------------------------------
 
 
+# (form class, action) -> the markup of its blank form (`ActionForm.as_markup`).
+_BLANK: dict[tuple[type, str], SafeString] = {}
+
+
 class ActionForm(forms.Form):
     """Base of the action forms: built for one handoff and viewer; `service_kwargs()` is
     what the action's service takes besides `handoff` and `actor`."""
@@ -137,7 +141,22 @@ class ActionForm(forms.Form):
         """The form's fields in the Bootstrap markup crispy-forms would write, built here: the
         detail page shows up to eight action forms, and crispy's templates per field were
         a third of its rendering time. Only what these forms use: text areas, selects and
-        hidden inputs."""
+        hidden inputs. A blank form of text fields alone is the same for every handoff:
+        written once per process."""
+        blank = (
+            not self.is_bound
+            and not self.initial
+            and not any(isinstance(field, forms.ChoiceField) for field in self.fields.values())
+        )
+        key = (type(self), self.action)
+        if blank and key in _BLANK:
+            return _BLANK[key]
+        markup = self._markup()
+        if blank:
+            _BLANK[key] = markup
+        return markup
+
+    def _markup(self) -> SafeString:
         parts = []
         if errors := self.non_field_errors():
             parts.append(

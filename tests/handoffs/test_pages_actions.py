@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
+from apps.core import limits
 from apps.handoffs import services
 from apps.handoffs.models import ClockStatus, EventKind, Handoff, Status
 from tests.helpers import MONDAY_10
@@ -298,6 +299,21 @@ def test_the_same_priority_is_refused_on_the_field_with_the_reason_kept(client, 
     assert errors["priority"] == ["The priority is already P3: choose another."]
     assert re.search(r">\s*&lt;b&gt;VIP&lt;/b&gt; ²</textarea>", response.content.decode())
     assert last_event(fresh(handoff)).kind != EventKind.PRIORITY
+
+
+def test_a_refused_cancel_keeps_what_was_typed_and_the_next_page_starts_blank(
+    client, requester, handoff
+):
+    client.force_login(requester)
+    typed = "x" * (limits.HANDOFF_TEXT_MAX + 1)
+    response = client.post(url("cancel", handoff), {"reason": typed})
+    assert response.status_code == 400
+    assert "reason" in response.context["action_forms"]["cancel"].errors
+    assert f">\n{typed}</textarea>" in response.content.decode()
+    html = client.get(handoff.get_absolute_url()).content.decode()
+    assert typed not in html
+    assert re.search(r'name="reason"[^>]*id="id_cancel_reason">\n</textarea>', html)
+    assert fresh(handoff).status == Status.NEW
 
 
 def test_a_comment_from_either_side(client, requester, provider_member, handoff):
