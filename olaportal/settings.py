@@ -121,8 +121,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # The detail page's one big query and each request's session and user queries are bound
-# and prepared on the server, their plans kept per connection (apps.core.sql.prepared): PgBouncer in transaction mode needs 1.21 or newer
-# with max_prepared_statements set, else DATABASE_PREPARE=false.
+# and prepared on the server, their plans kept per connection (apps.core.sql.prepared):
+# PgBouncer in transaction mode needs 1.21 or newer with max_prepared_statements set, else
+# DATABASE_PREPARE=false.
 DATABASE_PREPARE = env.bool("DATABASE_PREPARE", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env.bool(
     "DATABASE_JIT", default=False
