@@ -243,11 +243,6 @@ def _assign_panel(context, csrf: str) -> str:
 # field were most of what was left of its rendering time.
 
 
-def _moment(value, fmt: str = timeline.MOMENT) -> str:
-    # The `date` filter: the moment in the reader's zone (the active one).
-    return date_format(timezone.localtime(value), fmt)
-
-
 @register.simple_tag(takes_context=True)
 def detail_head(context) -> str:
     """The breadcrumb back to the queue, the title with its badges, and who handed what to
@@ -278,7 +273,7 @@ def detail_head(context) -> str:
         handoff.provider_team.get_absolute_url(),
         handoff.provider_team.name,
         handoff.created_by.display_name,
-        _moment(handoff.created_at),
+        _when(handoff.created_at),
         agreement.get_absolute_url(),
         agreement.title,
         agreement.version,
@@ -344,12 +339,12 @@ def detail_side(context) -> str:
     agreement = handoff.agreement
     since = ""
     if handoff.waiting_since:
-        since = format_html(" since {}", _moment(handoff.waiting_since, "D j M, H:i T"))
+        since = format_html(" since {}", _when(handoff.waiting_since, "D j M, H:i T"))
     moments = format_html_join(
         "",
         "<dt>{}</dt><dd>{}</dd>",
         (
-            (label, _moment(value))
+            (label, _when(value))
             for label, value in (
                 ("Acknowledged", handoff.acknowledged_at),
                 ("Resolved", handoff.resolved_at),
@@ -437,8 +432,9 @@ BEST_EFFORT = mark_safe('<span class="text-body-secondary">best effort</span>')
 AROUND_THE_CLOCK = mark_safe(' <span class="badge text-bg-light border">24×7</span>')
 
 
-def _when(moment) -> str:
-    return date_format(timezone.localtime(moment), MOMENT)
+def _when(moment, fmt: str = MOMENT) -> str:
+    # The `date` filter: the moment in the reader's zone (the active one).
+    return date_format(timezone.localtime(moment), fmt)
 
 
 def _due(reading, provider_side: bool) -> str:
