@@ -119,11 +119,20 @@ def _stand_in(n: int, value):
     return -1 - n
 
 
+class NotCompilable(ValueError):
+    """`build`'s SQL does not take each argument as a parameter as it is: an argument is
+    written into the SQL text (a slice's LIMIT) or turned into another value
+    (`now - timedelta`) that no stand-in can find. (An argument the query does not use —
+    a staff reader's id where staff see every team — is no parameter, and that is fine.)"""
+
+
 def _query(name: str, build: Callable[..., QuerySet], args: Sequence, using: str) -> _Query:
     """`build(*args)`'s SQL, compiled by the ORM once per process, database vendor and
     the arguments' types: built with stand-ins (values no row has), then each stand-in's
     place among the parameters is where each call's argument goes. `args` are ids, text
-    or times that `build` only passes on as query parameters."""
+    or times that `build` only passes on as query parameters (or not at all): it is built a
+    second time with other stand-ins, and whatever the two builds do not share in the same
+    places — text, or a parameter that is not a stand-in — raises `NotCompilable`."""
     connection = connections[using]
     key = (using, connection.vendor, name, *(type(a) for a in args))
     if key not in _QUERIES:
@@ -132,13 +141,16 @@ def _query(name: str, build: Callable[..., QuerySet], args: Sequence, using: str
             connection.ops.adapt_datetimefield_value if isinstance(a, datetime) else _same
             for a in args
         )
-        stand_ins = [_stand_in(n, value) for n, value in enumerate(args)]
-        compiler = build(*stand_ins).query.get_compiler(using=using)
-        sql, params = compiler.as_sql()
-        adapted = [adapt(value) for adapt, value in zip(prepare, stand_ins, strict=True)]
-        slots = tuple(_slot(param, adapted) for param in params)
-        if len({index for is_arg, index in slots if is_arg}) != len(args):
-            raise ValueError(f"{name}: an argument is not a parameter of its query")
+        built = []
+        for offset in (0, len(args)):
+            stand_ins = [_stand_in(offset + n, value) for n, value in enumerate(args)]
+            compiler = build(*stand_ins).query.get_compiler(using=using)
+            sql, params = compiler.as_sql()
+            adapted = [adapt(value) for adapt, value in zip(prepare, stand_ins, strict=True)]
+            built.append((compiler, sql, tuple(_slot(param, adapted) for param in params)))
+        (compiler, sql, slots), (_, other_sql, other_slots) = built
+        if other_sql != sql or other_slots != slots:
+            raise NotCompilable(f"{name}: an argument is not passed on as a parameter")
         _QUERIES[key] = _Query(compiler, sql, slots, prepare)
     return _QUERIES[key]
 
@@ -164,6 +176,22 @@ def fetch(
     with connections[using].cursor() as cursor:
         cursor.execute(query.sql, _bind(query, args))
         return cursor.fetchall()
+
+
+def fetch_values(
+    name: str, build: Callable[..., QuerySet], args: Sequence, using: str = DEFAULT_DB_ALIAS
+) -> list[dict]:
+    """The dicts `build(*args)` — a `.values()` query — would give, each column read by
+    its field as the ORM reads it, its SQL compiled once (`_query`); not prepared (a page
+    of a queue is best planned for its own arguments)."""
+    query = _query(name, build, args, using)
+    with connections[using].cursor() as cursor:
+        cursor.execute(query.sql, _bind(query, args))
+        rows = cursor.fetchall()
+    compiler = query.compiler
+    names = [*compiler.query.extra_select, *compiler.query.values_select]
+    names += compiler.query.annotation_select
+    return [dict(zip(names, row, strict=True)) for row in compiler.results_iter(results=[rows])]
 
 
 def fetch_instances(

@@ -60,6 +60,11 @@ class HandoffFilter(django_filters.FilterSet):
             "q",
         ]
 
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None, now=None):
+        super().__init__(data, queryset, request=request, prefix=prefix)
+        # The moment the at-risk and breached filters read (the request's, once).
+        self.now = now
+
     def get_form_class(self):
         """The form's class, made once per FilterSet class (django-filter makes a new one,
         with a new field per filter, on every request): its fields depend on the declared
@@ -105,13 +110,13 @@ class HandoffFilter(django_filters.FilterSet):
     def filter_breached(self, queryset, name, value):
         if value is None:
             return queryset
-        condition = handoff_breached_q(timezone.now())
+        condition = handoff_breached_q(self.now or timezone.now())
         return queryset.filter(condition) if value else queryset.exclude(condition)
 
     def filter_at_risk(self, queryset, name, value):
         if value is None:
             return queryset
-        condition = handoff_at_risk_q(timezone.now())
+        condition = handoff_at_risk_q(self.now or timezone.now())
         return queryset.filter(condition) if value else queryset.exclude(condition)
 
     def filter_q(self, queryset, name, value):

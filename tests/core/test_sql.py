@@ -69,3 +69,40 @@ def test_a_whole_row_is_every_column_named_by_its_field(provider_team):
     [(row, fields)] = whole.values_list(sql.WholeRow(Team), sql.JSONRow(**every))
     assert row == fields
     assert row["slug"] == provider_team.slug
+
+
+def _joined_a_day_before(team_id: int, moment: datetime):
+    return Membership.objects.filter(team_id=team_id, created_at__lt=moment - timedelta(days=1))
+
+
+def _role_in_capitals(team_id: int, role: str):
+    return Membership.objects.filter(team_id=team_id, role=role.upper())
+
+
+def _first(team_id: int, how_many: int):
+    return Membership.objects.filter(team_id=team_id).order_by("pk")[:how_many]
+
+
+def test_an_argument_not_passed_on_as_it_is_cannot_be_compiled_once(provider_team):
+    """A moment or a text turned into another (a day before, in capitals) or a number
+    written into the SQL (a slice's LIMIT, which takes no stand-in) would be kept as the
+    first call's value: refused, not compiled."""
+    later = datetime.now(UTC)
+    with pytest.raises(sql.NotCompilable):
+        sql.fetch("test:derived", _joined_a_day_before, [provider_team.pk, later])
+    with pytest.raises(sql.NotCompilable):
+        sql.fetch("test:capitals", _role_in_capitals, [provider_team.pk, "lead"])
+    with pytest.raises(ValueError, match="Negative indexing"):
+        sql.fetch("test:limit", _first, [provider_team.pk, 3])
+
+
+def test_values_are_read_as_the_orm_reads_them(provider_lead, requester):
+    def build(team_id: int):
+        return Membership.objects.filter(team_id=team_id).values(
+            "user_id", "created_at", "team__name", joined=F("created_at")
+        )
+
+    for membership in Membership.objects.all():
+        fetched = sql.fetch_values("test:values", build, [membership.team_id])
+        assert fetched == list(build(membership.team_id))
+        assert fetched[0]["created_at"].tzinfo is not None

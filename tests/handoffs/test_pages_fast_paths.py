@@ -13,6 +13,7 @@ from apps.agreements import cache as version_cache
 from apps.agreements import services as agreement_services
 from apps.agreements.models import Agreement, Status
 from apps.handoffs import selectors, services
+from apps.handoffs.filters import REQUEST_VIEWS
 from apps.handoffs.models import Handoff
 from apps.handoffs.selectors import pages
 from apps.handoffs.views import queues
@@ -231,3 +232,88 @@ def test_a_row_escapes_what_people_typed(
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;quotes&quot;" in row
     assert f'href="/handoffs/{handoff.pk}/"' in row
     assert f'hx-post="/handoffs/{handoff.pk}/acknowledge/"' in row
+
+
+def _shown(client, url: str, query: dict) -> tuple[list[int], str]:
+    response = client.get(url, query)
+    assert response.status_code == 200
+    count = response.content.decode().split('data-testid="queue-count">', 1)[1].split(",")[0]
+    return rows(response), count
+
+
+def test_each_tab_compiled_once_shows_what_its_filters_show_to_anyone_at_any_moment(
+    client,
+    file_handoff,
+    agreement,
+    requester_lead,
+    provider_member,
+    provider_lead,
+    requester,
+    staff,
+    time_machine,
+):
+    """A tab with nothing but its presets is read by a query compiled once per process,
+    with the reader, the team and the moment as its parameters; the same tab with any
+    filter added (an empty search) is built by the FilterSet on each request. Both show
+    the same rows and count, for every tab, reader and moment: a reader's id, a team's id
+    or a moment written into the compiled query would show one reader another's rows."""
+    first = file_handoff("P1", at=MONDAY_10)
+    second = file_handoff("P3", at=MONDAY_10 + timedelta(minutes=1))
+    services.handoff_claim(handoff=second, actor=provider_member, now=MONDAY_10)
+    third = file_handoff("P2", at=MONDAY_10 + timedelta(minutes=2))
+    third = services.handoff_claim(handoff=third, actor=provider_lead, now=MONDAY_10)
+    third = services.handoff_acknowledge(handoff=third, actor=provider_lead, now=MONDAY_10)
+    services.handoff_wait_on_requester(
+        handoff=third, actor=provider_lead, question="Which tenant?", now=MONDAY_10
+    )
+    fourth = services.handoff_create(
+        actor=requester_lead,
+        agreement=agreement,
+        title="Invoices",
+        priority="P4",
+        triage=TRIAGE,
+        now=MONDAY_10,
+    )
+    fourth = services.handoff_claim(handoff=fourth, actor=provider_member, now=MONDAY_10)
+    fourth = services.handoff_acknowledge(handoff=fourth, actor=provider_member, now=MONDAY_10)
+    services.handoff_resolve(
+        handoff=fourth, actor=provider_member, resolution="Fixed", now=MONDAY_10
+    )
+    readers = [
+        (provider_member, "/queues/engineering/", queues.INBOUND_TABS, [""]),
+        (provider_lead, "/queues/engineering/", queues.INBOUND_TABS, [""]),
+        (staff, "/queues/engineering/", queues.INBOUND_TABS, [""]),
+        (requester, "/queues/support/outgoing/", queues.OUTGOING_TABS, list(REQUEST_VIEWS)),
+        (requester_lead, "/queues/support/outgoing/", queues.OUTGOING_TABS, list(REQUEST_VIEWS)),
+        (staff, "/queues/support/outgoing/", queues.OUTGOING_TABS, list(REQUEST_VIEWS)),
+    ]
+    seen = {}
+    # Before P1's acknowledgement is due, nearly due, and long after.
+    for moment in (MONDAY_10, MONDAY_10 + timedelta(minutes=25), MONDAY_10 + timedelta(hours=30)):
+        time_machine.move_to(moment, tick=False)
+        for reader, url, tabs, views in readers:
+            client.force_login(reader)
+            for tab in tabs:
+                for show in views if tab == "requests" else [""]:
+                    query = {"tab": tab, "show": show} if show else {"tab": tab}
+                    compiled = _shown(client, url, query)
+                    assert compiled == _shown(client, url, {**query, "q": ""}), (
+                        reader.username,
+                        url,
+                        query,
+                        moment,
+                    )
+                    seen[(reader.username, url, tab, show, moment)] = compiled[0]
+    # The cases differ where they must, so the comparison could catch a baked-in value.
+    inbound = "/queues/engineering/"
+    assert seen[("max", inbound, "mine", "", MONDAY_10)] == [second.pk]
+    assert seen[("lena", inbound, "mine", "", MONDAY_10)] == [third.pk]
+    assert first.pk not in seen[("max", inbound, "breached", "", MONDAY_10)]
+    assert seen[("max", inbound, "at_risk", "", MONDAY_10 + timedelta(minutes=25))] == [first.pk]
+    assert first.pk in seen[("max", inbound, "breached", "", MONDAY_10 + timedelta(hours=30))]
+    outgoing = "/queues/support/outgoing/"
+    assert (
+        seen[("rita", outgoing, "requests", "mine", MONDAY_10)]
+        != (seen[("rob", outgoing, "requests", "mine", MONDAY_10)])
+    )
+    assert seen[("rob", outgoing, "resolved", "", MONDAY_10)] == [fourth.pk]

@@ -277,16 +277,16 @@ def _attach_calendar(agreement: Agreement, row: dict) -> None:
 QUEUE_ORDER = (F("due_at").asc(nulls_last=True), "created_at", "pk")
 
 
-def queue(*, user, team, filters: dict | None = None, request=None) -> HandoffFilter:
+def queue(*, user, team, filters: dict | None = None, request=None, now=None) -> HandoffFilter:
     """A team's inbound work, soonest due first, filtered (rows: `pages.queue_page`)."""
     queryset = Handoff.objects.visible_to(user).filter(provider_team=team).order_by(*QUEUE_ORDER)
-    return HandoffFilter(filters or {}, queryset=queryset, request=request)
+    return HandoffFilter(filters or {}, queryset=queryset, request=request, now=now)
 
 
-def outgoing(*, user, team, filters: dict | None = None, request=None) -> HandoffFilter:
+def outgoing(*, user, team, filters: dict | None = None, request=None, now=None) -> HandoffFilter:
     """What a team handed over, soonest due first (rows: `pages.queue_page`)."""
     queryset = Handoff.objects.visible_to(user).filter(requesting_team=team).order_by(*QUEUE_ORDER)
-    return HandoffFilter(filters or {}, queryset=queryset, request=request)
+    return HandoffFilter(filters or {}, queryset=queryset, request=request, now=now)
 
 
 def for_requester(queryset):

@@ -6,6 +6,7 @@ instance per row: bench/queue_page.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -190,8 +191,24 @@ def _page_number(requested) -> int | None:
         return 1
 
 
+@dataclass(frozen=True)
+class QueueQuery:
+    """A queue's filtered handoffs: `build(*args)`. With a `name`, `build` is the same
+    query for any arguments (who reads it, whose queue, when: ids and a time that it only
+    passes on as parameters), so that a page's rows query is compiled once per process
+    under that name (`sql.fetch_values`) instead of built by a FilterSet on each request."""
+
+    build: Callable[..., QuerySet]
+    args: tuple = ()
+    name: str = ""
+
+    @classmethod
+    def of(cls, queryset: QuerySet) -> QueueQuery:
+        return cls(lambda: queryset)
+
+
 def queue_page(
-    queryset,
+    source: QueueQuery,
     requested,
     *,
     per_page: int,
@@ -199,25 +216,36 @@ def queue_page(
     inbound: bool,
     team_names: dict[int, str] | None = None,
 ):
-    """A page of a queue (`queue` or `outgoing`'s filtered queryset) and its rows. A page
+    """A page of a queue (`queue` or `outgoing`'s filtered handoffs) and its rows. A page
     within the cap: its rows' columns, each row's current clock and the count capped at
-    COUNT_CAP in one query. A page past the cap (or "last", or past the end): an exact
-    count, then the rows, a page in the second half read from the end, not past every row
-    before it. Then the calendars' hours and holidays in one query. `team_names` (id →
-    name, every team) spares the rows a join for the other side's name."""
+    COUNT_CAP in one query (compiled once per process when `source` is named). A page past
+    the cap (or "last", or past the end): an exact count, then the rows, a page in the
+    second half read from the end, not past every row before it. Then the calendars' hours
+    and holidays in one query. `team_names` (id → name, every team) spares the rows a join
+    for the other side's name."""
     number = _page_number(requested)
     if number is not None and number <= COUNT_CAP // per_page:
         start = (number - 1) * per_page
-        values = list(
-            _values(queryset, inbound, team_names, capped_count=_capped_count(queryset))[
-                start : start + per_page
-            ]
-        )
+
+        def page_values(*args) -> QuerySet:
+            queryset = source.build(*args)
+            values = _values(queryset, inbound, team_names, capped_count=_capped_count(queryset))
+            return values[start : start + per_page]
+
+        if source.name:
+            # Its name says all that shapes its SQL besides the arguments.
+            shape = f"{source.name}:{inbound}:{team_names is None}:{COUNT_CAP}:{per_page}:{number}"
+            values = sql.fetch_values(
+                f"queue:{shape}", page_values, source.args, Handoff.objects.db
+            )
+        else:
+            values = list(page_values(*source.args))
         if values or number == 1:
             count = values[0]["capped_count"] if values else 0
             rows = _rows(values, inbound=inbound, team_names=team_names)
             page = QueuePage(number, rows, count, count > COUNT_CAP, per_page)
             return page, read_queue_rows(page.rows, now, requester=not inbound)
+    queryset = source.build(*source.args)
     count = queryset.order_by().count()
     pages = max(1, -(-count // per_page))
     number = pages if number is None else min(number, pages)

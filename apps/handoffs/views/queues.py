@@ -7,6 +7,9 @@ it to what I filed, my team's, what waits on us and what I am to confirm."""
 
 from __future__ import annotations
 
+from functools import cache
+from types import SimpleNamespace
+
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
@@ -15,11 +18,12 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from apps.accounts.models import User
 from apps.agreements.models import Priority
 from apps.teams.models import Team
 
 from .. import selectors
-from ..filters import QUEUE_TABS, REQUEST_VIEWS
+from ..filters import QUEUE_TABS, REQUEST_VIEWS, HandoffFilter
 from ..models import OPEN_STATUSES, Handoff, Status
 from ..selectors import pages
 from .rows import RowMarkup
@@ -63,6 +67,11 @@ def _tab_filters(request, tabs: dict) -> tuple[str, str, dict]:
     return tab, show, data
 
 
+# What a queue page's address may carry besides filters: with nothing else, the page is
+# its tab's presets alone, and its rows query is compiled once per process (`_presets`).
+PAGE_KEYS = frozenset({"tab", "page", "show"})
+
+
 def _queue_page(request, slug: str, *, direction: str):
     team, teams = pages.queue_team(request.user, slug)
     if team is None:
@@ -71,12 +80,15 @@ def _queue_page(request, slug: str, *, direction: str):
     tabs = INBOUND_TABS if inbound else OUTGOING_TABS
     tab, show, data = _tab_filters(request, tabs)
     select = selectors.queue if inbound else selectors.outgoing
-    filterset = select(user=request.user, team=team, filters=data, request=request)
-    form = filterset.form
     counterpart = "requesting_team" if inbound else "provider_team"
     now = timezone.now()
+    if PAGE_KEYS.issuperset(request.GET):
+        source, errors = _presets(select, f"{direction}:{tab}:{show}", data, request, team, now), {}
+    else:
+        filterset = select(user=request.user, team=team, filters=data, request=request, now=now)
+        source, errors = pages.QueueQuery.of(filterset.qs), filterset.form.errors
     page, rows = pages.queue_page(
-        filterset.qs,
+        source,
         request.GET.get("page"),
         per_page=PER_PAGE,
         now=now,
@@ -99,8 +111,7 @@ def _queue_page(request, slug: str, *, direction: str):
             "tab": tab,
             "request_views": [(key, label) for key, (label, _) in REQUEST_VIEWS.items()],
             "show": show,
-            "filter_form": form,
-            "filter": _filter_fields(form, counterpart, teams),
+            "filter": _filter_fields(data, errors, counterpart, teams),
             "counterpart_field": counterpart,
             "page_obj": page,
             "rows": rows,
@@ -111,17 +122,46 @@ def _queue_page(request, slug: str, *, direction: str):
     )
 
 
-def _filter_fields(form, counterpart: str, teams: list[tuple[int, str, str]]) -> dict:
+def _presets(select, preset: str, data, request, team, now) -> pages.QueueQuery:
+    """A tab's presets alone, as the same FilterSet filters them, for any reader, team and
+    moment of the same kind: built with the reader's and the team's ids (and, for the tabs
+    that read the clocks' verdict, the moment) as arguments, so that its SQL is compiled
+    once per tab and kind of reader (staff see every team's handoffs)."""
+    staff = request.user.is_staff
+    timed = "at_risk" in data or "breached" in data
+
+    def build(user_id: int, team_id: int, *moment):
+        reader = User(pk=user_id, is_staff=staff)
+        filterset = select(
+            user=reader,
+            team=Team(pk=team_id),
+            filters=data,
+            request=SimpleNamespace(user=reader),
+            now=moment[0] if moment else None,
+        )
+        return filterset.qs
+
+    args = (request.user.pk, team.pk, now) if timed else (request.user.pk, team.pk)
+    return pages.QueueQuery(build, args, name=f"{preset}:{'staff' if staff else 'member'}")
+
+
+@cache
+def _label(name: str) -> str:
+    """The filter form's label of one of its fields (its fields are the same on every
+    request)."""
+    return HandoffFilter(queryset=Handoff.objects.none()).form.fields[name].label
+
+
+def _filter_fields(data, errors, counterpart: str, teams: list[tuple[int, str, str]]) -> dict:
     """What the filter form shows, for plain markup (no widget templates, no crispy): the
     search text, the other side's teams with the chosen one, the priorities ticked."""
-    data = form.data
     ticked = set(data.getlist("priority")) if hasattr(data, "getlist") else set()
     return {
         "q": data.get("q", ""),
-        "team_label": form.fields[counterpart].label,
+        "team_label": _label(counterpart),
         "teams": [(team_slug, name) for _, team_slug, name in teams],
         "team": data.get(counterpart, ""),
-        "team_errors": form.errors.get(counterpart, []),
+        "team_errors": errors.get(counterpart, []),
         "priorities": [(value, value in ticked) for value in Priority.values],
     }
 
