@@ -317,3 +317,34 @@ def test_each_tab_compiled_once_shows_what_its_filters_show_to_anyone_at_any_mom
         != (seen[("rob", outgoing, "requests", "mine", MONDAY_10)])
     )
     assert seen[("rob", outgoing, "resolved", "", MONDAY_10)] == [fourth.pk]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+def test_the_queue_query_is_prepared_with_a_plan_that_reads_the_open_queue_index(
+    client, provider_member, file_handoff, settings
+):
+    """A queue page's rows query is prepared, and its constants (the open statuses) are
+    written into it, so that PostgreSQL's generic plan — one plan for every team and
+    reader — can read the partial index on open handoffs: with the statuses as parameters
+    no generic plan could (it read every handoff: 55 ms on 110,000)."""
+    settings.DATABASE_PREPARE = True
+    for n in range(3):
+        file_handoff("P3", at=MONDAY_10 + timedelta(minutes=n))
+    client.force_login(provider_member)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    assert len(rows(client.get(QUEUE))) == 3
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, cardinality(parameter_types) FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            ['%"capped_count"%'],
+        )
+        [(statement, parameters)] = cursor.fetchall()
+        assert "'in_progress'" in statement
+        cursor.execute(f"PREPARE queue_page AS {statement}")
+        cursor.execute(f"EXPLAIN EXECUTE queue_page({', '.join(['1'] * parameters)})")
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+        cursor.execute("DEALLOCATE queue_page")
+    assert "handoff_open_queue_idx" in plan
