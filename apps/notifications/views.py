@@ -28,6 +28,7 @@ from apps.teams.models import Team
 from . import selectors, services
 from .filters import NotificationFilter
 from .forms import PreferencesForm, TeamChannelForm
+from .templatetags.notification_tags import bell_markup
 
 PER_PAGE = 25
 # Tells the bell (templates/base.html) to ask for its count again at once.
@@ -102,7 +103,7 @@ def bell(request):
     if not request.user.is_authenticated:
         return HttpResponse(status=STOP_POLLING)
     path = request.htmx.current_url_abs_path if request.htmx else None
-    return render(request, "notifications/_bell.html", {"bell_path": path or ""})
+    return HttpResponse(bell_markup(path or "", selectors.unread_count(user=request.user)))
 
 
 @require_http_methods(["GET", "POST"])

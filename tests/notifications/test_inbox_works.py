@@ -201,3 +201,20 @@ def test_odd_filters_and_pages_never_break_the_inbox(client, alice, params):
 def test_a_nul_in_the_filters_is_a_400_page(client, alice, params):
     client.force_login(alice)
     assert client.get(reverse("notifications:inbox"), params).status_code == 400
+
+
+def test_a_page_and_the_bell_s_poll_show_the_same_bell(client, alice):
+    one(alice)
+    client.force_login(alice)
+    for path in (reverse("dashboard"), reverse("notifications:inbox")):
+        page = client.get(path).content.decode()
+        shown = re.search(r'id="notifications-bell"[^>]*>(.*?)</li>', page, re.S).group(1)
+        polled = client.get(
+            reverse("notifications:bell"),
+            HTTP_HX_REQUEST="true",
+            HTTP_HX_CURRENT_URL=f"http://testserver{path}",
+        ).content.decode()
+        assert shown == polled
+        assert 'aria-label="Notifications, 1 unread"' in polled
+        # The inbox's own page lights the bell up.
+        assert ("nav-link active" in polled) == (path == reverse("notifications:inbox"))
