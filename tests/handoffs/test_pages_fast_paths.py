@@ -320,7 +320,7 @@ def test_each_tab_compiled_once_shows_what_its_filters_show_to_anyone_at_any_mom
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
-def test_the_queue_query_is_prepared_with_a_plan_that_reads_the_open_queue_index(
+def test_the_queue_query_is_prepared_with_a_plan_that_reads_the_open_work_indexes(
     client, provider_member, file_handoff, settings
 ):
     """A queue page's rows query is prepared, and its constants (the open statuses) are
@@ -347,4 +347,33 @@ def test_the_queue_query_is_prepared_with_a_plan_that_reads_the_open_queue_index
         cursor.execute(f"EXPLAIN EXECUTE queue_page({', '.join(['1'] * parameters)})")
         plan = "\n".join(line for (line,) in cursor.fetchall())
         cursor.execute("DEALLOCATE queue_page")
-    assert "handoff_open_queue_idx" in plan
+    # A partial index on open work (the rows' or the count's) — none could serve a plan
+    # whose statuses are parameters.
+    assert "handoff_open_queue_idx" in plan or "handoff_open_outgoing_idx" in plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="query plans: PostgreSQL")
+def test_the_everything_tab_reads_its_rows_in_order_from_an_index(
+    client, provider_member, file_handoff, settings
+):
+    """ "Everything" (every status) reads a page in the queue's order from the team's index
+    instead of sorting the team's whole history (150 ms at 110,000 handoffs)."""
+    settings.DATABASE_PREPARE = True
+    made = [file_handoff("P3", at=MONDAY_10 + timedelta(minutes=n)) for n in range(3)]
+    client.force_login(provider_member)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    assert rows(client.get(QUEUE, {"tab": "all"})) == [h.pk for h in made]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, cardinality(parameter_types) FROM pg_prepared_statements "
+            "WHERE statement LIKE %s AND statement NOT LIKE %s",
+            ['%"capped_count"%', "%'in_progress'%"],
+        )
+        [(statement, parameters)] = cursor.fetchall()
+        cursor.execute(f"PREPARE everything AS {statement}")
+        cursor.execute(f"EXPLAIN EXECUTE everything({', '.join(['1'] * parameters)})")
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+        cursor.execute("DEALLOCATE everything")
+    assert "handoff_all_queue_idx" in plan

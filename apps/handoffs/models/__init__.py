@@ -160,6 +160,15 @@ class Handoff(TimeStampedModel):
                 condition=Q(status__in=OPEN_STATUSES),
                 include=["provider_team"],
             ),
+            # "Everything" (every status, the queue's order): read 50 rows at a time from
+            # the index instead of sorting the team's whole history (150 ms at 110,000).
+            models.Index(
+                fields=["provider_team", "due_at", "created_at", "id"], name="handoff_all_queue_idx"
+            ),
+            models.Index(
+                fields=["requesting_team", "due_at", "created_at", "id"],
+                name="handoff_all_outgoing_idx",
+            ),
             models.Index(fields=["provider_team", "status", "due_at"], name="handoff_queue_idx"),
             models.Index(fields=["requesting_team", "status"], name="handoff_outgoing_idx"),
             models.Index(fields=["assignee", "status"], name="handoff_assignee_idx"),
