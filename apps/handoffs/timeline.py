@@ -17,11 +17,11 @@ from datetime import datetime
 from django.template.defaultfilters import linebreaksbr
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
 
 from apps.agreements.durations import format_duration
 from apps.agreements.models import Metric, Notify
+from apps.core.dates import format_moment
 from apps.core.html import format_html, format_html_join
 
 from .models import EventKind, Status
@@ -89,7 +89,7 @@ def _moment(value) -> str:
     moment = parse_datetime(value) if isinstance(value, str) else value
     if not isinstance(moment, datetime):
         return ""
-    return date_format(timezone.localtime(moment), MOMENT)
+    return format_moment(timezone.localtime(moment), MOMENT)
 
 
 def _ordinal(n: int) -> str:
@@ -291,7 +291,7 @@ def as_html(lines: list[Entry]) -> SafeString:
         moment = timezone.localtime(line.event.created_at)
         minute = moment.replace(second=0, microsecond=0)
         if minute not in said:
-            said[minute] = date_format(moment, MOMENT)
+            said[minute] = format_moment(moment, MOMENT)
         role = format_html(' <span class="text-body-secondary">({})</span>', line.role)
         text = format_html(': <span data-testid="event-comment">{}</span>', linebreaksbr(line.text))
         items.append(

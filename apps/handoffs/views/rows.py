@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
 from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.safestring import SafeString, mark_safe
 
 from apps.agreements.models import Metric, Priority
+from apps.core.dates import format_moment
 
 from ..models import OPEN_STATUSES, Status
 from ..templatetags.handoff_tags import (
@@ -170,7 +170,7 @@ def escape(value) -> str:
 
 def _moment(value, fmt: str) -> str:
     # The `date` filter's output: the moment in the reader's zone (the active one).
-    return escape(date_format(timezone.localtime(value), fmt))
+    return escape(format_moment(timezone.localtime(value), fmt))
 
 
 class Moments:
