@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 
+from django.utils import timezone
 from django.utils.dateformat import format as django_format
 from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.translation import get_language
@@ -46,3 +47,8 @@ def format_moment(value: datetime, fmt: str) -> str:
         else:
             text += f" {zone.tzname(value)}"
     return text
+
+
+def local_moment(moment: datetime, fmt: str) -> str:
+    """The `date` filter's output for `moment`: in the reader's zone (the active one)."""
+    return format_moment(timezone.localtime(moment), fmt)

@@ -21,7 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from apps.agreements.durations import format_duration
 from apps.agreements.models import Metric, Notify
-from apps.core.dates import format_moment
+from apps.core.dates import format_moment, local_moment
 from apps.core.html import format_html, format_html_join
 
 from .models import EventKind, Status
@@ -89,7 +89,7 @@ def _moment(value) -> str:
     moment = parse_datetime(value) if isinstance(value, str) else value
     if not isinstance(moment, datetime):
         return ""
-    return format_moment(timezone.localtime(moment), MOMENT)
+    return local_moment(moment, MOMENT)
 
 
 def _ordinal(n: int) -> str:

@@ -10,12 +10,11 @@ from django import template
 from django.template.defaultfilters import linebreaks_filter, linebreaksbr
 from django.template.defaulttags import CsrfTokenNode
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from apps.agreements.models import Metric, Priority
 from apps.core import urls
-from apps.core.dates import format_moment
+from apps.core.dates import local_moment
 from apps.core.html import format_html, format_html_join
 
 from .. import forms, timeline
@@ -434,7 +433,7 @@ AROUND_THE_CLOCK = mark_safe(' <span class="badge text-bg-light border">24×7</s
 
 def _when(moment, fmt: str = MOMENT) -> str:
     # The `date` filter: the moment in the reader's zone (the active one).
-    return format_moment(timezone.localtime(moment), fmt)
+    return local_moment(moment, fmt)
 
 
 def _due(reading, provider_side: bool) -> str:

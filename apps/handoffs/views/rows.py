@@ -11,12 +11,10 @@ from dataclasses import dataclass
 
 from django.middleware.csrf import get_token
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.safestring import SafeString, mark_safe
 
 from apps.agreements.models import Metric, Priority
-from apps.core.dates import format_moment
+from apps.core.dates import local_moment
 
 from ..models import OPEN_STATUSES, Status
 from ..templatetags.handoff_tags import (
@@ -49,7 +47,6 @@ class RowMarkup:
     detail: tuple[str, str]
     acknowledge: tuple[str, str]
     claim: tuple[str, str]
-    moments: Moments
 
     @classmethod
     def for_request(cls, request, *, inbound: bool, show_actions: bool, next_url: str):
@@ -62,7 +59,6 @@ class RowMarkup:
             detail=_pattern("handoffs:detail"),
             acknowledge=_pattern("handoffs:acknowledge"),
             claim=_pattern("handoffs:claim"),
-            moments=Moments(),
         )
 
     def render(self, row: dict, *, notice: str = "", error: str = "") -> SafeString:
@@ -119,7 +115,7 @@ class RowMarkup:
             if reading.percent is not None:
                 title = f"{title} · {reading.percent} % of the target used"
             clock = reading.clock
-            due = f" · due {self.moments.short(clock.due_at)}" if clock.due_at else ""
+            due = f" · due {_moment(clock.due_at, 'D j M, H:i')}" if clock.due_at else ""
             metric = _METRIC_LABELS.get(clock.metric, clock.metric)
             return (
                 f'<span class="badge text-bg-{RAG_COLOURS.get(reading.rag, "secondary")}" '
@@ -170,24 +166,7 @@ def escape(value) -> str:
 
 def _moment(value, fmt: str) -> str:
     # The `date` filter's output: the moment in the reader's zone (the active one).
-    return escape(format_moment(timezone.localtime(value), fmt))
-
-
-class Moments:
-    """The `date` filter's "D j M, H:i" for the many moments of a page, in the reader's
-    zone, with the words of the active language looked up once a page (not per moment)."""
-
-    def __init__(self):
-        self.zone = timezone.get_current_timezone()
-        self.days = [str(WEEKDAYS_ABBR[day]) for day in range(7)]
-        self.months = {month: str(MONTHS_3[month]).title() for month in range(1, 13)}
-
-    def short(self, value) -> str:
-        local = value.astimezone(self.zone)
-        return escape(
-            f"{self.days[local.weekday()]} {local.day} {self.months[local.month]}, "
-            f"{local.hour:02d}:{local.minute:02d}"
-        )
+    return escape(local_moment(value, fmt))
 
 
 # Badges are the same for every row of a priority or status: made once.
