@@ -338,6 +338,30 @@ def _without_other_indexes(cursor, table: str, keep: tuple[str, ...]) -> None:
             cursor.execute(f'DROP INDEX "{name}"')
 
 
+def _generic_plan(*patterns: str, without: str = "") -> tuple[str, str]:
+    """The one prepared statement on this connection whose text is LIKE every pattern
+    (and not LIKE `without`), and the plan of a copy of it under the session's settings
+    (ids 1, times a moment of the test's Monday)."""
+    where = " AND ".join(["statement LIKE %s"] * len(patterns))
+    params = list(patterns)
+    if without:
+        where += " AND statement NOT LIKE %s"
+        params.append(without)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, parameter_types::text[] FROM pg_prepared_statements "  # noqa: S608
+            f"WHERE {where}",
+            params,
+        )
+        [(statement, types)] = cursor.fetchall()
+        cursor.execute(f"PREPARE under_test AS {statement}")
+        values = ["'2026-03-02 09:25+00'" if "timestamp" in t else "1" for t in types]
+        cursor.execute(f"EXPLAIN EXECUTE under_test({', '.join(values)})")
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+        cursor.execute("DEALLOCATE under_test")
+    return statement, plan
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
 def test_the_queue_query_is_prepared_with_a_plan_that_reads_the_open_work_indexes(
     client, provider_member, file_handoff, settings
@@ -354,18 +378,8 @@ def test_the_queue_query_is_prepared_with_a_plan_that_reads_the_open_work_indexe
         open_work = ("handoff_open_queue_idx", "handoff_open_outgoing_idx")
         _without_other_indexes(cursor, "handoffs_handoff", open_work)
     assert len(rows(client.get(QUEUE))) == 3
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT statement, cardinality(parameter_types) FROM pg_prepared_statements "
-            "WHERE statement LIKE %s",
-            ['%"capped_count"%'],
-        )
-        [(statement, parameters)] = cursor.fetchall()
-        assert "'in_progress'" in statement
-        cursor.execute(f"PREPARE queue_page AS {statement}")
-        cursor.execute(f"EXPLAIN EXECUTE queue_page({', '.join(['1'] * parameters)})")
-        plan = "\n".join(line for (line,) in cursor.fetchall())
-        cursor.execute("DEALLOCATE queue_page")
+    statement, plan = _generic_plan('%"capped_count"%')
+    assert "'in_progress'" in statement
     # A partial index on open work (the rows' or the count's) — none could serve a plan
     # whose statuses are parameters.
     assert "handoff_open_queue_idx" in plan or "handoff_open_outgoing_idx" in plan
@@ -383,17 +397,7 @@ def test_the_everything_tab_reads_its_rows_in_order_from_an_index(
     with connection.cursor() as cursor:
         _without_other_indexes(cursor, "handoffs_handoff", ("handoff_all_queue_idx",))
     assert rows(client.get(QUEUE, {"tab": "all"})) == [h.pk for h in made]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT statement, cardinality(parameter_types) FROM pg_prepared_statements "
-            "WHERE statement LIKE %s AND statement NOT LIKE %s",
-            ['%"capped_count"%', "%'in_progress'%"],
-        )
-        [(statement, parameters)] = cursor.fetchall()
-        cursor.execute(f"PREPARE everything AS {statement}")
-        cursor.execute(f"EXPLAIN EXECUTE everything({', '.join(['1'] * parameters)})")
-        plan = "\n".join(line for (line,) in cursor.fetchall())
-        cursor.execute("DEALLOCATE everything")
+    _, plan = _generic_plan('%"capped_count"%', without="%'in_progress'%")
     assert "handoff_all_queue_idx" in plan
 
 
@@ -411,16 +415,5 @@ def test_the_at_risk_tab_reads_the_clocks_past_their_warning_from_an_index(
     with connection.cursor() as cursor:
         _without_other_indexes(cursor, "handoffs_clock", ("clock_warning_running_idx",))
     assert rows(client.get(QUEUE, {"tab": "at_risk"})) == [risky.pk]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT statement, parameter_types::text[] FROM pg_prepared_statements "
-            "WHERE statement LIKE %s AND statement LIKE %s",
-            ['%"capped_count"%', '%"warning_at" <= %'],
-        )
-        [(statement, types)] = cursor.fetchall()
-        cursor.execute(f"PREPARE at_risk AS {statement}")
-        values = ["'2026-03-02 09:25+00'" if "timestamp" in t else "1" for t in types]
-        cursor.execute(f"EXPLAIN EXECUTE at_risk({', '.join(values)})")
-        plan = "\n".join(line for (line,) in cursor.fetchall())
-        cursor.execute("DEALLOCATE at_risk")
+    _, plan = _generic_plan('%"capped_count"%', '%"warning_at" <= %')
     assert "clock_warning_running_idx" in plan
